@@ -1,0 +1,117 @@
+// 2-D grid sampling backward, split in two passes that never write the same memory:
+//
+// * `gridSample2DBackwardInput` scatters grad_output into grad_input for one batch element and a
+//   range of channels. Within a channel plane it visits output positions in order, so the sum
+//   into each input pixel has one fixed order whatever the thread count.
+// * `gridSample2DBackwardGrid` computes grad_grid for a range of output positions, summing over
+//   channels in order.
+//
+// The STN case needs only the second pass (the image needs no gradient, the grid does), which is
+// why they are separate. Formulas are PyTorch's vectorised CPU kernel's.
+
+/// Adds d(loss)/d(input) for batch element `batch`, channels `channels`, into `gradInput`
+/// (N×C×H×W, which the caller zeroes first).
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func gridSample2DBackwardInput<T: STNFloat>(
+    _ s: SamplingShape2D, gradOutput: UnsafePointer<T>, grid: UnsafePointer<T>,
+    gradInput: UnsafeMutablePointer<T>, mode: InterpolationMode, padding: PaddingMode,
+    alignCorners: Bool, batch b: Int, channels: Range<Int>
+) {
+    let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
+    let W = s.inputWidth, H = s.inputHeight
+    let gOut = gradOutput + b * C * plane
+    let gIn = gradInput + b * C * inPlane
+    let g = grid + b * plane * 2
+    for p in 0..<plane {
+        switch mode {
+        case .bilinear:
+            let x = sourceIndexVector(g[2 * p], size: W, padding: padding, alignCorners: alignCorners)
+            let y = sourceIndexVector(g[2 * p + 1], size: H, padding: padding, alignCorners: alignCorners)
+            let t = BilinearTaps2D(x: x, y: y, width: W, height: H)
+            for c in channels {
+                let go = gOut[c * plane + p]
+                let dst = gIn + c * inPlane
+                if t.o00 >= 0 { dst[t.o00] += t.w00 * go }
+                if t.o01 >= 0 { dst[t.o01] += t.w01 * go }
+                if t.o10 >= 0 { dst[t.o10] += t.w10 * go }
+                if t.o11 >= 0 { dst[t.o11] += t.w11 * go }
+            }
+        case .nearest:
+            let x = sourceIndexVector(g[2 * p], size: W, padding: padding, alignCorners: alignCorners)
+            let y = sourceIndexVector(g[2 * p + 1], size: H, padding: padding, alignCorners: alignCorners)
+            let o = nearestOffset2D(x: x, y: y, width: W, height: H)
+            if o < 0 { continue }
+            for c in channels { gIn[c * inPlane + o] += gOut[c * plane + p] }
+        case .bicubic:
+            let ix = unnormalize(g[2 * p], size: W, alignCorners: alignCorners)
+            let iy = unnormalize(g[2 * p + 1], size: H, alignCorners: alignCorners)
+            let t = BicubicTaps2D(ix: ix, iy: iy, width: W, height: H, padding: padding, alignCorners: alignCorners)
+            for c in channels {
+                let go = gOut[c * plane + p]
+                let dst = gIn + c * inPlane
+                for i in 0..<4 where t.xs[i] >= 0 {
+                    for j in 0..<4 where t.ys[j] >= 0 {
+                        dst[t.ys[j] * W + t.xs[i]] += go * t.cx[i] * t.cy[j]
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes d(loss)/d(grid) for the flattened output positions `positions` into `gradGrid`
+/// (N×Ho×Wo×2). Nearest sampling is piecewise constant: its grid gradient is zero.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func gridSample2DBackwardGrid<T: STNFloat>(
+    _ s: SamplingShape2D, gradOutput: UnsafePointer<T>, input: UnsafePointer<T>,
+    grid: UnsafePointer<T>, gradGrid: UnsafeMutablePointer<T>, mode: InterpolationMode,
+    padding: PaddingMode, alignCorners: Bool, positions: Range<Int>
+) {
+    let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
+    let W = s.inputWidth, H = s.inputHeight
+    forEachBatchSegment(positions, plane: plane) { b, flat in
+        let src = input + b * C * inPlane
+        let gOut = gradOutput + b * C * plane - b * plane
+        for q in flat {
+            var gx: T = 0, gy: T = 0
+            switch mode {
+            case .bilinear:
+                let (x, mx) = sourceIndexVectorWithGradient(grid[2 * q], size: W, padding: padding, alignCorners: alignCorners)
+                let (y, my) = sourceIndexVectorWithGradient(grid[2 * q + 1], size: H, padding: padding, alignCorners: alignCorners)
+                let t = BilinearTaps2D(x: x, y: y, width: W, height: H)
+                for c in 0..<C {
+                    let go = gOut[c * plane + q]
+                    let (nw, ne, sw, se) = t.values(src + c * inPlane)
+                    gx = gx + ((ne - nw) * t.fs + (se - sw) * t.fn) * go
+                    gy = gy + ((sw - nw) * t.fe + (se - ne) * t.fw) * go
+                }
+                gx = gx * mx; gy = gy * my
+            case .nearest:
+                break
+            case .bicubic:
+                let ix = unnormalize(grid[2 * q], size: W, alignCorners: alignCorners)
+                let iy = unnormalize(grid[2 * q + 1], size: H, alignCorners: alignCorners)
+                let t = BicubicTaps2D(ix: ix, iy: iy, width: W, height: H, padding: padding, alignCorners: alignCorners)
+                let dx = Quad(cubicCoefficientGradients(t.tx)), dy = Quad(cubicCoefficientGradients(t.ty))
+                for c in 0..<C {
+                    let go = gOut[c * plane + q]
+                    let p = src + c * inPlane
+                    for i in 0..<4 {
+                        for j in 0..<4 {
+                            let v = t.value(p, i, j, width: W)
+                            gx = gx - v * go * dx[i] * t.cy[j]
+                            gy = gy - v * go * t.cx[i] * dy[j]
+                        }
+                    }
+                }
+                let mx: T = unnormalizeGradient(size: W, alignCorners: alignCorners)
+                let my: T = unnormalizeGradient(size: H, alignCorners: alignCorners)
+                gx = gx * mx; gy = gy * my
+            }
+            gradGrid[2 * q] = gx
+            gradGrid[2 * q + 1] = gy
+        }
+    }
+}

@@ -1,0 +1,207 @@
+/// `grid_sample`: validation, threading and the safe Swift API around the sampler kernels.
+///
+/// input N×C×H×W with grid N×Ho×Wo×2 gives N×C×Ho×Wo; input N×C×D×H×W with grid N×Do×Ho×Wo×3
+/// gives N×C×Do×Ho×Wo — `torch.nn.functional.grid_sample`'s contract, every mode and padding.
+public enum GridSample {
+    /// Validates input and grid shapes for `mode` and returns the output's shape.
+    public static func outputShape(inputShape: [Int], gridShape: [Int], mode: InterpolationMode,
+                                   op: String = "grid_sample") throws -> [Int] {
+        let inDesc = "input of shape \(describeShape(inputShape))"
+        let gridDesc = "grid of shape \(describeShape(gridShape))"
+        guard (inputShape.count == 4 || inputShape.count == 5) && gridShape.count == inputShape.count else {
+            throw STNError.invalid("\(op): expected 4-D or 5-D input and grid with the same number of dimensions, got \(inDesc) and \(gridDesc)")
+        }
+        _ = try elementCount(inputShape, name: "input")
+        _ = try elementCount(gridShape, name: "grid")
+        let d = inputShape.count - 2
+        guard inputShape[0] == gridShape[0] else {
+            throw STNError.invalid("\(op): expected input and grid to have the same batch size, got \(inDesc) and \(gridDesc)")
+        }
+        guard gridShape[gridShape.count - 1] == d else {
+            throw STNError.invalid("\(op): expected grid to have size \(d) in its last dimension for \(d + 2)-D input, got \(gridDesc)")
+        }
+        for i in 2..<inputShape.count where inputShape[i] == 0 {
+            throw STNError.invalid("\(op): expected input to have non-empty spatial dimensions, got \(inDesc) with dimension \(i) empty")
+        }
+        if mode == .bicubic && d == 3 {
+            throw STNError.invalid("\(op): bicubic interpolation only supports 4-D input, got \(inDesc)")
+        }
+        let shape = [inputShape[0], inputShape[1]] + gridShape[1...d]
+        _ = try elementCount(shape, name: "output")
+        return shape
+    }
+
+    /// Validates and samples `input` at `grid` into `output` (of `outputShape(...)`).
+    public static func run<T: STNFloat>(
+        input: UnsafePointer<T>, inputShape: [Int], grid: UnsafePointer<T>, gridShape: [Int],
+        mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool,
+        output: UnsafeMutablePointer<T>
+    ) throws {
+        _ = try outputShape(inputShape: inputShape, gridShape: gridShape, mode: mode)
+        let (n, c) = (inputShape[0], inputShape[1])
+        if inputShape.count == 4 {
+            let s = shape2D(inputShape, gridShape)
+            Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
+                gridSample2DForward(s, input: input, grid: grid, output: output, mode: mode,
+                                    padding: padding, alignCorners: alignCorners, positions: r)
+            }
+        } else {
+            let s = shape3D(inputShape, gridShape)
+            Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
+                gridSample3DForward(s, input: input, grid: grid, output: output, mode: mode,
+                                    padding: padding, alignCorners: alignCorners, positions: r)
+            }
+        }
+    }
+
+    /// Validates and computes the gradients of `grid_sample`.
+    ///
+    /// - Parameters:
+    ///   - gradOutput: d(loss)/d(output), of the forward output's shape.
+    ///   - gradInput: receives d(loss)/d(input) (input's shape); pass `nil` to skip that work
+    ///     entirely, as a spatial transformer does when its input needs no gradient.
+    ///   - gradGrid: receives d(loss)/d(grid) (grid's shape).
+    public static func runBackward<T: STNFloat>(
+        gradOutput: UnsafePointer<T>, gradOutputShape: [Int],
+        input: UnsafePointer<T>, inputShape: [Int], grid: UnsafePointer<T>, gridShape: [Int],
+        mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool,
+        gradInput: UnsafeMutablePointer<T>?, gradGrid: UnsafeMutablePointer<T>
+    ) throws {
+        let outShape = try outputShape(inputShape: inputShape, gridShape: gridShape, mode: mode,
+                                       op: "grid_sample_backward")
+        guard gradOutputShape == outShape else {
+            throw STNError.invalid("grid_sample_backward: expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and grid of shape \(describeShape(gridShape))), got grad_output of shape \(describeShape(gradOutputShape))")
+        }
+        let (n, c) = (inputShape[0], inputShape[1])
+        let inPlane = inputShape.dropFirst(2).reduce(1, *)
+        let grain = positionGrain(channels: c)
+        if inputShape.count == 4 {
+            let s = shape2D(inputShape, gridShape)
+            if let gradInput {
+                Threading.parallelFor(n * c, grain: channelGrain(s.outputPlane)) { r in
+                    forEachChannelRange(r, channels: c) { b, channels in
+                        (gradInput + (b * c + channels.lowerBound) * inPlane).initialize(repeating: 0, count: channels.count * inPlane)
+                        gridSample2DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
+                                                  padding: padding, alignCorners: alignCorners, batch: b, channels: channels)
+                    }
+                }
+            }
+            Threading.parallelFor(n * s.outputPlane, grain: grain) { r in
+                gridSample2DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
+                                         padding: padding, alignCorners: alignCorners, positions: r)
+            }
+        } else {
+            let s = shape3D(inputShape, gridShape)
+            if let gradInput {
+                Threading.parallelFor(n * c, grain: channelGrain(s.outputPlane)) { r in
+                    forEachChannelRange(r, channels: c) { b, channels in
+                        (gradInput + (b * c + channels.lowerBound) * inPlane).initialize(repeating: 0, count: channels.count * inPlane)
+                        gridSample3DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
+                                                  padding: padding, alignCorners: alignCorners, batch: b, channels: channels)
+                    }
+                }
+            }
+            Threading.parallelFor(n * s.outputPlane, grain: grain) { r in
+                gridSample3DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
+                                         padding: padding, alignCorners: alignCorners, positions: r)
+            }
+        }
+    }
+
+    static func shape2D(_ i: [Int], _ g: [Int]) -> SamplingShape2D {
+        SamplingShape2D(batch: i[0], channels: i[1], inputHeight: i[2], inputWidth: i[3],
+                        outputHeight: g[1], outputWidth: g[2])
+    }
+
+    static func shape3D(_ i: [Int], _ g: [Int]) -> SamplingShape3D {
+        SamplingShape3D(batch: i[0], channels: i[1], inputDepth: i[2], inputHeight: i[3], inputWidth: i[4],
+                        outputDepth: g[1], outputHeight: g[2], outputWidth: g[3])
+    }
+
+    /// Output positions per task: enough that a task's ~(positions × channels) work dwarfs the
+    /// cost of handing it to a thread.
+    static func positionGrain(channels: Int) -> Int { max(16, 16_384 / max(1, channels)) }
+
+    /// (batch, channel) planes per task in the input-gradient pass.
+    static func channelGrain(_ outputPlane: Int) -> Int { max(1, 16_384 / max(1, outputPlane)) }
+
+    /// Splits a range of flattened (batch, channel) indices into per-batch channel ranges.
+    static func forEachChannelRange(_ flat: Range<Int>, channels c: Int, _ body: (Int, Range<Int>) -> Void) {
+        var i = flat.lowerBound
+        while i < flat.upperBound {
+            let b = i / c
+            let end = min(flat.upperBound, (b + 1) * c)
+            body(b, (i - b * c)..<(end - b * c))
+            i = end
+        }
+    }
+}
+
+/// Samples `input` at `grid` (`torch.nn.functional.grid_sample`).
+public func gridSample<T: STNFloat>(
+    _ input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear,
+    padding: PaddingMode = .zeros, alignCorners: Bool = false
+) throws -> Tensor<T> {
+    let shape = try GridSample.outputShape(inputShape: input.shape, gridShape: grid.shape, mode: mode)
+    var output = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "output"))
+    try input.scalars.withBase { i in
+        try grid.scalars.withBase { g in
+            try output.scalars.withMutableBase { o in
+                try GridSample.run(input: i, inputShape: input.shape, grid: g, gridShape: grid.shape,
+                                   mode: mode, padding: padding, alignCorners: alignCorners, output: o)
+            }
+        }
+    }
+    return output
+}
+
+/// The gradients of `gridSample` with respect to its input (unless `inputRequiresGrad` is false,
+/// which skips that work) and its grid.
+public func gridSampleBackward<T: STNFloat>(
+    gradOutput: Tensor<T>, input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear,
+    padding: PaddingMode = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
+) throws -> (gradInput: Tensor<T>?, gradGrid: Tensor<T>) {
+    _ = try GridSample.outputShape(inputShape: input.shape, gridShape: grid.shape, mode: mode, op: "grid_sample_backward")
+    var gradGrid = Tensor<T>(uncheckedShape: grid.shape, count: grid.count)
+    var gradInput: Tensor<T>? = inputRequiresGrad ? Tensor<T>(uncheckedShape: input.shape, count: input.count) : nil
+    try gradOutput.scalars.withBase { go in
+        try input.scalars.withBase { i in
+            try grid.scalars.withBase { g in
+                try gradGrid.scalars.withMutableBase { gg in
+                    if gradInput != nil {
+                        try gradInput!.scalars.withMutableBase { gi in
+                            try GridSample.runBackward(gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
+                                                       inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
+                                                       padding: padding, alignCorners: alignCorners, gradInput: gi, gradGrid: gg)
+                        }
+                    } else {
+                        try GridSample.runBackward(gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
+                                                   inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
+                                                   padding: padding, alignCorners: alignCorners, gradInput: nil, gradGrid: gg)
+                    }
+                }
+            }
+        }
+    }
+    return (gradInput, gradGrid)
+}
+
+extension Array where Element: STNFloat {
+    /// Like `withUnsafeBufferPointer`, but always hands out a valid pointer (an empty array's
+    /// buffer may have none; kernels never read through it then).
+    func withBase<R>(_ body: (UnsafePointer<Element>) throws -> R) rethrows -> R {
+        try withUnsafeBufferPointer { b in
+            if let p = b.baseAddress { return try body(p) }
+            var dummy: Element = 0
+            return try withUnsafePointer(to: &dummy) { try body($0) }
+        }
+    }
+
+    mutating func withMutableBase<R>(_ body: (UnsafeMutablePointer<Element>) throws -> R) rethrows -> R {
+        try withUnsafeMutableBufferPointer { b in
+            if let p = b.baseAddress { return try body(p) }
+            var dummy: Element = 0
+            return try withUnsafeMutablePointer(to: &dummy) { try body($0) }
+        }
+    }
+}

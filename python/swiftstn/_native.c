@@ -1,0 +1,337 @@
+/*
+ * swiftstn._native — thin CPython glue over libswiftstn's C ABI (include/swiftstn.h).
+ *
+ * This file only converts: Python objects to C-contiguous float32/float64 NumPy arrays (no copy
+ * when they already are; otherwise one conversion), shapes to int64 arrays, status codes to
+ * exceptions. Shape validation and every message about shapes come from the Swift layer, through
+ * the `*_shape` functions, before any output is allocated. The GIL is released around every call
+ * that does numeric work.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include "swiftstn.h"
+
+#define ERR_LEN 1024
+#define MAX_DIMS 32
+
+static PyObject *raise_status(int32_t status, const char *message) {
+    PyObject *type;
+    switch (status) {
+        case STN_INVALID_TYPE: type = PyExc_TypeError; break;
+        case STN_OUT_OF_MEMORY: type = PyExc_MemoryError; break;
+        case STN_INTERNAL: type = PyExc_RuntimeError; break;
+        default: type = PyExc_ValueError; break; /* invalid argument, size overflow */
+    }
+    PyErr_SetString(type, message);
+    return NULL;
+}
+
+static const char *dtype_name(PyArrayObject *a) {
+    static char buf[64];
+    PyObject *s = PyObject_Str((PyObject *)PyArray_DESCR(a));
+    if (s == NULL) { PyErr_Clear(); return "?"; }
+    const char *u = PyUnicode_AsUTF8(s);
+    snprintf(buf, sizeof buf, "%s", u ? u : "?");
+    Py_DECREF(s);
+    return buf;
+}
+
+/*
+ * Returns a new reference to a C-contiguous, aligned, native-order float32 or float64 array
+ * holding `obj`. `*typenum` is -1 for the first array of a call (its dtype decides) and the
+ * decided type afterwards (later arrays must match it).
+ */
+static PyArrayObject *as_float_array(PyObject *obj, const char *op, const char *name,
+                                     int *typenum, const char *first_name) {
+    PyArrayObject *raw = (PyArrayObject *)PyArray_FROM_O(obj);
+    if (raw == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s(): %s must be a float32 or float64 array, got %.100s",
+                     op, name, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    int t = PyArray_TYPE(raw);
+    if (t != NPY_FLOAT32 && t != NPY_FLOAT64) {
+        PyErr_Format(PyExc_TypeError, "%s(): %s must have dtype float32 or float64, got %s",
+                     op, name, dtype_name(raw));
+        Py_DECREF(raw);
+        return NULL;
+    }
+    if (*typenum >= 0 && t != *typenum) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s(): expected %s and %s to have the same dtype, got %s and %s", op,
+                     first_name, name, *typenum == NPY_FLOAT32 ? "float32" : "float64",
+                     t == NPY_FLOAT32 ? "float32" : "float64");
+        Py_DECREF(raw);
+        return NULL;
+    }
+    *typenum = t;
+    PyArrayObject *arr = (PyArrayObject *)PyArray_FromAny(
+        (PyObject *)raw, PyArray_DescrFromType(t), 0, 0,
+        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED, NULL);
+    Py_DECREF(raw);
+    return arr;
+}
+
+static int32_t dtype_code(int typenum) { return typenum == NPY_FLOAT32 ? STN_FLOAT32 : STN_FLOAT64; }
+
+static int array_shape(PyArrayObject *a, int64_t *shape, int32_t *ndim, const char *op, const char *name) {
+    int n = PyArray_NDIM(a);
+    if (n > MAX_DIMS) {
+        PyErr_Format(PyExc_ValueError, "%s(): %s has %d dimensions, at most %d are supported", op, name, n, MAX_DIMS);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) shape[i] = (int64_t)PyArray_DIM(a, i);
+    *ndim = (int32_t)n;
+    return 0;
+}
+
+/* Reads a sequence of ints (Python ints, NumPy integers, anything with __index__). */
+static int read_size(PyObject *obj, int64_t *size, int32_t *len, const char *op) {
+    PyObject *seq = PySequence_Fast(obj, "");
+    if (seq == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s(): size must be a sequence of ints such as (N, C, H, W), got %.100s",
+                     op, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > MAX_DIMS) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "%s(): size has %zd entries; expected 4 (N, C, H, W) or 5 (N, C, D, H, W)", op, n);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *index = PyNumber_Index(item);
+        if (index == NULL) {
+            Py_DECREF(seq);
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s(): size must contain ints, got %.100s at position %zd",
+                         op, Py_TYPE(item)->tp_name, i);
+            return -1;
+        }
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
+        Py_DECREF(index);
+        if (overflow) {
+            Py_DECREF(seq);
+            PyErr_Format(PyExc_ValueError, "%s(): size[%zd] does not fit in 64 bits", op, i);
+            return -1;
+        }
+        size[i] = (int64_t)v;
+    }
+    *len = (int32_t)n;
+    Py_DECREF(seq);
+    return 0;
+}
+
+static PyArrayObject *new_array(const int64_t *shape, int32_t ndim, int typenum, int zero) {
+    npy_intp dims[MAX_DIMS];
+    for (int i = 0; i < ndim; i++) dims[i] = (npy_intp)shape[i];
+    return (PyArrayObject *)(zero ? PyArray_ZEROS(ndim, dims, typenum, 0)
+                                  : PyArray_EMPTY(ndim, dims, typenum, 0));
+}
+
+/* ---- affine_grid ---- */
+
+static PyObject *py_affine_grid(PyObject *self, PyObject *args) {
+    PyObject *theta_obj, *size_obj;
+    int align = 0;
+    if (!PyArg_ParseTuple(args, "OOp:affine_grid", &theta_obj, &size_obj, &align)) return NULL;
+    int typenum = -1;
+    int64_t size[MAX_DIMS], tshape[MAX_DIMS], oshape[MAX_DIMS];
+    int32_t size_len, tndim, ondim;
+    char err[ERR_LEN];
+    if (read_size(size_obj, size, &size_len, "affine_grid") < 0) return NULL;
+    PyArrayObject *theta = as_float_array(theta_obj, "affine_grid", "theta", &typenum, NULL);
+    if (theta == NULL) return NULL;
+    PyArrayObject *grid = NULL;
+    if (array_shape(theta, tshape, &tndim, "affine_grid", "theta") < 0) goto fail;
+    int32_t st = stn_affine_grid_shape(tshape, tndim, size, size_len, oshape, &ondim, err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    grid = new_array(oshape, ondim, typenum, 0);
+    if (grid == NULL) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    st = stn_affine_grid(dtype_code(typenum), PyArray_DATA(theta), tshape, tndim, size, size_len,
+                         align, PyArray_DATA(grid), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(theta);
+    return (PyObject *)grid;
+fail:
+    Py_DECREF(theta);
+    Py_XDECREF(grid);
+    return NULL;
+}
+
+static PyObject *py_affine_grid_backward(PyObject *self, PyObject *args) {
+    PyObject *gg_obj, *size_obj;
+    int align = 0;
+    if (!PyArg_ParseTuple(args, "OOp:affine_grid_backward", &gg_obj, &size_obj, &align)) return NULL;
+    int typenum = -1;
+    int64_t size[MAX_DIMS], gshape[MAX_DIMS], oshape[MAX_DIMS];
+    int32_t size_len, gndim, ondim;
+    char err[ERR_LEN];
+    if (read_size(size_obj, size, &size_len, "affine_grid_backward") < 0) return NULL;
+    PyArrayObject *gg = as_float_array(gg_obj, "affine_grid_backward", "grad_grid", &typenum, NULL);
+    if (gg == NULL) return NULL;
+    PyArrayObject *gt = NULL;
+    if (array_shape(gg, gshape, &gndim, "affine_grid_backward", "grad_grid") < 0) goto fail;
+    int32_t st = stn_affine_grid_backward_shape(gshape, gndim, size, size_len, oshape, &ondim, err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    gt = new_array(oshape, ondim, typenum, 0);
+    if (gt == NULL) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    st = stn_affine_grid_backward(dtype_code(typenum), PyArray_DATA(gg), gshape, gndim, size, size_len,
+                                  align, PyArray_DATA(gt), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(gg);
+    return (PyObject *)gt;
+fail:
+    Py_DECREF(gg);
+    Py_XDECREF(gt);
+    return NULL;
+}
+
+/* ---- grid_sample ---- */
+
+static PyObject *py_grid_sample(PyObject *self, PyObject *args) {
+    PyObject *in_obj, *grid_obj;
+    int mode, padding, align;
+    if (!PyArg_ParseTuple(args, "OOiip:grid_sample", &in_obj, &grid_obj, &mode, &padding, &align)) return NULL;
+    int typenum = -1;
+    int64_t ishape[MAX_DIMS], gshape[MAX_DIMS], oshape[MAX_DIMS];
+    int32_t indim, gndim, ondim;
+    char err[ERR_LEN];
+    PyArrayObject *input = NULL, *grid = NULL, *out = NULL;
+    input = as_float_array(in_obj, "grid_sample", "input", &typenum, NULL);
+    if (input == NULL) return NULL;
+    grid = as_float_array(grid_obj, "grid_sample", "grid", &typenum, "input");
+    if (grid == NULL) goto fail;
+    if (array_shape(input, ishape, &indim, "grid_sample", "input") < 0) goto fail;
+    if (array_shape(grid, gshape, &gndim, "grid_sample", "grid") < 0) goto fail;
+    int32_t st = stn_grid_sample_shape(ishape, indim, gshape, gndim, mode, oshape, &ondim, err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    out = new_array(oshape, ondim, typenum, 0);
+    if (out == NULL) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    st = stn_grid_sample(dtype_code(typenum), PyArray_DATA(input), ishape, indim, PyArray_DATA(grid),
+                         gshape, gndim, mode, padding, align, PyArray_DATA(out), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(input);
+    Py_DECREF(grid);
+    return (PyObject *)out;
+fail:
+    Py_XDECREF(input);
+    Py_XDECREF(grid);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+static PyObject *py_grid_sample_backward(PyObject *self, PyObject *args) {
+    PyObject *go_obj, *in_obj, *grid_obj;
+    int mode, padding, align, input_requires_grad;
+    if (!PyArg_ParseTuple(args, "OOOiipp:grid_sample_backward", &go_obj, &in_obj, &grid_obj, &mode,
+                          &padding, &align, &input_requires_grad))
+        return NULL;
+    int typenum = -1;
+    int64_t oshape[MAX_DIMS], ishape[MAX_DIMS], gshape[MAX_DIMS], expected[MAX_DIMS];
+    int32_t ondim, indim, gndim, endim;
+    char err[ERR_LEN];
+    PyArrayObject *go = NULL, *input = NULL, *grid = NULL, *gin = NULL, *ggrid = NULL;
+    const char *op = "grid_sample_backward";
+    go = as_float_array(go_obj, op, "grad_output", &typenum, NULL);
+    if (go == NULL) return NULL;
+    input = as_float_array(in_obj, op, "input", &typenum, "grad_output");
+    if (input == NULL) goto fail;
+    grid = as_float_array(grid_obj, op, "grid", &typenum, "grad_output");
+    if (grid == NULL) goto fail;
+    if (array_shape(go, oshape, &ondim, op, "grad_output") < 0) goto fail;
+    if (array_shape(input, ishape, &indim, op, "input") < 0) goto fail;
+    if (array_shape(grid, gshape, &gndim, op, "grid") < 0) goto fail;
+    /* Validates input/grid; grad_output's shape is checked by the backward call itself,
+     * before it writes anything. */
+    int32_t st = stn_grid_sample_shape(ishape, indim, gshape, gndim, mode, expected, &endim, err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    if (input_requires_grad) {
+        gin = new_array(ishape, indim, typenum, 0);
+        if (gin == NULL) goto fail;
+    }
+    ggrid = new_array(gshape, gndim, typenum, 0);
+    if (ggrid == NULL) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    st = stn_grid_sample_backward(dtype_code(typenum), PyArray_DATA(go), oshape, ondim,
+                                  PyArray_DATA(input), ishape, indim, PyArray_DATA(grid), gshape, gndim,
+                                  mode, padding, align, gin ? PyArray_DATA(gin) : NULL,
+                                  PyArray_DATA(ggrid), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(go);
+    Py_DECREF(input);
+    Py_DECREF(grid);
+    PyObject *result = PyTuple_Pack(2, gin ? (PyObject *)gin : Py_None, (PyObject *)ggrid);
+    Py_XDECREF(gin);
+    Py_DECREF(ggrid);
+    return result;
+fail:
+    Py_XDECREF(go);
+    Py_XDECREF(input);
+    Py_XDECREF(grid);
+    Py_XDECREF(gin);
+    Py_XDECREF(ggrid);
+    return NULL;
+}
+
+/* ---- threads, version ---- */
+
+static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    char err[ERR_LEN];
+    if (n < 1 || n > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "set_num_threads(): n must be a positive int, got %ld", n);
+        return NULL;
+    }
+    int32_t st = stn_set_num_threads((int32_t)n, err, ERR_LEN);
+    if (st != STN_OK) return raise_status(st, err);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_get_num_threads(PyObject *self, PyObject *unused) {
+    return PyLong_FromLong(stn_get_num_threads());
+}
+
+static PyObject *py_version(PyObject *self, PyObject *unused) {
+    return PyUnicode_FromString(stn_version());
+}
+
+static PyMethodDef methods[] = {
+    {"affine_grid", py_affine_grid, METH_VARARGS, "affine_grid(theta, size, align_corners) -> grid"},
+    {"affine_grid_backward", py_affine_grid_backward, METH_VARARGS,
+     "affine_grid_backward(grad_grid, size, align_corners) -> grad_theta"},
+    {"grid_sample", py_grid_sample, METH_VARARGS,
+     "grid_sample(input, grid, mode, padding, align_corners) -> output (integer mode codes)"},
+    {"grid_sample_backward", py_grid_sample_backward, METH_VARARGS,
+     "grid_sample_backward(grad_output, input, grid, mode, padding, align_corners, "
+     "input_requires_grad) -> (grad_input or None, grad_grid)"},
+    {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
+    {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
+    {"version", py_version, METH_NOARGS, "version() -> str (the Swift library's version)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "swiftstn._native",
+    "CPython binding of libswiftstn (see include/swiftstn.h).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    import_array();
+    return PyModule_Create(&module);
+}
