@@ -44,8 +44,8 @@ public func gridSample2DBackwardInput<T: STNFloat>(
             if o < 0 { continue }
             for c in channels { gIn[c * inPlane + o] += gOut[c * plane + p] }
         case .bicubic:
-            let ix = unnormalize(g[2 * p], size: W, alignCorners: alignCorners)
-            let iy = unnormalize(g[2 * p + 1], size: H, alignCorners: alignCorners)
+            let ix = unnormalizeVector(g[2 * p], size: W, alignCorners: alignCorners)
+            let iy = unnormalizeVector(g[2 * p + 1], size: H, alignCorners: alignCorners)
             let t = BicubicTaps2D(ix: ix, iy: iy, width: W, height: H, padding: padding, alignCorners: alignCorners)
             for c in channels {
                 let go = gOut[c * plane + p]
@@ -91,8 +91,8 @@ public func gridSample2DBackwardGrid<T: STNFloat>(
             case .nearest:
                 break
             case .bicubic:
-                let ix = unnormalize(grid[2 * q], size: W, alignCorners: alignCorners)
-                let iy = unnormalize(grid[2 * q + 1], size: H, alignCorners: alignCorners)
+                let ix = unnormalizeVector(grid[2 * q], size: W, alignCorners: alignCorners)
+                let iy = unnormalizeVector(grid[2 * q + 1], size: H, alignCorners: alignCorners)
                 let t = BicubicTaps2D(ix: ix, iy: iy, width: W, height: H, padding: padding, alignCorners: alignCorners)
                 let dx = Quad(cubicCoefficientGradients(t.tx)), dy = Quad(cubicCoefficientGradients(t.ty))
                 for c in 0..<C {

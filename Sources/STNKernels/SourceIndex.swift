@@ -162,12 +162,15 @@ func reflectVectorWithGradient<T: STNFloat>(_ x: T, twiceSpan: T) -> (T, T) {
 }
 
 /// Padding applied to a pixel coordinate, vectorised family (`compute_coordinates`).
-/// Border and reflection results are always finite and inside [0, size − 1].
+/// Border and reflection results are always finite and inside [0, size − 1]. With zeros padding
+/// the coordinate is returned as is — NaN and ±Inf included — because PyTorch's vectorised kernel
+/// derives its interpolation weights from it (so a NaN grid value gives a NaN output); callers
+/// convert to an index only through `safeIndexRange`.
 @inlinable @inline(__always)
 func padVector<T: STNFloat>(_ x: T, size: Int, padding: PaddingMode, alignCorners: Bool) -> T {
     switch padding {
     case .zeros:
-        return safeIndexRange(x)
+        return x
     case .border:
         return clipVector(x, size: size)
     case .reflection:
@@ -178,10 +181,18 @@ func padVector<T: STNFloat>(_ x: T, size: Int, padding: PaddingMode, alignCorner
     }
 }
 
+/// `unnormalize` as the vectorised kernel writes it: (coord + 1)·s, or (coord + 1)·s − ½ as one
+/// fused multiply-add, with s = (size − 1)/2 or size/2 — the same value up to rounding, and
+/// exactly PyTorch's rounding.
+@inlinable @inline(__always)
+public func unnormalizeVector<T: STNFloat>(_ coord: T, size: Int, alignCorners: Bool) -> T {
+    alignCorners ? (coord + 1) * (T(size - 1) / 2) : T(-0.5).addingProduct(coord + 1, T(size) / 2)
+}
+
 /// Pixel coordinate of a grid value, vectorised family.
 @inlinable @inline(__always)
 func sourceIndexVector<T: STNFloat>(_ coord: T, size: Int, padding: PaddingMode, alignCorners: Bool) -> T {
-    padVector(unnormalize(coord, size: size, alignCorners: alignCorners),
+    padVector(unnormalizeVector(coord, size: size, alignCorners: alignCorners),
               size: size, padding: padding, alignCorners: alignCorners)
 }
 
@@ -190,11 +201,11 @@ func sourceIndexVector<T: STNFloat>(_ coord: T, size: Int, padding: PaddingMode,
 func sourceIndexVectorWithGradient<T: STNFloat>(
     _ coord: T, size: Int, padding: PaddingMode, alignCorners: Bool
 ) -> (T, T) {
-    let x = unnormalize(coord, size: size, alignCorners: alignCorners)
+    let x = unnormalizeVector(coord, size: size, alignCorners: alignCorners)
     let scale: T = unnormalizeGradient(size: size, alignCorners: alignCorners)
     switch padding {
     case .zeros:
-        return (safeIndexRange(x), scale)
+        return (x, scale)
     case .border:
         let (c, dc) = clipVectorWithGradient(x, size: size)
         return (c, dc * scale)

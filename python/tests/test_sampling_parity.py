@@ -1,0 +1,69 @@
+"""Parity of affine_grid / grid_sample (forward and backward) with PyTorch's committed outputs."""
+import numpy as np
+import pytest
+
+import swiftstn
+from conftest import assert_close, cases, load_fixture
+
+SAMPLING = load_fixture("sampling")
+GS_CASES = cases(SAMPLING, "gs")
+AG_CASES = cases(SAMPLING, "ag_")
+
+
+def parse(case):
+    _, mode, pad, ac, dname, _ = case.split("_")
+    return mode, pad, ac == "ac1", np.float32 if dname == "f32" else np.float64
+
+
+def test_fixture_covers_the_cross_product():
+    # 2-D: 3 modes, 3D: 2 modes; × 3 paddings × 2 align_corners × 2 dtypes × 2 shapes
+    assert len(GS_CASES) == (3 + 2) * 3 * 2 * 2 * 2
+    assert len(AG_CASES) == 5 * 2 * 2
+
+
+@pytest.mark.parametrize("case", GS_CASES)
+def test_grid_sample_forward(case):
+    mode, pad, ac, dtype = parse(case)
+    f = lambda k: SAMPLING[f"{case}__{k}"]
+    out = swiftstn.grid_sample(f("input"), f("grid"), mode=mode, padding_mode=pad, align_corners=ac)
+    assert_close(out, f("output"), dtype, case)
+
+
+@pytest.mark.parametrize("case", GS_CASES)
+def test_grid_sample_backward(case):
+    mode, pad, ac, dtype = parse(case)
+    f = lambda k: SAMPLING[f"{case}__{k}"]
+    gi, gg = swiftstn.grid_sample_backward(f("grad_output"), f("input"), f("grid"), mode=mode,
+                                           padding_mode=pad, align_corners=ac)
+    assert_close(gi, f("grad_input"), dtype, case + " grad_input")
+    assert_close(gg, f("grad_grid"), dtype, case + " grad_grid")
+    gi2, gg2 = swiftstn.grid_sample_backward(f("grad_output"), f("input"), f("grid"), mode=mode,
+                                             padding_mode=pad, align_corners=ac, input_requires_grad=False)
+    assert gi2 is None
+    np.testing.assert_array_equal(gg2, gg)
+
+
+@pytest.mark.parametrize("case", AG_CASES)
+def test_affine_grid(case):
+    dtype = np.float32 if case.endswith("f32") else np.float64
+    ac = "_ac1_" in case
+    f = lambda k: SAMPLING[f"{case}__{k}"]
+    size = tuple(int(v) for v in f("size"))
+    grid = swiftstn.affine_grid(f("theta"), size, align_corners=ac)
+    assert_close(grid, f("grid"), dtype, case)
+    gt = swiftstn.affine_grid_backward(f("grad_grid"), size, align_corners=ac)
+    assert_close(gt, f("grad_theta"), dtype, case + " grad_theta")
+
+
+@pytest.mark.parametrize("ac", [0, 1])
+def test_seed_stn(ac):
+    """The blog's stn(): theta from its localisation net, then affine_grid + grid_sample."""
+    seed = load_fixture("seed_stn")
+    x, theta = seed["input"], seed["theta"]
+    grid = swiftstn.affine_grid(theta, x.shape, align_corners=bool(ac))
+    # Issue 2's criterion for the seed's op: 1e-6 max abs error.
+    np.testing.assert_allclose(grid, seed[f"grid_ac{ac}"], rtol=0, atol=1e-6)
+    out = swiftstn.grid_sample(x, grid, align_corners=bool(ac))
+    np.testing.assert_allclose(out, seed[f"output_ac{ac}"], rtol=0, atol=1e-6)
+    if ac:
+        np.testing.assert_allclose(out, seed["stn_output"], rtol=0, atol=1e-6)
