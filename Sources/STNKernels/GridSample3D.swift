@@ -115,9 +115,11 @@ public func gridSample3DBackwardInput<T: STNFloat>(
     let gIn = gradInput + b * C * inPlane
     let g = grid + b * plane * 3
     for p in 0..<plane {
-        let x = sourceIndexScalar(g[3 * p], size: W, padding: padding, alignCorners: alignCorners)
-        let y = sourceIndexScalar(g[3 * p + 1], size: H, padding: padding, alignCorners: alignCorners)
-        let z = sourceIndexScalar(g[3 * p + 2], size: D, padding: padding, alignCorners: alignCorners)
+        // PyTorch's 3-D backward locates taps with the gradient-tracking clip, whose NaN handling
+        // differs from the forward's (NaN → out of range instead of size − 1).
+        let x = sourceIndexScalarWithGradient(g[3 * p], size: W, padding: padding, alignCorners: alignCorners).0
+        let y = sourceIndexScalarWithGradient(g[3 * p + 1], size: H, padding: padding, alignCorners: alignCorners).0
+        let z = sourceIndexScalarWithGradient(g[3 * p + 2], size: D, padding: padding, alignCorners: alignCorners).0
         if mode == .nearest {
             let o = nearestOffset3D(x: x, y: y, z: z, width: W, height: H, depth: D)
             if o >= 0 { for c in channels { gIn[c * inPlane + o] += gOut[c * plane + p] } }
