@@ -42,7 +42,7 @@ struct BilinearTaps2D<T: STNFloat> {
         fw = x - xw; fe = 1 - fw; fn = y - yn; fs = 1 - fn
         w00 = fs * fe; w01 = fs * fw; w10 = fn * fe; w11 = fn * fw
         // NaN, ±Inf and coordinates beyond Int32 become −100: every tap outside.
-        let x0 = Int(safeIndexRange(xw)), y0 = Int(safeIndexRange(yn))
+        let x0 = safeIndexRange(xw).truncatedInt, y0 = safeIndexRange(yn).truncatedInt
         let x0In = x0 >= 0 && x0 < width, x1In = x0 + 1 >= 0 && x0 + 1 < width
         let y0In = y0 >= 0 && y0 < height, y1In = y0 + 1 >= 0 && y0 + 1 < height
         let base = y0 * width + x0
@@ -90,8 +90,8 @@ func bilinear2DForward<T: STNFloat>(
 /// Offset of the nearest pixel (halves round to even), or −1 when it is outside.
 @inlinable @inline(__always)
 func nearestOffset2D<T: STNFloat>(x: T, y: T, width: Int, height: Int) -> Int {
-    let xi = Int(safeIndexRange(x.rounded(.toNearestOrEven)))
-    let yi = Int(safeIndexRange(y.rounded(.toNearestOrEven)))
+    let xi = safeIndexRange(x.rounded(.toNearestOrEven)).truncatedInt
+    let yi = safeIndexRange(y.rounded(.toNearestOrEven)).truncatedInt
     return (xi >= 0 && xi < width && yi >= 0 && yi < height) ? yi * width + xi : -1
 }
 
@@ -135,7 +135,7 @@ struct BicubicTaps2D<T: STNFloat> {
         cx = Quad(cubicCoefficients(tx)); cy = Quad(cubicCoefficients(ty))
         @inline(__always) func tap(_ v: T, _ size: Int) -> Int {
             let p = padVector(v, size: size, padding: padding, alignCorners: alignCorners)
-            let i = Int(safeIndexRange(p))
+            let i = safeIndexRange(p).truncatedInt
             return (i >= 0 && i < size) ? i : -1
         }
         xs = Quad(tap(fx - 1, width), tap(fx, width), tap(fx + 1, width), tap(fx + 2, width))

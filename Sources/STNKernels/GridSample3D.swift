@@ -21,7 +21,7 @@ struct TrilinearTaps3D<T: STNFloat> {
         x1 = (fx + 1) - x; x0 = x - fx
         y1 = (fy + 1) - y; y0 = y - fy
         z1 = (fz + 1) - z; z0 = z - fz
-        let ix = Int(fx), iy = Int(fy), iz = Int(fz)
+        let ix = fx.truncatedInt, iy = fy.truncatedInt, iz = fz.truncatedInt
         rowStride = width; sliceStride = width * height
         base = iz * sliceStride + iy * width + ix
         var m: UInt8 = 0
@@ -55,8 +55,8 @@ struct TrilinearTaps3D<T: STNFloat> {
 
 @inlinable @inline(__always)
 func nearestOffset3D<T: STNFloat>(x: T, y: T, z: T, width: Int, height: Int, depth: Int) -> Int {
-    let xi = Int(x.rounded(.toNearestOrEven)), yi = Int(y.rounded(.toNearestOrEven))
-    let zi = Int(z.rounded(.toNearestOrEven))
+    let xi = x.rounded(.toNearestOrEven).truncatedInt, yi = y.rounded(.toNearestOrEven).truncatedInt
+    let zi = z.rounded(.toNearestOrEven).truncatedInt
     guard xi >= 0 && xi < width && yi >= 0 && yi < height && zi >= 0 && zi < depth else { return -1 }
     return (zi * height + yi) * width + xi
 }
