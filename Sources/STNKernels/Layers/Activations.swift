@@ -10,16 +10,11 @@
 public func reluForward<T: STNFloat>(
     input: UnsafePointer<T>, output: UnsafeMutablePointer<T>, range: Range<Int>
 ) {
-    var i = range.lowerBound
-    while i + 16 <= range.upperBound {
-        let v: SIMD16<T> = simdLoad(input + i)
-        simdStore(v.replacing(with: 0, where: v .< 0), output + i)
-        i += 16
-    }
-    while i < range.upperBound {
+    // A plain select loop: LLVM turns it into vmaxps, whereas generic SIMD comparisons
+    // (`.<`, `replacing(with:where:)`) are lowered lane by lane.
+    for i in range {
         let v = input[i]
         output[i] = v < 0 ? 0 : v
-        i += 1
     }
 }
 
@@ -31,14 +26,8 @@ public func reluBackward<T: STNFloat>(
     gradOutput: UnsafePointer<T>, output: UnsafePointer<T>, gradInput: UnsafeMutablePointer<T>,
     range: Range<Int>
 ) {
-    var i = range.lowerBound
-    while i + 16 <= range.upperBound {
-        let g: SIMD16<T> = simdLoad(gradOutput + i), y: SIMD16<T> = simdLoad(output + i)
-        simdStore(g.replacing(with: 0, where: y .<= 0), gradInput + i)
-        i += 16
-    }
-    while i < range.upperBound {
-        gradInput[i] = output[i] <= 0 ? 0 : gradOutput[i]
-        i += 1
+    for i in range {
+        let g = gradOutput[i]
+        gradInput[i] = output[i] <= 0 ? 0 : g
     }
 }

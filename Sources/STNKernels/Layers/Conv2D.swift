@@ -1,13 +1,17 @@
 // 2-D convolution (PyTorch's Conv2d: cross-correlation, zero padding, dilation 1, groups 1) as
 // im2col + GEMM.
 //
-// Why im2col rather than a direct convolution: the layers this engine trains are narrow (1–10
-// input channels, 8–20 output channels) with small outputs (8×8 to 24×24), so a direct kernel
-// vectorised along output columns wastes most of each 16-lane vector at the row ends, while
-// im2col turns every layer into one well-shaped GEMM whose 5×64 register tile is fully used.
-// The copy is cheap next to the multiply: on the STN tutorial layers at batch 64 (Float,
-// AVX-512, one thread) im2col is ~10–15% of the forward time (measured: 10×1×5×5 on 28×28
-// ~13%, 20×10×5×5 on 12×12 ~12%).
+// Why im2col: the layers this engine trains are narrow (1–10 input channels, 8–20 output
+// channels) with small outputs (7×7 to 24×24 — row lengths that do not fill 16-lane vectors), so a
+// direct kernel vectorised along output columns would waste much of each vector at row ends;
+// im2col turns every layer into one GEMM whose 5×64 register tile runs at the FMA peak (the
+// micro-kernel measures ~260 GF/s single-thread here). Measured cost of that choice (Float,
+// AVX-512, one thread, batch 64, `perf`): im2col is 30% of the forward time of 10×1×5×5 on
+// 28×28, 39% of 20×10×5×5 on 12×12, 38% of 8×1×7×7 on 28×28 and 51% of 10×8×5×5 on 11×11 —
+// short row segments (7–24 values) make the copy, not the multiply, the limit on the small
+// layers. (A direct convolution was not built for comparison; the obvious next step is an
+// implicit im2col over whole input rows — output columns computed over the full input width and
+// the extra ones discarded — which trades the copy for 17–57% extra FMAs.)
 //
 // * forward:          out_n[Cout × P] = W[Cout × K] · col_n[K × P]   (packed path, W packed once)
 // * backward, input:  dcol_n[K × P] = Wᵀ · dY_n, then col2im (scatter-add) into dX_n
@@ -62,9 +66,9 @@ public struct Conv2DShape: Sendable, Equatable {
 /// Per-thread scratch elements needed by any one conv2D call on any batch range of `s`.
 @inlinable
 public func conv2DWorkspaceCount(_ s: Conv2DShape) -> Int {
-    let K = s.filterVolume, P = s.outputPlane, Cout = s.outChannels
-    let forward = gemmPackedACount(m: Cout, k: K) + K * P + gemmPanelWorkspaceCount(k: K)
-    let backwardInput = gemmPackedACount(m: K, k: Cout) + K * P + gemmPanelWorkspaceCount(k: Cout)
+    let K = s.filterVolume, Cout = s.outChannels
+    let forward = gemmPackedACount(m: Cout, k: K) + K * s.paddedOutputPlane + gemmPanelWorkspaceCount(k: K)
+    let backwardInput = gemmPackedACount(m: K, k: Cout) + K * s.paddedOutputPlane + gemmPanelWorkspaceCount(k: Cout)
     let backwardWeight = s.weightGradientGroup * s.paddedOutputPlane * (K + Cout)
     return Swift.max(forward, backwardInput, backwardWeight)
 }
@@ -86,16 +90,18 @@ public func conv2DForward<T: STNFloat>(
     let K = s.filterVolume, P = s.outputPlane, Cout = s.outChannels
     let packedW = workspace
     let col = packedW + gemmPackedACount(m: Cout, k: K)
-    let scratch = col + K * P
+    let Pp = s.paddedOutputPlane
+    let scratch = col + K * Pp
     gemmPackA(transA: false, m: Cout, k: K, a: weight, lda: K, into: packedW)
     for n in batches {
-        im2col(s, input + n * s.inChannels * s.inputPlane, col, pitch: P, paddedTo: P)
+        // Rows padded with zeros to whole vectors, so the GEMM reads even the last panel in place.
+        im2col(s, input + n * s.inChannels * s.inputPlane, col, pitch: Pp, paddedTo: Pp)
         let out = output + n * Cout * P
         if let bias {
             for co in 0..<Cout { (out + co * P).update(repeating: bias[co], count: P) }
         }
-        gemmPackedA(m: Cout, n: P, k: K, packedA: packedW, b: col, ldb: P, transB: false,
-                    c: out, ldc: P, accumulate: bias != nil, workspace: scratch)
+        gemmPackedA(m: Cout, n: P, k: K, packedA: packedW, b: col, ldb: Pp, transB: false,
+                    bPaddedToVectors: true, c: out, ldc: P, accumulate: bias != nil, workspace: scratch)
     }
 }
 
@@ -113,14 +119,18 @@ public func conv2DBackwardInput<T: STNFloat>(
 ) {
     let K = s.filterVolume, P = s.outputPlane, Cout = s.outChannels
     let packedWT = workspace
+    let Pp = s.paddedOutputPlane
     let dcol = packedWT + gemmPackedACount(m: K, k: Cout)
-    let scratch = dcol + K * P
+    let scratch = dcol + K * Pp
     // A = Wᵀ (K × Cout): W is stored Cout × K, so A[i, p] = W[p·K + i].
     gemmPackA(transA: true, m: K, k: Cout, a: weight, lda: K, into: packedWT)
     for n in batches {
+        // dcol rows have a padded pitch, so ragged tiles are stored in place (columns ≥ P are
+        // scratch that col2im never reads).
         gemmPackedA(m: K, n: P, k: Cout, packedA: packedWT, b: gradOutput + n * Cout * P, ldb: P,
-                    transB: false, c: dcol, ldc: P, accumulate: false, workspace: scratch)
-        col2im(s, dcol, pitch: P, gradInput + n * s.inChannels * s.inputPlane)
+                    transB: false, cPaddedToVectors: true, c: dcol, ldc: Pp, accumulate: false,
+                    workspace: scratch)
+        col2im(s, dcol, pitch: Pp, gradInput + n * s.inChannels * s.inputPlane)
     }
 }
 
@@ -192,6 +202,20 @@ func im2col<T: STNFloat>(
     let H = s.inputHeight, W = s.inputWidth, Ho = s.outputHeight, Wo = s.outputWidth
     let sh = s.strideHeight, sw = s.strideWidth, P = Ho * Wo
     var row = dst
+    if sh == 1 && sw == 1 && s.paddingHeight == 0 && s.paddingWidth == 0 {
+        // The tutorial's layers: every row is Ho unclipped segments of Wo input values.
+        for ci in 0..<s.inChannels {
+            let plane = src + ci * H * W
+            for kh in 0..<s.kernelHeight {
+                for kw in 0..<s.kernelWidth {
+                    copyRows(row, dstStride: Wo, plane + kh * W + kw, srcStride: W, rows: Ho, width: Wo)
+                    if paddedTo > P { zeroSegment(row + P, paddedTo - P) }
+                    row += pitch
+                }
+            }
+        }
+        return
+    }
     for ci in 0..<s.inChannels {
         let plane = src + ci * H * W
         for kh in 0..<s.kernelHeight {
@@ -202,19 +226,19 @@ func im2col<T: STNFloat>(
                     let ih = oh * sh - s.paddingHeight + kh
                     let out = row + oh * Wo
                     if ih < 0 || ih >= H {
-                        for ow in 0..<Wo { out[ow] = 0 }
+                        zeroSegment(out, Wo)
                         continue
                     }
                     let line = plane + ih * W + offset
-                    for ow in 0..<lo { out[ow] = 0 }
+                    zeroSegment(out, lo)
                     if sw == 1 {
-                        for ow in lo..<hi { out[ow] = line[ow] }
+                        copySegment(out + lo, line + lo, hi - lo)
                     } else {
                         for ow in lo..<hi { out[ow] = line[ow * sw] }
                     }
-                    for ow in hi..<Wo { out[ow] = 0 }
+                    zeroSegment(out + hi, Wo - hi)
                 }
-                for p in P..<Swift.max(P, paddedTo) { row[p] = 0 }
+                if paddedTo > P { zeroSegment(row + P, paddedTo - P) }
                 row += pitch
             }
         }
@@ -231,6 +255,18 @@ func col2im<T: STNFloat>(
     let sh = s.strideHeight, sw = s.strideWidth
     dst.update(repeating: 0, count: s.inChannels * H * W)
     var row = src
+    if sh == 1 && sw == 1 && s.paddingHeight == 0 && s.paddingWidth == 0 {
+        for ci in 0..<s.inChannels {
+            let plane = dst + ci * H * W
+            for kh in 0..<s.kernelHeight {
+                for kw in 0..<s.kernelWidth {
+                    addRows(plane + kh * W + kw, dstStride: W, row, srcStride: Wo, rows: Ho, width: Wo)
+                    row += pitch
+                }
+            }
+        }
+        return
+    }
     for ci in 0..<s.inChannels {
         let plane = dst + ci * H * W
         for kh in 0..<s.kernelHeight {
@@ -243,7 +279,7 @@ func col2im<T: STNFloat>(
                     let g = row + oh * Wo
                     let line = plane + ih * W + offset
                     if sw == 1 {
-                        for ow in lo..<hi { line[ow] += g[ow] }
+                        addSegment(line + lo, g + lo, hi - lo)
                     } else {
                         for ow in lo..<hi { line[ow * sw] += g[ow] }
                     }
@@ -252,4 +288,87 @@ func col2im<T: STNFloat>(
             }
         }
     }
+}
+
+// Row segments in im2col/col2im are short (7 to 24 elements for the tutorial net), too short for
+// the auto-vectoriser's 16-wide loops, so they go through a 16/8/4/1 cascade of SIMD moves.
+
+@inlinable @inline(__always)
+func copySegment<T: STNFloat>(_ dst: UnsafeMutablePointer<T>, _ src: UnsafePointer<T>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { simdStore(simdLoad(src + i, SIMD16<T>.self), dst + i); i += 16 }
+    if i + 8 <= n { simdStore(simdLoad(src + i, SIMD8<T>.self), dst + i); i += 8 }
+    if i + 4 <= n { simdStore(simdLoad(src + i, SIMD4<T>.self), dst + i); i += 4 }
+    while i < n { dst[i] = src[i]; i += 1 }
+}
+
+/// `rows` segments of `width` elements, strided in both source and destination. Each segment is
+/// whole vectors plus one last vector that overlaps the previous one and ends exactly at
+/// `width` (a copy may write an element twice), so no segment needs a scalar tail.
+@inlinable @inline(__always)
+func copyRows<T: STNFloat>(
+    _ dst: UnsafeMutablePointer<T>, dstStride: Int, _ src: UnsafePointer<T>, srcStride: Int,
+    rows: Int, width: Int
+) {
+    var d = dst, s = src
+    @inline(__always) func run<V: SIMD>(_: V.Type) where V.Scalar == T {
+        let vl = V.scalarCount, full = width / vl, last = width - vl
+        for _ in 0..<rows {
+            for v in 0..<full { simdStore(simdLoad(s + vl * v, V.self), d + vl * v) }
+            if full * vl != width { simdStore(simdLoad(s + last, V.self), d + last) }
+            d += dstStride; s += srcStride
+        }
+    }
+    if width >= 16 {
+        run(SIMD16<T>.self)
+    } else if width >= 8 {
+        run(SIMD8<T>.self)
+    } else if width >= 4 {
+        run(SIMD4<T>.self)
+    } else {
+        for _ in 0..<rows {
+            for j in 0..<width { d[j] = s[j] }
+            d += dstStride; s += srcStride
+        }
+    }
+}
+
+/// dst[r, :] += src[r, :] for `rows` strided segments of `width` elements.
+@inlinable @inline(__always)
+func addRows<T: STNFloat>(
+    _ dst: UnsafeMutablePointer<T>, dstStride: Int, _ src: UnsafePointer<T>, srcStride: Int,
+    rows: Int, width: Int
+) {
+    let n16 = width / 16, rest = width - n16 * 16
+    let has8 = rest >= 8, has4 = rest - (has8 ? 8 : 0) >= 4
+    let tail = n16 * 16 + (has8 ? 8 : 0) + (has4 ? 4 : 0)
+    var d = dst, s = src
+    for _ in 0..<rows {
+        for v in 0..<n16 {
+            simdStore(simdLoad(d + 16 * v, SIMD16<T>.self) + simdLoad(s + 16 * v), d + 16 * v)
+        }
+        var i = n16 * 16
+        if has8 { simdStore(simdLoad(d + i, SIMD8<T>.self) + simdLoad(s + i), d + i); i += 8 }
+        if has4 { simdStore(simdLoad(d + i, SIMD4<T>.self) + simdLoad(s + i), d + i) }
+        for j in tail..<width { d[j] += s[j] }
+        d += dstStride; s += srcStride
+    }
+}
+
+@inlinable @inline(__always)
+func addSegment<T: STNFloat>(_ dst: UnsafeMutablePointer<T>, _ src: UnsafePointer<T>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { simdStore(simdLoad(dst + i, SIMD16<T>.self) + simdLoad(src + i), dst + i); i += 16 }
+    if i + 8 <= n { simdStore(simdLoad(dst + i, SIMD8<T>.self) + simdLoad(src + i), dst + i); i += 8 }
+    if i + 4 <= n { simdStore(simdLoad(dst + i, SIMD4<T>.self) + simdLoad(src + i), dst + i); i += 4 }
+    while i < n { dst[i] += src[i]; i += 1 }
+}
+
+@inlinable @inline(__always)
+func zeroSegment<T: STNFloat>(_ dst: UnsafeMutablePointer<T>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { simdStore(SIMD16<T>(), dst + i); i += 16 }
+    if i + 8 <= n { simdStore(SIMD8<T>(), dst + i); i += 8 }
+    if i + 4 <= n { simdStore(SIMD4<T>(), dst + i); i += 4 }
+    while i < n { dst[i] = 0; i += 1 }
 }

@@ -13,17 +13,7 @@ public func dropoutForward<T: STNFloat>(
     input: UnsafePointer<T>, mask: UnsafePointer<T>, scale: T, output: UnsafeMutablePointer<T>,
     range: Range<Int>
 ) {
-    var i = range.lowerBound
-    let s = SIMD16<T>(repeating: scale)
-    while i + 16 <= range.upperBound {
-        let x: SIMD16<T> = simdLoad(input + i), m: SIMD16<T> = simdLoad(mask + i)
-        simdStore(x * (m * s), output + i)
-        i += 16
-    }
-    while i < range.upperBound {
-        output[i] = input[i] * (mask[i] * scale)
-        i += 1
-    }
+    for i in range { output[i] = input[i] * (mask[i] * scale) }
 }
 
 /// gradInput[i] = gradOutput[i]·(mask[i]·scale) for i in `range`.
@@ -47,13 +37,7 @@ public func dropout2DForward<T: STNFloat>(
     for pl in batches.lowerBound * channels..<batches.upperBound * channels {
         let f = mask[pl] * scale
         let src = input + pl * plane, dst = output + pl * plane
-        let fv = SIMD16<T>(repeating: f)
-        var i = 0
-        while i + 16 <= plane {
-            simdStore(simdLoad(src + i) * fv, dst + i)
-            i += 16
-        }
-        while i < plane { dst[i] = src[i] * f; i += 1 }
+        for i in 0..<plane { dst[i] = src[i] * f }
     }
 }
 

@@ -78,7 +78,7 @@ public func gemm<T: STNFloat>(
     }
     gemmPackA(transA: transA, m: m, k: k, a: a, lda: lda, into: workspace)
     gemmPackedA(m: m, n: n, k: k, packedA: workspace, b: b, ldb: ldb, transB: transB,
-                c: c, ldc: ldc, accumulate: accumulate,
+                bPaddedToVectors: false, cPaddedToVectors: false, c: c, ldc: ldc, accumulate: accumulate,
                 workspace: workspace + gemmPackedACount(m: m, k: k))
 }
 
@@ -111,16 +111,25 @@ func gemmPackA<T: STNFloat>(
 
 /// C (+)= A·op(B) with A already packed by `gemmPackA`. `workspace` holds
 /// `gemmPanelWorkspaceCount(k:)` elements.
+///
+/// `bPaddedToVectors` promises that an untransposed B may be read (and holds zeros) up to n
+/// rounded up to a multiple of 16 in every row, so the ragged last panel is read in place too.
+/// `cPaddedToVectors` promises that every row of C may be written up to n rounded up to a
+/// multiple of 16 (scratch that is read back only up to n), so ragged tiles are stored directly
+/// instead of through the edge tile; it is honoured only when overwriting.
 @inlinable
 func gemmPackedA<T: STNFloat>(
     m: Int, n: Int, k: Int, packedA: UnsafePointer<T>, b: UnsafePointer<T>, ldb: Int, transB: Bool,
+    bPaddedToVectors: Bool = false, cPaddedToVectors: Bool = false,
     c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool, workspace: UnsafeMutablePointer<T>
 ) {
+    let padded = bPaddedToVectors && !transB
+    let cPadded = cPaddedToVectors && !accumulate
     // Float: 16-lane vectors (one AVX-512 register); Double: 8 lanes.
     if MemoryLayout<T>.size == 4 {
-        gemmPanels(m, n, k, packedA, b, ldb, transB, c, ldc, accumulate, workspace, SIMD16<T>.self)
+        gemmPanels(m, n, k, packedA, b, ldb, transB, padded, c, ldc, cPadded, accumulate, workspace, SIMD16<T>.self)
     } else {
-        gemmPanels(m, n, k, packedA, b, ldb, transB, c, ldc, accumulate, workspace, SIMD8<T>.self)
+        gemmPanels(m, n, k, packedA, b, ldb, transB, padded, c, ldc, cPadded, accumulate, workspace, SIMD8<T>.self)
     }
 }
 
@@ -139,7 +148,8 @@ func simdStore<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<V.Scalar>) {
 @inlinable
 func gemmPanels<T: STNFloat, V: SIMD>(
     _ m: Int, _ n: Int, _ k: Int, _ packedA: UnsafePointer<T>, _ b: UnsafePointer<T>, _ ldb: Int,
-    _ transB: Bool, _ c: UnsafeMutablePointer<T>, _ ldc: Int, _ accumulate: Bool,
+    _ transB: Bool, _ bPadded: Bool, _ c: UnsafeMutablePointer<T>, _ ldc: Int, _ cPadded: Bool,
+    _ accumulate: Bool,
     _ workspace: UnsafeMutablePointer<T>, _: V.Type
 ) where V.Scalar == T {
     let mr = GEMMTile.mr, vl = V.scalarCount, nr = GEMMTile.vectors * vl
@@ -150,7 +160,7 @@ func gemmPanels<T: STNFloat, V: SIMD>(
         let nb = Swift.min(nr, n - j0)
         let nv = (nb + vl - 1) / vl
         let bp: UnsafePointer<T>, ldbp: Int
-        if !transB && nb == nr {
+        if !transB && (nb == nr || bPadded) {
             bp = b + j0; ldbp = ldb
         } else {
             // Copy (and for a transposed B, transpose) the panel, zero-padding to whole vectors.
@@ -172,6 +182,16 @@ func gemmPanels<T: STNFloat, V: SIMD>(
             let ap = packedA + t * mr * k
             if mb == mr && nb == nr {
                 gemmMicro5x4(k, ap, bp, ldbp, c + i0 * ldc + j0, ldc, accumulate, V.self)
+                continue
+            }
+            if cPadded && mb == mr {
+                // Ragged columns only, into a C with room: store whole vectors in place.
+                let cp = c + i0 * ldc + j0
+                if nv == GEMMTile.vectors {
+                    gemmMicro5x4(k, ap, bp, ldbp, cp, ldc, false, V.self)
+                } else {
+                    for v in 0..<nv { gemmMicro5x1(k, ap, bp + v * vl, ldbp, cp + v * vl, ldc, V.self) }
+                }
                 continue
             }
             // Edge tile: compute into the scratch tile, then add/copy the valid part.

@@ -42,35 +42,50 @@ public func maxPool2DForward<T: STNFloat>(
     let W = s.inputWidth, Ho = s.outputHeight, Wo = s.outputWidth
     let KH = s.kernelHeight, KW = s.kernelWidth, sh = s.strideHeight, sw = s.strideWidth
     let planes = batches.lowerBound * s.channels..<batches.upperBound * s.channels
-    let twoByTwo = KH == 2 && KW == 2
     for pl in planes {
         let src = input + pl * s.inputPlane
         var out = output + pl * s.outputPlane
         var idx = indices + pl * s.outputPlane
         for oh in 0..<Ho {
             let ih0 = oh * sh
-            for ow in 0..<Wo {
-                let iw0 = ow * sw
-                var best = ih0 * W + iw0
-                var maxValue = -T.infinity
-                if twoByTwo {
-                    // The common case unrolled; same comparisons in the same order.
-                    @inline(__always) func visit(_ o: Int) {
-                        let v = src[o]
-                        if v > maxValue || v.isNaN { maxValue = v; best = o }
-                    }
-                    visit(best); visit(best + 1); visit(best + W); visit(best + W + 1)
-                } else {
+            if KH == 2 && KW == 2 && sw == 2 {
+                // The tutorial's 2×2/2 pooling: a branch-free loop over the output row that
+                // LLVM vectorises (random activations make branchy compares mispredict half
+                // the time and cost 20× more).
+                let r0 = src + ih0 * W, r1 = r0 + W
+                let base = Int32(truncatingIfNeeded: ih0 * W)
+                let w32 = Int32(truncatingIfNeeded: W)
+                for ow in 0..<Wo {
+                    let o = 2 * ow, o32 = base + Int32(truncatingIfNeeded: o)
+                    // The first tap wins unless −∞ (then it is still the index PyTorch reports).
+                    var m = r0[o], best = o32
+                    let v1 = r0[o + 1], v2 = r1[o], v3 = r1[o + 1]
+                    let t1 = v1 > m || v1.isNaN
+                    m = t1 ? v1 : m; best = t1 ? o32 + 1 : best
+                    let t2 = v2 > m || v2.isNaN
+                    m = t2 ? v2 : m; best = t2 ? o32 + w32 : best
+                    let t3 = v3 > m || v3.isNaN
+                    m = t3 ? v3 : m; best = t3 ? o32 + w32 + 1 : best
+                    out[ow] = m
+                    idx[ow] = best
+                }
+            } else {
+                for ow in 0..<Wo {
+                    let iw0 = ow * sw
+                    var best = ih0 * W + iw0
+                    var maxValue = -T.infinity
                     for kh in 0..<KH {
                         let rowStart = (ih0 + kh) * W + iw0
                         for kw in 0..<KW {
                             let v = src[rowStart + kw]
-                            if v > maxValue || v.isNaN { maxValue = v; best = rowStart + kw }
+                            let take = v > maxValue || v.isNaN
+                            maxValue = take ? v : maxValue
+                            best = take ? rowStart + kw : best
                         }
                     }
+                    out[ow] = maxValue
+                    idx[ow] = Int32(truncatingIfNeeded: best)
                 }
-                out[ow] = maxValue
-                idx[ow] = Int32(truncatingIfNeeded: best)
             }
             out += Wo; idx += Wo
         }
