@@ -117,6 +117,90 @@ int32_t stn_grid_sample_backward(int32_t dtype, const void *grad_output,
                                  int32_t mode, int32_t padding, int32_t align_corners,
                                  void *grad_input, void *grad_grid, char *err, size_t err_len);
 
+
+/* ---- networks (the training engine) --------------------------------------------------------
+ * A network is built from a textual spec (the Python package's `swiftstn.nn` writes it):
+ *   conv(in,out,kh,kw,sh,sw,ph,pw,bias)  maxpool(kh,kw,sh,sw)  relu  flatten  logsoftmax
+ *   dropout(p)  dropout2d(p)  linear(in,out,bias)  seq(layer,...)
+ *   stn(localization,regressor,align_corners)
+ * Parameters are float32, stored flat in declaration order (depth first; weight before bias),
+ * initialised as PyTorch does (transformer regressors start at the identity). Inputs x are
+ * float32 (n, *sample_shape), C-contiguous; labels int64 in [0, classes). A network serialises
+ * concurrent calls; results do not depend on the thread count.
+ * Handles are opaque; free them with the matching *_free function (NULL is ignored).
+ */
+typedef struct stn_network stn_network;
+typedef struct stn_trainer stn_trainer;
+
+/* Builds a network from `spec` with parameters initialised from `seed`; NULL on error. */
+stn_network *stn_network_create(const char *spec, uint64_t seed, char *err, size_t err_len);
+void stn_network_free(stn_network *net);
+
+/* Total parameter count (floats), number of parameter tensors, and the shape of tensor `index`. */
+int64_t stn_network_parameter_count(const stn_network *net);
+int32_t stn_network_parameter_tensors(const stn_network *net);
+int32_t stn_network_parameter_shape(const stn_network *net, int32_t index, int64_t *out_shape,
+                                    int32_t *out_ndim, char *err, size_t err_len);
+
+/* Copies all parameters out of / into the network (flat, parameter_count floats). Setting
+ * refuses non-finite values and then changes nothing. */
+int32_t stn_network_get_parameters(const stn_network *net, float *dst, char *err, size_t err_len);
+int32_t stn_network_set_parameters(stn_network *net, const float *src, char *err, size_t err_len);
+
+/* Per-sample output shape for a per-sample input shape; errors name the layer that refuses it. */
+int32_t stn_network_output_shape(stn_network *net, const int64_t *sample_shape, int32_t ndim,
+                                 int64_t *out_shape, int32_t *out_ndim, char *err, size_t err_len);
+
+/* out (n, *output_shape) = network(x). training != 0 applies dropout with masks from `seed`. */
+int32_t stn_network_forward(stn_network *net, const float *x, int64_t n, const int64_t *sample_shape,
+                            int32_t ndim, int32_t training, uint64_t seed, float *out,
+                            char *err, size_t err_len);
+
+/* The first spatial transformer's output (n, *sample_shape) and theta (n, 2, 3). */
+int32_t stn_network_transform(stn_network *net, const float *x, int64_t n, const int64_t *sample_shape,
+                              int32_t ndim, float *out, float *theta, char *err, size_t err_len);
+
+/* Mean loss (NLL if the network ends in logsoftmax, else cross-entropy on its output), the number
+ * of correct arg-max predictions, and (if grads != NULL) the gradient of the mean loss for every
+ * parameter (parameter_count floats, overwritten). Parameters are not changed. */
+int32_t stn_network_loss_and_grad(stn_network *net, const float *x, const int64_t *labels, int64_t n,
+                                  const int64_t *sample_shape, int32_t ndim, int32_t training,
+                                  uint64_t seed, double *loss, int64_t *correct, float *grads,
+                                  char *err, size_t err_len);
+
+/* Mean loss and accuracy in evaluation mode, computed in batches of batch_size. */
+int32_t stn_network_evaluate(stn_network *net, const float *x, const int64_t *labels, int64_t n,
+                             const int64_t *sample_shape, int32_t ndim, int64_t batch_size,
+                             double *loss, double *accuracy, char *err, size_t err_len);
+
+/* A trainer: an optimiser (kind 0 = SGD with momentum/dampening/nesterov/weight_decay,
+ * 1 = Adam with beta1/beta2/eps/weight_decay; PyTorch's update rules) bound to a network, and
+ * the run's seed (shuffling and dropout masks derive from it). It keeps the network alive. */
+stn_trainer *stn_trainer_create(stn_network *net, int32_t kind, double lr, double momentum,
+                                double dampening, int32_t nesterov, double weight_decay,
+                                double beta1, double beta2, double eps, uint64_t seed,
+                                char *err, size_t err_len);
+void stn_trainer_free(stn_trainer *trainer);
+
+/* Called between batches: (context, epoch, batches done, batches in the epoch, samples seen,
+ * mean loss so far, correct so far). Return 0 to continue, nonzero to stop after this batch. */
+typedef int32_t (*stn_progress_fn)(void *context, int32_t epoch, int64_t batch, int64_t batches,
+                                   int64_t samples, double mean_loss, int64_t correct);
+
+/* One epoch of training over n samples in batches of batch_size (shuffled with a permutation
+ * keyed by the seed and `epoch` when shuffle != 0; dropout active when training != 0). Reports
+ * progress every report_every batches.
+ * Writes the epoch's mean training loss and accuracy and whether it completed (0 if stopped). */
+int32_t stn_trainer_epoch(stn_trainer *trainer, const float *x, const int64_t *labels, int64_t n,
+                          const int64_t *sample_shape, int32_t ndim, int64_t batch_size,
+                          int32_t shuffle, int32_t training, int32_t epoch, int32_t report_every,
+                          stn_progress_fn progress, void *context, double *mean_loss,
+                          double *accuracy, int32_t *completed, char *err, size_t err_len);
+
+/* Optimisation steps taken (keys the dropout masks). */
+uint64_t stn_trainer_get_step(const stn_trainer *trainer);
+void stn_trainer_set_step(stn_trainer *trainer, uint64_t step);
+
 #ifdef __cplusplus
 }
 #endif

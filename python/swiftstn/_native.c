@@ -7,134 +7,8 @@
  * the `*_shape` functions, before any output is allocated. The GIL is released around every call
  * that does numeric work.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
-#include <numpy/arrayobject.h>
-
-#include "swiftstn.h"
-
-#define ERR_LEN 1024
-#define MAX_DIMS 32
-
-static PyObject *raise_status(int32_t status, const char *message) {
-    PyObject *type;
-    switch (status) {
-        case STN_INVALID_TYPE: type = PyExc_TypeError; break;
-        case STN_OUT_OF_MEMORY: type = PyExc_MemoryError; break;
-        case STN_INTERNAL: type = PyExc_RuntimeError; break;
-        default: type = PyExc_ValueError; break; /* invalid argument, size overflow */
-    }
-    PyErr_SetString(type, message);
-    return NULL;
-}
-
-static const char *dtype_name(PyArrayObject *a) {
-    static char buf[64];
-    PyObject *s = PyObject_Str((PyObject *)PyArray_DESCR(a));
-    if (s == NULL) { PyErr_Clear(); return "?"; }
-    const char *u = PyUnicode_AsUTF8(s);
-    snprintf(buf, sizeof buf, "%s", u ? u : "?");
-    Py_DECREF(s);
-    return buf;
-}
-
-/*
- * Returns a new reference to a C-contiguous, aligned, native-order float32 or float64 array
- * holding `obj`. `*typenum` is -1 for the first array of a call (its dtype decides) and the
- * decided type afterwards (later arrays must match it).
- */
-static PyArrayObject *as_float_array(PyObject *obj, const char *op, const char *name,
-                                     int *typenum, const char *first_name) {
-    PyArrayObject *raw = (PyArrayObject *)PyArray_FROM_O(obj);
-    if (raw == NULL) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s(): %s must be a float32 or float64 array, got %.100s",
-                     op, name, Py_TYPE(obj)->tp_name);
-        return NULL;
-    }
-    int t = PyArray_TYPE(raw);
-    if (t != NPY_FLOAT32 && t != NPY_FLOAT64) {
-        PyErr_Format(PyExc_TypeError, "%s(): %s must have dtype float32 or float64, got %s",
-                     op, name, dtype_name(raw));
-        Py_DECREF(raw);
-        return NULL;
-    }
-    if (*typenum >= 0 && t != *typenum) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s(): expected %s and %s to have the same dtype, got %s and %s", op,
-                     first_name, name, *typenum == NPY_FLOAT32 ? "float32" : "float64",
-                     t == NPY_FLOAT32 ? "float32" : "float64");
-        Py_DECREF(raw);
-        return NULL;
-    }
-    *typenum = t;
-    PyArrayObject *arr = (PyArrayObject *)PyArray_FromAny(
-        (PyObject *)raw, PyArray_DescrFromType(t), 0, 0,
-        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED, NULL);
-    Py_DECREF(raw);
-    return arr;
-}
-
-static int32_t dtype_code(int typenum) { return typenum == NPY_FLOAT32 ? STN_FLOAT32 : STN_FLOAT64; }
-
-static int array_shape(PyArrayObject *a, int64_t *shape, int32_t *ndim, const char *op, const char *name) {
-    int n = PyArray_NDIM(a);
-    if (n > MAX_DIMS) {
-        PyErr_Format(PyExc_ValueError, "%s(): %s has %d dimensions, at most %d are supported", op, name, n, MAX_DIMS);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) shape[i] = (int64_t)PyArray_DIM(a, i);
-    *ndim = (int32_t)n;
-    return 0;
-}
-
-/* Reads a sequence of ints (Python ints, NumPy integers, anything with __index__). */
-static int read_size(PyObject *obj, int64_t *size, int32_t *len, const char *op) {
-    PyObject *seq = PySequence_Fast(obj, "");
-    if (seq == NULL) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s(): size must be a sequence of ints such as (N, C, H, W), got %.100s",
-                     op, Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n > MAX_DIMS) {
-        Py_DECREF(seq);
-        PyErr_Format(PyExc_ValueError, "%s(): size has %zd entries; expected 4 (N, C, H, W) or 5 (N, C, D, H, W)", op, n);
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *index = PyNumber_Index(item);
-        if (index == NULL) {
-            Py_DECREF(seq);
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "%s(): size must contain ints, got %.100s at position %zd",
-                         op, Py_TYPE(item)->tp_name, i);
-            return -1;
-        }
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
-        Py_DECREF(index);
-        if (overflow) {
-            Py_DECREF(seq);
-            PyErr_Format(PyExc_ValueError, "%s(): size[%zd] does not fit in 64 bits", op, i);
-            return -1;
-        }
-        size[i] = (int64_t)v;
-    }
-    *len = (int32_t)n;
-    Py_DECREF(seq);
-    return 0;
-}
-
-static PyArrayObject *new_array(const int64_t *shape, int32_t ndim, int typenum, int zero) {
-    npy_intp dims[MAX_DIMS];
-    for (int i = 0; i < ndim; i++) dims[i] = (npy_intp)shape[i];
-    return (PyArrayObject *)(zero ? PyArray_ZEROS(ndim, dims, typenum, 0)
-                                  : PyArray_EMPTY(ndim, dims, typenum, 0));
-}
+#define SWIFTSTN_IMPORT_ARRAY
+#include "_native_common.h"
 
 /* ---- affine_grid ---- */
 
@@ -333,5 +207,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__native(void) {
     import_array();
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddFunctions(m, swiftstn_network_methods) < 0) { Py_DECREF(m); return NULL; }
+    return m;
 }

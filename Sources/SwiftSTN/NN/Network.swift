@@ -1,0 +1,316 @@
+import Dispatch
+
+/// A trainable network built from a `LayerSpec`: parameters in one flat Float store (declaration
+/// order, weight before bias), executed in fixed chunks of samples.
+///
+/// A batch is cut into chunks of `chunkSize` samples whatever the thread count; chunks run in
+/// parallel, each with its own activations, and their parameter gradients are summed in chunk
+/// order. So a training step gives the same bits on 1 thread or many.
+public final class Network {
+    public let spec: LayerSpec
+    let root: LayerNode
+    let nodes: [LayerNode]
+    /// Shapes of every parameter tensor, in order.
+    public let parameterShapes: [[Int]]
+    /// All parameters, flat.
+    public var parameters: [Float]
+    /// Samples per chunk: small enough that a batch of 64 feeds 4 threads, large enough that the
+    /// linear layers' GEMMs have rows to work on.
+    public static let chunkSize = 16
+
+    private var plannedShape: [Int]? = nil
+    private var slots: [ChunkSlot] = []
+    private var chunkGradStore: UnsafeMutablePointer<Float>? = nil
+    private var chunkGradCapacity = 0
+
+    deinit { chunkGradStore?.deallocate() }
+    private let lock = DispatchQueue(label: "swiftstn.network")
+
+    /// Builds the network and initialises its parameters as PyTorch does (seeded).
+    public init(spec: LayerSpec, seed: UInt64 = 0) throws {
+        self.spec = spec
+        var nextID = 0
+        func build(_ s: LayerSpec) throws -> LayerNode {
+            let id = nextID
+            nextID += 1
+            switch s {
+            case let .conv2d(i, o, k, st, p, b):
+                guard i > 0, o > 0, k.0 > 0, k.1 > 0, st.0 > 0, st.1 > 0, p.0 >= 0, p.1 >= 0 else {
+                    throw STNError(.invalidArgument, "Conv2d: channels, kernel and stride must be positive and padding non-negative, got \(s.text)")
+                }
+                return Conv2DNode(id: id, inC: i, outC: o, kernel: k, stride: st, padding: p, bias: b)
+            case let .maxPool2d(k, st):
+                guard k.0 > 0, k.1 > 0, st.0 > 0, st.1 > 0 else {
+                    throw STNError(.invalidArgument, "MaxPool2d: kernel and stride must be positive, got \(s.text)")
+                }
+                return MaxPool2DNode(id: id, kernel: k, stride: st)
+            case .relu: return ReLUNode(id: id)
+            case .flatten: return FlattenNode(id: id)
+            case .logSoftmax: return LogSoftmaxNode(id: id)
+            case let .dropout(p), let .dropout2d(p):
+                guard p >= 0 && p <= 1 else {
+                    throw STNError(.invalidArgument, "dropout probability has to be between 0 and 1, but got \(p)")
+                }
+                if case .dropout2d = s { return DropoutNode(id: id, p: p, channelwise: true) }
+                return DropoutNode(id: id, p: p, channelwise: false)
+            case let .linear(i, o, b):
+                guard i > 0, o > 0 else { throw STNError(.invalidArgument, "Linear: features must be positive, got \(s.text)") }
+                return LinearNode(id: id, inF: i, outF: o, bias: b)
+            case let .sequential(layers):
+                return SequentialNode(id: id, layers: try layers.map(build))
+            case let .spatialTransformer(l, r, ac):
+                return SpatialTransformerNode(id: id, localization: try build(l), regressor: try build(r), alignCorners: ac)
+            }
+        }
+        let root = try build(spec)
+        self.root = root
+        nodes = root.subtree
+        var offset = 0
+        var shapes: [[Int]] = []
+        for n in nodes {
+            n.parameterOffset = offset
+            offset += n.parameterCount
+            shapes += n.parameterShapes
+        }
+        parameterShapes = shapes
+        parameters = [Float](repeating: 0, count: offset)
+        initializeParameters(seed: seed)
+    }
+
+    /// Re-initialises every parameter (PyTorch's defaults; identity start for transformers).
+    public func initializeParameters(seed: UInt64) {
+        var rng = RandomSource.derive(seed, 0x1417)
+        parameters.withUnsafeMutableBufferPointer { p in
+            for n in nodes { n.initialize(p.baseAddress! + n.parameterOffset, &rng) }
+            // Transformers override their regressor's last layer after everything else.
+            for n in nodes where n is SpatialTransformerNode { n.initialize(p.baseAddress! + n.parameterOffset, &rng) }
+        }
+    }
+
+    public var parameterCount: Int { parameters.count }
+
+    /// The per-sample output shape for a per-sample input shape, or an error naming the layer.
+    public func outputShape(input: [Int]) throws -> [Int] {
+        try lock.sync { try plan(input) }
+        return root.outputShape
+    }
+
+    /// The spatial transformers of the network, outermost first.
+    var transformers: [SpatialTransformerNode] { nodes.compactMap { $0 as? SpatialTransformerNode } }
+
+    // MARK: planning and buffers
+
+    final class ChunkSlot {
+        let state: LayerState
+        let output: UnsafeMutablePointer<Float>
+        let gradOutput: UnsafeMutablePointer<Float>
+        let workspace: UnsafeMutablePointer<Float>
+        let losses: UnsafeMutablePointer<Float>
+        let logProbs: UnsafeMutablePointer<Float>
+        init(root: LayerNode) {
+            let m = Network.chunkSize
+            state = root.makeState(maxBatch: m)
+            output = .allocate(capacity: m * root.outputSize)
+            gradOutput = .allocate(capacity: m * root.outputSize)
+            workspace = .allocate(capacity: max(1, root.workspaceCount(maxBatch: m)))
+            losses = .allocate(capacity: m)
+            logProbs = .allocate(capacity: m * root.outputSize)
+        }
+        deinit {
+            output.deallocate(); gradOutput.deallocate(); workspace.deallocate(); losses.deallocate()
+            logProbs.deallocate()
+        }
+    }
+
+    /// Plans shapes for `input` (re-planning frees the old buffers). Call with the lock held.
+    private func plan(_ input: [Int]) throws {
+        if plannedShape == input { return }
+        guard !input.isEmpty, input.allSatisfy({ $0 > 0 }) else {
+            throw STNError(.invalidArgument, "expected a non-empty per-sample input shape, got \(describeShape(input))")
+        }
+        plannedShape = nil
+        slots = []
+        _ = try root.plan(input: input)
+        plannedShape = input
+    }
+
+    private func slot(_ i: Int) -> ChunkSlot {
+        while slots.count <= i { slots.append(ChunkSlot(root: root)) }
+        return slots[i]
+    }
+
+    /// Runs `body(chunk, slot)` for every chunk of an `n`-sample batch, chunks spread over the
+    /// threads, each thread reusing one slot.
+    private func forEachChunk(_ n: Int, _ body: (Int, ChunkSlot) -> Void) {
+        let chunks = (n + Network.chunkSize - 1) / Network.chunkSize
+        let tasks = max(1, min(Threading.threadCount, chunks))
+        let taskSlots = (0..<tasks).map(slot)
+        if tasks == 1 {
+            for c in 0..<chunks { body(c, taskSlots[0]) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: tasks) { t in
+            for c in (chunks * t / tasks)..<(chunks * (t + 1) / tasks) { body(c, taskSlots[t]) }
+        }
+    }
+
+    // MARK: running
+
+    /// Validates a batch: shape and finiteness. Throws before anything is computed.
+    public func checkInput(_ x: UnsafePointer<Float>, n: Int, sampleShape: [Int]) throws {
+        let count = n * sampleShape.reduce(1, *)
+        for i in 0..<count where !x[i].isFinite {
+            throw STNError(.invalidArgument, "x contains a non-finite value (\(x[i])) at flat index \(i)")
+        }
+    }
+
+    /// The network's output for `n` samples of per-sample shape `sampleShape` (evaluation mode
+    /// unless `training`).
+    public func forward(_ x: UnsafePointer<Float>, n: Int, sampleShape: [Int], output: UnsafeMutablePointer<Float>,
+                        training: Bool = false, seed: UInt64 = 0, step: UInt64 = 0) throws {
+        try lock.sync {
+            try plan(sampleShape)
+            let inSize = root.inputSize, outSize = root.outputSize
+            parameters.withUnsafeBufferPointer { p in
+                forEachChunk(n) { c, s in
+                    let lo = c * Network.chunkSize, m = min(Network.chunkSize, n - lo)
+                    let ctx = RunContext(parameters: p.baseAddress!, gradients: nil, training: training, seed: seed,
+                                         step: step, chunk: UInt64(c), workspace: s.workspace)
+                    root.forward(ctx, s.state, input: x + lo * inSize, output: output + lo * outSize, n: m)
+                }
+            }
+        }
+    }
+
+    /// The first spatial transformer's output and theta (N×2×3) for `n` samples.
+    public func transform(_ x: UnsafePointer<Float>, n: Int, sampleShape: [Int], output: UnsafeMutablePointer<Float>,
+                          theta: UnsafeMutablePointer<Float>) throws {
+        guard let stn = transformers.first else {
+            throw STNError(.invalidArgument, "the network has no SpatialTransformer")
+        }
+        try lock.sync {
+            try plan(sampleShape)
+            guard stn.inputShape == sampleShape else {
+                throw STNError(.invalidArgument, "the first SpatialTransformer is not the network's first layer; its input is (N, \(stn.inputShape.map(String.init).joined(separator: ", ")))")
+            }
+            let size = stn.inputSize
+            parameters.withUnsafeBufferPointer { p in
+                forEachChunk(n) { c, s in
+                    let lo = c * Network.chunkSize, m = min(Network.chunkSize, n - lo)
+                    let ctx = RunContext(parameters: p.baseAddress!, gradients: nil, training: false, seed: 0,
+                                         step: 0, chunk: UInt64(c), workspace: s.workspace)
+                    // A private state: the slot's states belong to the root's layout.
+                    let st = stn.makeState(maxBatch: Network.chunkSize) as! SpatialTransformerNode.State
+                    stn.forward(ctx, st, input: x + lo * size, output: output + lo * size, n: m)
+                    (theta + lo * 6).update(from: st.theta, count: m * 6)
+                }
+            }
+        }
+    }
+
+    /// Loss head: the output is log-probabilities when the network ends in LogSoftmax (NLL loss,
+    /// the seed's), logits otherwise (cross-entropy = log_softmax + NLL).
+    var endsInLogSoftmax: Bool {
+        var n: LayerNode = root
+        while let s = n as? SequentialNode, let last = s.layers.last { n = last }
+        return n is LogSoftmaxNode
+    }
+
+    public struct BatchResult {
+        /// Mean loss over the batch.
+        public var loss: Double
+        /// Samples whose arg-max output equals the label.
+        public var correct: Int
+    }
+
+    /// Checks labels against the network's class count.
+    public func checkLabels(_ labels: UnsafePointer<Int64>, n: Int) throws {
+        let classes = root.outputSize
+        guard root.outputShape.count == 1 else {
+            throw STNError(.invalidArgument, "the network's output (N, \(root.outputShape.map(String.init).joined(separator: ", "))) is not (N, classes); end it with Flatten and Linear")
+        }
+        for i in 0..<n where labels[i] < 0 || labels[i] >= Int64(classes) {
+            throw STNError(.invalidArgument, "label \(labels[i]) at index \(i) is out of range for \(classes) classes")
+        }
+    }
+
+    /// Mean loss and (into `gradients`, overwritten) its gradient for a batch; no parameter
+    /// changes. `training` enables dropout with masks keyed by (seed, step).
+    @discardableResult
+    public func lossAndGradient(_ x: UnsafePointer<Float>, labels: UnsafePointer<Int64>, n: Int, sampleShape: [Int],
+                                gradients: UnsafeMutablePointer<Float>?, training: Bool, seed: UInt64 = 0,
+                                step: UInt64 = 0) throws -> BatchResult {
+        try lock.sync {
+            try plan(sampleShape)
+            try checkLabels(labels, n: n)
+            let classes = root.outputSize, inSize = root.inputSize
+            let chunks = (n + Network.chunkSize - 1) / Network.chunkSize
+            let pc = parameters.count
+            // Per-chunk gradient accumulators, summed in chunk order below (grown, never per step).
+            if gradients != nil && chunkGradCapacity < chunks * pc {
+                chunkGradStore?.deallocate()
+                chunkGradStore = .allocate(capacity: chunks * pc)
+                chunkGradCapacity = chunks * pc
+            }
+            let chunkGrads = chunkGradStore ?? UnsafeMutablePointer<Float>(bitPattern: 8)!
+            if gradients != nil { chunkGrads.update(repeating: 0, count: chunks * pc) }
+            var chunkLoss = [Double](repeating: 0, count: chunks)
+            var chunkCorrect = [Int](repeating: 0, count: chunks)
+            let logSoftmaxOutput = endsInLogSoftmax
+            chunkLoss.withUnsafeMutableBufferPointer { lossOut in
+                chunkCorrect.withUnsafeMutableBufferPointer { correctOut in
+                    parameters.withUnsafeBufferPointer { p in
+                        forEachChunk(n) { c, s in
+                            let lo = c * Network.chunkSize, m = min(Network.chunkSize, n - lo)
+                            let ctx = RunContext(parameters: p.baseAddress!,
+                                                 gradients: gradients == nil ? nil : chunkGrads + c * pc,
+                                                 training: training, seed: seed, step: step, chunk: UInt64(c),
+                                                 workspace: s.workspace)
+                            let xin = x + lo * inSize
+                            root.forward(ctx, s.state, input: xin, output: s.output, n: m)
+                            let y = labels + lo
+                            var correct = 0
+                            for r in 0..<m {
+                                let row = s.output + r * classes
+                                var best = 0
+                                for k in 1..<max(1, classes) where row[k] > row[best] { best = k }
+                                if Int64(best) == y[r] { correct += 1 }
+                            }
+                            correctOut[c] = correct
+                            var loss = 0.0
+                            if logSoftmaxOutput {
+                                // NLL on log-probabilities: d(mean NLL)/d(logp) = −1/N at the label.
+                                s.gradOutput.update(repeating: 0, count: m * classes)
+                                for r in 0..<m {
+                                    let label = Int(y[r])
+                                    loss -= Double(s.output[r * classes + label])
+                                    s.gradOutput[r * classes + label] = -1 / Float(n)
+                                }
+                            } else {
+                                // Cross-entropy on logits, fused: (softmax − onehot)/N.
+                                let logp = s.logProbs
+                                logSoftmaxForward(input: s.output, output: logp, classes: classes, rows: 0..<m)
+                                nllLossLogSoftmaxBackward(logProbs: logp, labels: y, classes: classes, totalCount: n,
+                                                          losses: s.losses, gradLogits: s.gradOutput, rows: 0..<m)
+                                for r in 0..<m { loss += Double(s.losses[r]) }
+                            }
+                            lossOut[c] = loss
+                            if gradients != nil {
+                                root.backward(ctx, s.state, input: xin, output: s.output, gradOutput: s.gradOutput,
+                                              gradInput: nil, n: m)
+                            }
+                        }
+                    }
+                }
+            }
+            if let gradients {
+                gradients.update(from: chunkGrads, count: pc)
+                for c in 1..<max(1, chunks) {
+                    let g = chunkGrads + c * pc
+                    for i in 0..<pc { gradients[i] += g[i] }
+                }
+            }
+            return BatchResult(loss: chunkLoss.reduce(0, +) / Double(max(n, 1)), correct: chunkCorrect.reduce(0, +))
+        }
+    }
+}

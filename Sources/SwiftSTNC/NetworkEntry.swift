@@ -1,0 +1,234 @@
+import SwiftSTN
+
+// The training engine's C ABI: networks and trainers as opaque handles (retained Swift objects).
+// Declarations and documentation: include/swiftstn.h.
+
+@inline(__always) func network(_ h: UnsafeMutableRawPointer?) throws -> Network {
+    guard let h else { throw STNError(.invalidArgument, "network handle is NULL") }
+    return Unmanaged<Network>.fromOpaque(h).takeUnretainedValue()
+}
+
+@inline(__always) func trainer(_ h: UnsafeMutableRawPointer?) throws -> Trainer {
+    guard let h else { throw STNError(.invalidArgument, "trainer handle is NULL") }
+    return Unmanaged<Trainer>.fromOpaque(h).takeUnretainedValue()
+}
+
+func batchCount(_ n: Int64) throws -> Int {
+    guard n >= 0 else { throw STNError(.invalidArgument, "n must be non-negative, got \(n)") }
+    return Int(n)
+}
+
+@_cdecl("stn_network_create")
+public func stn_network_create(_ spec: UnsafePointer<CChar>?, _ seed: UInt64,
+                               _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> UnsafeMutableRawPointer? {
+    var handle: UnsafeMutableRawPointer? = nil
+    _ = reporting(err, errLen) {
+        guard let spec else { throw STNError(.invalidArgument, "spec is NULL") }
+        let net = try Network(spec: try LayerSpec(parsing: String(cString: spec)), seed: seed)
+        handle = Unmanaged.passRetained(net).toOpaque()
+    }
+    return handle
+}
+
+@_cdecl("stn_network_free")
+public func stn_network_free(_ h: UnsafeMutableRawPointer?) {
+    guard let h else { return }
+    Unmanaged<Network>.fromOpaque(h).release()
+}
+
+@_cdecl("stn_network_parameter_count")
+public func stn_network_parameter_count(_ h: UnsafeMutableRawPointer?) -> Int64 {
+    (try? network(h)).map { Int64($0.parameterCount) } ?? -1
+}
+
+@_cdecl("stn_network_parameter_tensors")
+public func stn_network_parameter_tensors(_ h: UnsafeMutableRawPointer?) -> Int32 {
+    (try? network(h)).map { Int32($0.parameterShapes.count) } ?? -1
+}
+
+@_cdecl("stn_network_parameter_shape")
+public func stn_network_parameter_shape(_ h: UnsafeMutableRawPointer?, _ index: Int32,
+                                        _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
+                                        _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let net = try network(h)
+        guard index >= 0 && Int(index) < net.parameterShapes.count else {
+            throw STNError(.invalidArgument, "parameter index \(index) out of range for \(net.parameterShapes.count) tensors")
+        }
+        try writeShape(net.parameterShapes[Int(index)], outShape, outNdim)
+    }
+}
+
+@_cdecl("stn_network_get_parameters")
+public func stn_network_get_parameters(_ h: UnsafeMutableRawPointer?, _ dst: UnsafeMutablePointer<Float>?,
+                                       _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let net = try network(h)
+        guard let dst else { throw STNError(.invalidArgument, "dst is NULL") }
+        net.parameters.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: $0.count) }
+    }
+}
+
+@_cdecl("stn_network_set_parameters")
+public func stn_network_set_parameters(_ h: UnsafeMutableRawPointer?, _ src: UnsafePointer<Float>?,
+                                       _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let net = try network(h)
+        guard let src else { throw STNError(.invalidArgument, "src is NULL") }
+        let count = net.parameterCount
+        for i in 0..<count where !src[i].isFinite {
+            throw STNError(.invalidArgument, "parameters contain a non-finite value at flat index \(i)")
+        }
+        net.parameters = Array(UnsafeBufferPointer(start: src, count: count))
+    }
+}
+
+@_cdecl("stn_network_output_shape")
+public func stn_network_output_shape(_ h: UnsafeMutableRawPointer?, _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32,
+                                     _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
+                                     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let shape = try network(h).outputShape(input: try readShape(sampleShape, ndim, name: "x (per sample)"))
+        try writeShape(shape, outShape, outNdim)
+    }
+}
+
+@_cdecl("stn_network_forward")
+public func stn_network_forward(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ n: Int64,
+                                _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ training: Int32, _ seed: UInt64,
+                                _ out: UnsafeMutablePointer<Float>?,
+                                _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let net = try network(h)
+        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
+        let count = try batchCount(n)
+        _ = try net.outputShape(input: shape)
+        guard count > 0 else { return }
+        guard let x, let out else { throw STNError(.invalidArgument, "x or out is NULL") }
+        try net.checkInput(x, n: count, sampleShape: shape)
+        try net.forward(x, n: count, sampleShape: shape, output: out, training: training != 0, seed: seed)
+    }
+}
+
+@_cdecl("stn_network_transform")
+public func stn_network_transform(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ n: Int64,
+                                  _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32,
+                                  _ out: UnsafeMutablePointer<Float>?, _ theta: UnsafeMutablePointer<Float>?,
+                                  _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let net = try network(h)
+        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
+        let count = try batchCount(n)
+        _ = try net.outputShape(input: shape)
+        guard count > 0 else { return }
+        guard let x, let out, let theta else { throw STNError(.invalidArgument, "x, out or theta is NULL") }
+        try net.checkInput(x, n: count, sampleShape: shape)
+        try net.transform(x, n: count, sampleShape: shape, output: out, theta: theta)
+    }
+}
+
+@_cdecl("stn_network_loss_and_grad")
+public func stn_network_loss_and_grad(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?,
+                                      _ labels: UnsafePointer<Int64>?, _ n: Int64,
+                                      _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ training: Int32, _ seed: UInt64,
+                                      _ loss: UnsafeMutablePointer<Double>?, _ correct: UnsafeMutablePointer<Int64>?,
+                                      _ grads: UnsafeMutablePointer<Float>?,
+                                      _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let net = try network(h)
+        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
+        let count = try batchCount(n)
+        guard count > 0 else { throw STNError(.invalidArgument, "loss_and_grad needs at least one sample") }
+        guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
+        _ = try net.outputShape(input: shape)
+        try net.checkInput(x, n: count, sampleShape: shape)
+        let r = try net.lossAndGradient(x, labels: labels, n: count, sampleShape: shape, gradients: grads,
+                                        training: training != 0, seed: seed)
+        loss?.pointee = r.loss
+        correct?.pointee = Int64(r.correct)
+    }
+}
+
+@_cdecl("stn_network_evaluate")
+public func stn_network_evaluate(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?,
+                                 _ labels: UnsafePointer<Int64>?, _ n: Int64,
+                                 _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ batchSize: Int64,
+                                 _ loss: UnsafeMutablePointer<Double>?, _ accuracy: UnsafeMutablePointer<Double>?,
+                                 _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let net = try network(h)
+        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
+        let count = try batchCount(n)
+        guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
+        guard batchSize > 0 else { throw STNError(.invalidArgument, "batch_size must be positive, got \(batchSize)") }
+        _ = try net.outputShape(input: shape)
+        let r = try net.evaluate(x, labels: labels, n: count, sampleShape: shape, batchSize: Int(batchSize))
+        loss?.pointee = r.loss
+        accuracy?.pointee = r.accuracy
+    }
+}
+
+// MARK: trainers
+
+@_cdecl("stn_trainer_create")
+public func stn_trainer_create(_ h: UnsafeMutableRawPointer?, _ kind: Int32, _ lr: Double, _ momentum: Double,
+                               _ dampening: Double, _ nesterov: Int32, _ weightDecay: Double, _ beta1: Double,
+                               _ beta2: Double, _ eps: Double, _ seed: UInt64,
+                               _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> UnsafeMutableRawPointer? {
+    var handle: UnsafeMutableRawPointer? = nil
+    _ = reporting(err, errLen) {
+        let net = try network(h)
+        var s = Optimizer.Settings()
+        guard let k = Optimizer.Kind(rawValue: kind) else {
+            throw STNError(.invalidArgument, "optimizer code \(kind) is not 0 (sgd) or 1 (adam)")
+        }
+        s.kind = k; s.learningRate = lr; s.momentum = momentum; s.dampening = dampening; s.nesterov = nesterov != 0
+        s.weightDecay = weightDecay; s.beta1 = beta1; s.beta2 = beta2; s.epsilon = eps
+        let t = Trainer(network: net, optimizer: try Optimizer(s), seed: seed)
+        handle = Unmanaged.passRetained(t).toOpaque()
+    }
+    return handle
+}
+
+@_cdecl("stn_trainer_free")
+public func stn_trainer_free(_ h: UnsafeMutableRawPointer?) {
+    guard let h else { return }
+    Unmanaged<Trainer>.fromOpaque(h).release()
+}
+
+public typealias ProgressCallback = @convention(c) (UnsafeMutableRawPointer?, Int32, Int64, Int64, Int64, Double, Int64) -> Int32
+
+@_cdecl("stn_trainer_epoch")
+public func stn_trainer_epoch(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?,
+                              _ n: Int64, _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ batchSize: Int64,
+                              _ shuffle: Int32, _ training: Int32, _ epoch: Int32, _ reportEvery: Int32,
+                              _ callback: ProgressCallback?, _ context: UnsafeMutableRawPointer?,
+                              _ meanLoss: UnsafeMutablePointer<Double>?, _ accuracy: UnsafeMutablePointer<Double>?,
+                              _ completed: UnsafeMutablePointer<Int32>?,
+                              _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let t = try trainer(h)
+        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
+        let count = try batchCount(n)
+        guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
+        guard batchSize > 0 && batchSize <= Int64(Int32.max) else {
+            throw STNError(.invalidArgument, "batch_size must be positive, got \(batchSize)")
+        }
+        let r = try t.trainEpoch(x, labels: labels, n: count, sampleShape: shape, batchSize: Int(batchSize),
+                                 shuffle: shuffle != 0, epoch: Int(epoch), training: training != 0,
+                                 reportEvery: Int(max(1, reportEvery))) { p in
+            guard let callback else { return true }
+            return callback(context, Int32(p.epoch), Int64(p.batch), Int64(p.batches), Int64(p.samplesSeen),
+                            p.meanLoss, Int64(p.correct)) == 0
+        }
+        meanLoss?.pointee = r.meanLoss
+        accuracy?.pointee = r.accuracy
+        completed?.pointee = r.completed ? 1 : 0
+    }
+}
+
+@_cdecl("stn_trainer_get_step")
+public func stn_trainer_get_step(_ h: UnsafeMutableRawPointer?) -> UInt64 { (try? trainer(h))?.step ?? 0 }
+
+@_cdecl("stn_trainer_set_step")
+public func stn_trainer_set_step(_ h: UnsafeMutableRawPointer?, _ step: UInt64) { (try? trainer(h))?.step = step }

@@ -1,0 +1,252 @@
+"""What every ``swiftstn.nn`` model can do once compiled to the Swift engine: parameters with
+PyTorch's names, training, evaluation, inference and the spatial transformer's view."""
+import os
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from . import _native
+
+_OPTIMIZERS = {"sgd": 0, "adam": 1}
+
+
+def _fresh_seed():
+    return int.from_bytes(os.urandom(8), "little")
+
+
+class ModelMixin:
+    """Engine-backed methods shared by all modules (used on the root of a model)."""
+
+    # ---- compilation -------------------------------------------------------------------------
+    def _compiled(self):
+        net = self.__dict__.get("_net")
+        if net is None:
+            leaves = []
+            spec = self._spec(leaves)
+            names = {id(m): n for n, m in self.named_modules()}
+            param_names = []
+            for leaf in leaves:
+                prefix = names.get(id(leaf))
+                if prefix is None:
+                    raise ValueError(f"{type(leaf).__name__} layer with parameters must be an attribute of the model")
+                param_names += [f"{prefix}.{p}" if prefix else p for p in leaf._param_names()]
+            seed = self.__dict__.get("_init_seed")
+            net = _native.network_create(spec, _fresh_seed() if seed is None else int(seed))
+            shapes = _native.network_parameter_shapes(net)
+            assert len(shapes) == len(param_names), (shapes, param_names)
+            self.__dict__.update(_net=net, _spec_text=spec, _param_names=param_names, _param_shapes=shapes,
+                                 _trainer=None, _trainer_key=None, _step_seed=0)
+        return net
+
+    def build(self, seed=None):
+        """Compiles the model now, initialising its parameters from ``seed`` (PyTorch's init).
+        Models compile themselves on first use; call this to choose the seed."""
+        self.__dict__.update(_init_seed=seed, _net=None)
+        self._compiled()
+        return self
+
+    @property
+    def spec(self):
+        """The engine's description of this model."""
+        self._compiled()
+        return self._spec_text
+
+    # ---- parameters --------------------------------------------------------------------------
+    def state_dict(self):
+        """Parameters as an ordered dict of NumPy float32 arrays keyed like PyTorch's."""
+        flat = _native.network_get_parameters(self._compiled())
+        out, offset = OrderedDict(), 0
+        for name, shape in zip(self._param_names, self._param_shapes):
+            size = int(np.prod(shape))
+            out[name] = flat[offset:offset + size].reshape(shape).copy()
+            offset += size
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Loads parameters (NumPy arrays, or anything with ``.numpy()`` / ``__array__`` such as
+        torch tensors). Refuses missing or unexpected keys (when strict) and wrong shapes, and
+        then changes nothing."""
+        net = self._compiled()
+        keys = set(state_dict.keys())
+        missing = [k for k in self._param_names if k not in keys]
+        unexpected = sorted(keys - set(self._param_names))
+        if strict and (missing or unexpected):
+            raise KeyError("load_state_dict: " + "; ".join(
+                ([f"missing keys: {', '.join(missing)}"] if missing else [])
+                + ([f"unexpected keys: {', '.join(unexpected)}"] if unexpected else [])))
+        flat = _native.network_get_parameters(net)
+        offset = 0
+        for name, shape in zip(self._param_names, self._param_shapes):
+            size = int(np.prod(shape))
+            if name in state_dict:
+                value = state_dict[name]
+                value = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+                if tuple(value.shape) != tuple(shape):
+                    raise ValueError(f"load_state_dict: {name} has shape {tuple(value.shape)}, the model expects "
+                                     f"{tuple(shape)}")
+                if not np.issubdtype(value.dtype, np.floating):
+                    raise TypeError(f"load_state_dict: {name} must be floating point, got {value.dtype}")
+                flat[offset:offset + size] = value.reshape(-1)
+            offset += size
+        _native.network_set_parameters(net, flat)
+
+    def named_parameters(self):
+        return list(self.state_dict().items())
+
+    def parameters(self):
+        return list(self.state_dict().values())
+
+    # ---- modes -------------------------------------------------------------------------------
+    def train(self, mode=True):
+        for _, m in self.named_modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def _next_seed(self):
+        """Dropout seed for calls made in training mode outside fit()."""
+        s = self.__dict__.get("_step_seed", 0) + 1
+        self.__dict__["_step_seed"] = s
+        return s
+
+    # ---- inference ---------------------------------------------------------------------------
+    def forward(self, x):
+        """The model's raw output (log-probabilities for models that end in LogSoftmax), in the
+        current mode."""
+        return _native.network_forward(self._compiled(), x, self.training, self._next_seed() if self.training else 0)
+
+    __call__ = forward
+
+    def predict(self, x, batch_size=None):
+        """Log-probabilities per class, in evaluation mode (N × classes)."""
+        out = _native.network_forward(self._compiled(), x, False, 0)
+        if "logsoftmax" in self._spec_text.rsplit(",", 1)[-1]:
+            return out
+        shifted = out - out.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def stn(self, x):
+        """The input after the model's (first) spatial transformer."""
+        return _native.network_transform(self._compiled(), x)[0]
+
+    def theta(self, x):
+        """The affine transforms (N × 2 × 3) the model's spatial transformer predicts for x."""
+        return _native.network_transform(self._compiled(), x)[1]
+
+    def loss_and_grad(self, x, y):
+        """(mean loss, {parameter name: gradient}) for a batch, in the current mode; the
+        parameters do not change."""
+        loss, _, flat = _native.network_loss_and_grad(self._compiled(), x, y, self.training,
+                                                      self._next_seed() if self.training else 0, True)
+        grads, offset = OrderedDict(), 0
+        for name, shape in zip(self._param_names, self._param_shapes):
+            size = int(np.prod(shape))
+            grads[name] = flat[offset:offset + size].reshape(shape).copy()
+            offset += size
+        return loss, grads
+
+    def evaluate(self, x, y, batch_size=1000):
+        """(mean loss, accuracy) in evaluation mode."""
+        return _native.network_evaluate(self._compiled(), x, y, int(batch_size))
+
+    # ---- training ----------------------------------------------------------------------------
+    def _trainer_for(self, optimizer, lr, momentum, dampening, nesterov, weight_decay, betas, eps, seed):
+        if optimizer not in _OPTIMIZERS:
+            raise ValueError(f"fit(): optimizer must be one of {', '.join(map(repr, _OPTIMIZERS))}, got {optimizer!r}")
+        key = (optimizer, float(lr), float(momentum), float(dampening), bool(nesterov), float(weight_decay),
+               tuple(map(float, betas)), float(eps), seed)
+        if self.__dict__.get("_trainer_key") != key or seed is None:
+            trainer = _native.trainer_create(self._compiled(), _OPTIMIZERS[optimizer], float(lr), float(momentum),
+                                             float(dampening), float(weight_decay), bool(nesterov), float(betas[0]),
+                                             float(betas[1]), float(eps), _fresh_seed() if seed is None else int(seed))
+            self.__dict__.update(_trainer=trainer, _trainer_key=key, _epochs_done=0)
+        return self._trainer
+
+    def train_step(self, x, y, lr=0.01, optimizer="sgd", momentum=0.0, seed=0, **optimizer_options):
+        """One optimisation step on the batch (x, y) in the model's current mode (dropout only in
+        training mode); returns the batch's mean loss. Consecutive calls with the same settings
+        share the optimizer state."""
+        trainer = self._trainer_for(optimizer, lr, momentum, optimizer_options.get("dampening", 0.0),
+                                    optimizer_options.get("nesterov", False), optimizer_options.get("weight_decay", 0.0),
+                                    optimizer_options.get("betas", (0.9, 0.999)), optimizer_options.get("eps", 1e-8), seed)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        loss, _, _ = _native.trainer_epoch(trainer, x, np.asarray(y), len(x), False, self.training, 0, 1, None)
+        return loss
+
+    def fit(self, x, y, epochs=1, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.0, shuffle=True, seed=None,
+            validation_data=None, progress=True, dampening=0.0, nesterov=False, weight_decay=0.0,
+            betas=(0.9, 0.999), eps=1e-8, callback=None):
+        """Trains in Swift and returns the history: a dict of per-epoch lists (``epoch``,
+        ``train_loss``, ``train_accuracy``, ``seconds``, ``images_per_second`` and, with
+        ``validation_data=(x, y)``, ``val_loss`` and ``val_accuracy``).
+
+        The defaults are the seed's recipe (SGD, lr 0.01, batch 64). ``seed`` fixes shuffling and
+        dropout; calling ``fit`` again with the same settings and seed continues the same run
+        (optimizer state and step counter persist). ``progress`` shows a tqdm bar per epoch;
+        ``callback(epoch, batch, batches, samples, mean_loss, correct)`` is called every few
+        batches (return False to stop). Ctrl-C stops after the current batch.
+        """
+        if not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"fit(): epochs must be a non-negative int, got {epochs!r}")
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"fit(): batch_size must be a positive int, got {batch_size!r}")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        y = np.asarray(y)
+        trainer = self._trainer_for(optimizer, lr, momentum, dampening, nesterov, weight_decay, betas, eps, seed)
+        history = {"epoch": [], "train_loss": [], "train_accuracy": [], "seconds": [], "images_per_second": []}
+        if validation_data is not None:
+            history.update(val_loss=[], val_accuracy=[])
+        self.train()
+        n = len(x)
+        batches = (n + batch_size - 1) // batch_size
+        report_every = max(1, min(20, batches // 50 or 1))
+        for _ in range(epochs):
+            epoch = self.__dict__.get("_epochs_done", 0) + 1
+            bar = _progress_bar(progress, batches, epoch)
+            state = {"last": 0}
+
+            def on_progress(ep, batch, total, samples, mean_loss, correct):
+                if bar is not None:
+                    bar.update(batch - state["last"])
+                    bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{correct / max(samples, 1):.3f}")
+                state["last"] = batch
+                if callback is not None:
+                    return callback(ep, batch, total, samples, mean_loss, correct) is not False
+                return True
+
+            start = time.perf_counter()
+            try:
+                loss, acc, completed = _native.trainer_epoch(trainer, x, y, batch_size, bool(shuffle), True, epoch,
+                                                             report_every, on_progress)
+            finally:
+                if bar is not None:
+                    bar.close()
+            seconds = time.perf_counter() - start
+            self.__dict__["_epochs_done"] = epoch
+            history["epoch"].append(epoch)
+            history["train_loss"].append(loss)
+            history["train_accuracy"].append(acc)
+            history["seconds"].append(seconds)
+            history["images_per_second"].append(n / seconds if completed else float("nan"))
+            if validation_data is not None:
+                vl, va = self.evaluate(*validation_data)
+                history["val_loss"].append(vl)
+                history["val_accuracy"].append(va)
+                self.train()
+            if not completed:
+                break
+        self.eval()
+        return history
+
+
+def _progress_bar(progress, total, epoch):
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is a dependency, but keep working without it
+        return None
+    return tqdm(total=total, desc=f"epoch {epoch}", unit="batch", leave=True)

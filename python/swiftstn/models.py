@@ -1,0 +1,38 @@
+"""Ready-made models."""
+from . import nn
+
+
+class BlogNet(nn._Composite):
+    """The seed's network (the PyTorch STN tutorial's ``Net``), layer for layer, with PyTorch's
+    parameter names: a spatial transformer (localisation net + ``fc_loc`` regressor,
+    ``align_corners=True``) in front of a small CNN classifier ending in log_softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.conv2_drop = nn.Dropout2d()
+        self.fc1 = nn.Linear(320, 50)
+        self.fc2 = nn.Linear(50, 10)
+        self.flatten = nn.Flatten()
+        self.localization = nn.Sequential(
+            nn.Conv2d(1, 8, kernel_size=7),
+            nn.MaxPool2d(2, stride=2),
+            nn.ReLU(True),
+            nn.Conv2d(8, 10, kernel_size=5),
+            nn.MaxPool2d(2, stride=2),
+            nn.ReLU(True),
+        )
+        self.fc_loc = nn.Sequential(nn.Linear(10 * 3 * 3, 32), nn.ReLU(True), nn.Linear(32, 3 * 2))
+
+    def layers(self):
+        # forward(): x = stn(x); relu(max_pool2d(conv1(x), 2)); relu(max_pool2d(conv2_drop(conv2(x)), 2));
+        # flatten; relu(fc1(x)); dropout(x); fc2(x); log_softmax(x, dim=1)
+        stn = nn.SpatialTransformer(self.localization, self.fc_loc, align_corners=True)
+        return [stn, self.conv1, nn.MaxPool2d(2), nn.ReLU(), self.conv2, self.conv2_drop, nn.MaxPool2d(2), nn.ReLU(),
+                self.flatten, self.fc1, nn.ReLU(), nn.Dropout(0.5), self.fc2, nn.LogSoftmax(dim=1)]
+
+
+def blog_net(seed=None):
+    """The seed's ``Net``; parameters initialised as PyTorch does, from ``seed`` (random if None)."""
+    return BlogNet().build(seed)

@@ -1,0 +1,237 @@
+"""Layers declared in Python like their ``torch.nn`` namesakes and executed by the Swift engine.
+
+A model is a tree of :class:`Module` objects. The first time it is used, the tree is compiled
+into a Swift network (parameters initialised as PyTorch does, from ``seed``); training,
+evaluation and inference then run in Swift with the GIL released.
+
+    >>> from swiftstn import nn
+    >>> model = nn.Sequential(
+    ...     nn.SpatialTransformer(
+    ...         nn.Sequential(nn.Conv2d(1, 8, 7), nn.MaxPool2d(2), nn.ReLU(),
+    ...                       nn.Conv2d(8, 10, 5), nn.MaxPool2d(2), nn.ReLU()),
+    ...         nn.Sequential(nn.Linear(90, 32), nn.ReLU(), nn.Linear(32, 6))),
+    ...     nn.Conv2d(1, 10, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(),
+    ...     nn.Linear(1440, 10), nn.LogSoftmax(dim=1))
+    >>> history = model.fit(x_train, y_train, epochs=1)          # doctest: +SKIP
+
+Parameter names follow PyTorch's (``0.localization.0.weight`` …), so ``state_dict()`` /
+``load_state_dict()`` exchange weights with an equivalent ``torch.nn`` model.
+"""
+from collections import OrderedDict
+
+from ._model import ModelMixin
+
+
+def _pair(v, name):
+    if isinstance(v, int):
+        return (v, v)
+    try:
+        a, b = v
+        return (int(a), int(b))
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}") from None
+
+
+def _positive(v, name):
+    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+        raise ValueError(f"{name} must be a positive int, got {v!r}")
+    return v
+
+
+class Module(ModelMixin):
+    """Base class: holds child modules (registered by attribute assignment) and the training flag."""
+
+    def __init__(self):
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Module):
+            self.__dict__.setdefault("_modules", OrderedDict())[name] = value
+        object.__setattr__(self, name, value)
+
+    def named_children(self):
+        return list(self._modules.items())
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    # Leaf layers override these two.
+    def _param_names(self):
+        """Names of this layer's own parameters, in the engine's order."""
+        return []
+
+    def _spec(self, leaves):
+        """The engine spec of this module; appends every layer that owns parameters to `leaves`."""
+        raise NotImplementedError(f"{type(self).__name__} must define layers() to be executed")
+
+    def __repr__(self):
+        children = self.named_children()
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"  ({n}): " + repr(m).replace("\n", "\n  ") for n, m in children]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+    def extra_repr(self):
+        return ""
+
+
+class _Composite(Module):
+    """A module whose computation is the list of modules returned by ``layers()``."""
+
+    def layers(self):
+        raise NotImplementedError
+
+    def _spec(self, leaves):
+        return "seq(" + ",".join(m._spec(leaves) for m in self.layers()) + ")"
+
+
+class Sequential(_Composite):
+    def __init__(self, *modules):
+        super().__init__()
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {i} is not a swiftstn.nn.Module: {m!r}")
+            setattr(self, str(i), m)
+
+    def layers(self):
+        return list(self._modules.values())
+
+    def __getitem__(self, i):
+        return self.layers()[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+
+class Conv2d(Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        self.in_channels = _positive(in_channels, "in_channels")
+        self.out_channels = _positive(out_channels, "out_channels")
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride")
+        self.padding = _pair(padding, "padding")
+        self.bias = bool(bias)
+        if min(self.kernel_size + self.stride) <= 0 or min(self.padding) < 0:
+            raise ValueError("Conv2d: kernel_size and stride must be positive and padding non-negative")
+
+    def _param_names(self):
+        return ["weight", "bias"] if self.bias else ["weight"]
+
+    def _spec(self, leaves):
+        leaves.append(self)
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return (f"conv({self.in_channels},{self.out_channels},{k[0]},{k[1]},{s[0]},{s[1]},{p[0]},{p[1]},"
+                f"{int(self.bias)})")
+
+    def extra_repr(self):
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class Linear(Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = _positive(in_features, "in_features")
+        self.out_features = _positive(out_features, "out_features")
+        self.bias = bool(bias)
+
+    def _param_names(self):
+        return ["weight", "bias"] if self.bias else ["weight"]
+
+    def _spec(self, leaves):
+        leaves.append(self)
+        return f"linear({self.in_features},{self.out_features},{int(self.bias)})"
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias}"
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+        if min(self.kernel_size + self.stride) <= 0:
+            raise ValueError("MaxPool2d: kernel_size and stride must be positive")
+
+    def _spec(self, leaves):
+        k, s = self.kernel_size, self.stride
+        return f"maxpool({k[0]},{k[1]},{s[0]},{s[1]})"
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class ReLU(Module):
+    def __init__(self, inplace=False):
+        super().__init__()  # in-place or not, the engine manages its own buffers
+
+    def _spec(self, leaves):
+        return "relu"
+
+
+class Flatten(Module):
+    def _spec(self, leaves):
+        return "flatten"
+
+
+class LogSoftmax(Module):
+    def __init__(self, dim=1):
+        super().__init__()
+        if dim not in (1, -1):
+            raise ValueError(f"LogSoftmax: only the class dimension (dim=1) is supported, got dim={dim}")
+
+    def _spec(self, leaves):
+        return "logsoftmax"
+
+
+class _DropoutBase(Module):
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = float(p)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Dropout(_DropoutBase):
+    def _spec(self, leaves):
+        return f"dropout({self.p!r})"
+
+
+class Dropout2d(_DropoutBase):
+    def _spec(self, leaves):
+        return f"dropout2d({self.p!r})"
+
+
+class SpatialTransformer(Module):
+    """A spatial transformer: ``localization`` maps the input image to features, ``regressor``
+    maps the flattened features to a transform, and the input is resampled on that transform's
+    grid (bilinear, zero padding), keeping its shape.
+
+    The regressor's last Linear layer is initialised to the identity transform (weight 0, bias
+    (1, 0, 0, 0, 1, 0)), as in the STN tutorial.
+    """
+
+    TRANSFORMS = ("affine",)
+
+    def __init__(self, localization, regressor, align_corners=False, transform="affine"):
+        super().__init__()
+        if transform not in self.TRANSFORMS:
+            raise ValueError(f"SpatialTransformer: transform must be one of {self.TRANSFORMS}, got {transform!r}")
+        if not isinstance(localization, Module) or not isinstance(regressor, Module):
+            raise TypeError("SpatialTransformer: localization and regressor must be swiftstn.nn modules")
+        self.localization = localization
+        self.regressor = regressor
+        self.align_corners = bool(align_corners)
+        self.transform = transform
+
+    def _spec(self, leaves):
+        loc = self.localization._spec(leaves)
+        reg = self.regressor._spec(leaves)
+        return f"stn({loc},{reg},{int(self.align_corners)})"
