@@ -35,7 +35,13 @@ class ModelMixin:
             net = _native.network_create(spec, _fresh_seed() if seed is None else int(seed))
             shapes = _native.network_parameter_shapes(net)
             assert len(shapes) == len(param_names), (shapes, param_names)
+            # state_dict() lists parameters in declaration order, as torch does (the engine's
+            # order is execution order).
+            module_rank = {n: i for i, (n, _) in enumerate(self.named_modules())}
+            order = sorted(range(len(param_names)),
+                           key=lambda i: (module_rank[param_names[i].rpartition(".")[0]], i))
             self.__dict__.update(_net=net, _spec_text=spec, _param_names=param_names, _param_shapes=shapes,
+                                 _decl_order=order,
                                  _trainer=None, _trainer_key=None, _step_seed=0)
         return net
 
@@ -55,13 +61,16 @@ class ModelMixin:
     # ---- parameters --------------------------------------------------------------------------
     def state_dict(self):
         """Parameters as an ordered dict of NumPy float32 arrays keyed like PyTorch's."""
-        flat = _native.network_get_parameters(self._compiled())
-        out, offset = OrderedDict(), 0
-        for name, shape in zip(self._param_names, self._param_shapes):
+        return self._unflatten(_native.network_get_parameters(self._compiled()))
+
+    def _unflatten(self, flat):
+        """Splits a flat engine-order vector into named arrays, in declaration order."""
+        pieces, offset = [], 0
+        for shape in self._param_shapes:
             size = int(np.prod(shape))
-            out[name] = flat[offset:offset + size].reshape(shape).copy()
+            pieces.append(flat[offset:offset + size].reshape(shape).copy())
             offset += size
-        return out
+        return OrderedDict((self._param_names[i], pieces[i]) for i in self._decl_order)
 
     def load_state_dict(self, state_dict, strict=True):
         """Loads parameters (NumPy arrays, or anything with ``.numpy()`` / ``__array__`` such as
@@ -141,12 +150,7 @@ class ModelMixin:
         parameters do not change."""
         loss, _, flat = _native.network_loss_and_grad(self._compiled(), x, y, self.training,
                                                       self._next_seed() if self.training else 0, True)
-        grads, offset = OrderedDict(), 0
-        for name, shape in zip(self._param_names, self._param_shapes):
-            size = int(np.prod(shape))
-            grads[name] = flat[offset:offset + size].reshape(shape).copy()
-            offset += size
-        return loss, grads
+        return loss, self._unflatten(flat)
 
     def evaluate(self, x, y, batch_size=1000):
         """(mean loss, accuracy) in evaluation mode."""

@@ -16,7 +16,8 @@ Fixtures
                  2-D/3-D × mode × padding × align_corners × float32/float64 × shapes
   special.npz    grid_sample on NaN / ±Inf / ±1e30 grid values (what PyTorch returns)
   blog_net.npz   the blog Net: weights, a batch, eval-mode log-probabilities, every parameter
-                 gradient of the NLL loss, and the weights after one SGD step (lr 0.01)
+                 gradient of the NLL loss, the weights after one SGD step (lr 0.01), and after
+                 three steps of SGD with momentum/weight decay, SGD with Nesterov, and Adam
 """
 import argparse
 import gzip
@@ -235,6 +236,22 @@ def blog_net(rng):
     opt.step()
     for name, p in net.state_dict().items():
         out["sgd_step__" + name] = p.detach().numpy().copy()
+    # Three steps of each optimiser configuration from the same start, eval mode (no dropout).
+    configs = {
+        "sgd_momentum": lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9, weight_decay=1e-3),
+        "sgd_nesterov": lambda ps: torch.optim.SGD(ps, lr=0.02, momentum=0.8, nesterov=True),
+        "adam": lambda ps: torch.optim.Adam(ps, lr=1e-3, weight_decay=1e-4),
+    }
+    for cname, make in configs.items():
+        net.load_state_dict({k[len("weights__"):]: torch.from_numpy(v) for k, v in out.items() if k.startswith("weights__")})
+        net.eval()
+        opt = make(net.parameters())
+        for _ in range(3):
+            opt.zero_grad()
+            F.nll_loss(net(xt), yt).backward()
+            opt.step()
+        for name, p in net.state_dict().items():
+            out[f"{cname}3__" + name] = p.detach().numpy().copy()
     return out
 
 
