@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""swiftstn's benchmark suite: swiftstn and (when installed) PyTorch on identical inputs, same
+thread count, one process; medians and the ratio PyTorch/swiftstn per row. Writes RESULTS.md.
+
+    python bench/run.py                      # all rows, 2 threads, writes bench/RESULTS.md
+    python bench/run.py --threads 1 --out /tmp/r.md --quick
+
+Benchmarks are not tests: nothing here asserts a duration.
+"""
+import argparse
+import datetime
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import swiftstn
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # the suite still times swiftstn alone
+    torch = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MNIST = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
+
+
+def median_time(fn, budget=1.0, min_runs=5, max_runs=200):
+    fn()  # warm-up (allocations, thread pools)
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or (time.perf_counter() - start < budget and len(times) < max_runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def fmt_time(s):
+    return f"{s * 1e6:.0f} µs" if s < 1e-3 else f"{s * 1e3:.2f} ms"
+
+
+class Suite:
+    def __init__(self, budget):
+        self.rows = []
+        self.budget = budget
+
+    def add(self, name, swift_fn, torch_fn, unit="time", work=None):
+        s = median_time(swift_fn, self.budget)
+        t = median_time(torch_fn, self.budget) if (torch is not None and torch_fn is not None) else None
+        self.rows.append((name, s, t, unit, work))
+        ratio = f"{t / s:.2f}×" if t else "—"
+        if unit == "time":
+            print(f"{name:58s} swiftstn {fmt_time(s):>10s}  torch {fmt_time(t) if t else '—':>10s}  ratio {ratio}", flush=True)
+        else:
+            print(f"{name:58s} swiftstn {work / s:>9.0f}/s  torch {work / t if t else 0:>9.0f}/s  ratio {ratio}", flush=True)
+
+
+def sampling_rows(suite, rng, quick):
+    sizes = [(64, 1, 28, 28), (8, 64, 56, 56), (32, 3, 224, 224)]
+    if quick:
+        sizes = sizes[:2]
+    theta_base = np.array([[0.9, -0.15, 0.05], [0.15, 0.9, -0.02]])
+    for shape in sizes:
+        for dtype in (np.float32,):
+            x = rng.standard_normal(shape).astype(dtype)
+            theta = np.tile(theta_base, (shape[0], 1, 1)).astype(dtype)
+            grid = swiftstn.affine_grid(theta, shape)
+            go = rng.standard_normal(shape).astype(dtype)
+            tag = "×".join(map(str, shape))
+            tx = torch.from_numpy(x) if torch else None
+            tg = torch.from_numpy(grid) if torch else None
+            tt = torch.from_numpy(theta) if torch else None
+            suite.add(f"affine_grid {tag}", lambda: swiftstn.affine_grid(theta, shape),
+                      (lambda: F.affine_grid(tt, shape, align_corners=False)) if torch else None)
+            for mode in ("bilinear", "nearest", "bicubic"):
+                suite.add(f"grid_sample {mode} fwd {tag}", lambda: swiftstn.grid_sample(x, grid, mode=mode),
+                          (lambda: F.grid_sample(tx, tg, mode=mode, align_corners=False)) if torch else None)
+            if torch:
+                txr, tgr, tgo = tx.clone().requires_grad_(), tg.clone().requires_grad_(), torch.from_numpy(go)
+                y = F.grid_sample(txr, tgr, align_corners=False)
+
+                def torch_bwd():
+                    txr.grad = None
+                    tgr.grad = None
+                    torch.autograd.grad(y, (txr, tgr), tgo, retain_graph=True)
+            suite.add(f"grid_sample bilinear bwd (input+grid) {tag}",
+                      lambda: swiftstn.grid_sample_backward(go, x, grid), torch_bwd if torch else None)
+    # float64, 3-D, and one large image (N = 1 must use every core)
+    x = rng.standard_normal((8, 64, 56, 56))
+    g = swiftstn.affine_grid(np.tile(theta_base, (8, 1, 1)), x.shape)
+    suite.add("grid_sample bilinear fwd float64 8×64×56×56", lambda: swiftstn.grid_sample(x, g),
+              (lambda: F.grid_sample(torch.from_numpy(x), torch.from_numpy(g), align_corners=False)) if torch else None)
+    x = rng.standard_normal((4, 8, 32, 48, 48)).astype(np.float32)
+    th3 = np.tile(np.array([[0.9, -0.1, 0.0, 0.05], [0.1, 0.9, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]], np.float32), (4, 1, 1))
+    g3 = swiftstn.affine_grid(th3, x.shape)
+    suite.add("grid_sample trilinear fwd 3-D 4×8×32×48×48", lambda: swiftstn.grid_sample(x, g3),
+              (lambda: F.grid_sample(torch.from_numpy(x), torch.from_numpy(g3), align_corners=False)) if torch else None)
+    x = rng.standard_normal((1, 3, 1024, 1024)).astype(np.float32)
+    g1 = swiftstn.affine_grid(theta_base[None].astype(np.float32), x.shape)
+    suite.add("grid_sample bilinear fwd N=1 1×3×1024×1024", lambda: swiftstn.grid_sample(x, g1),
+              (lambda: F.grid_sample(torch.from_numpy(x), torch.from_numpy(g1), align_corners=False)) if torch else None)
+
+
+def blog_data(n):
+    try:
+        return swiftstn.datasets.mnist(MNIST, "train")[0][:n], swiftstn.datasets.mnist(MNIST, "train")[1][:n]
+    except (FileNotFoundError, OSError):
+        rng = np.random.default_rng(0)
+        return rng.standard_normal((n, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, n)
+
+
+def torch_blog_net():
+    sys.path.insert(0, os.path.join(HERE, "..", "python", "tools"))
+    from make_reference import Net  # the blog's network, verbatim
+    return Net()
+
+
+def training_rows(suite, quick):
+    n = 3200 if quick else 12800
+    x, y = blog_data(n)
+    model = swiftstn.models.blog_net(seed=0)
+    suite.add(f"blog Net training, batch 64 ({n} MNIST images/epoch)",
+              lambda: model.fit(x, y, epochs=1, batch_size=64, seed=0, progress=False),
+              torch_train_fn(x, y) if torch else None, unit="rate", work=n)
+    xb = x[:64]
+    suite.add("blog Net inference, batch 64", lambda: model.predict(xb),
+              torch_infer_fn(xb) if torch else None, unit="rate", work=64)
+
+
+def torch_train_fn(x, y):
+    net = torch_blog_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def epoch():
+        net.train()
+        perm = torch.randperm(len(tx))
+        for i in range(0, len(tx), 64):
+            idx = perm[i:i + 64]
+            opt.zero_grad()
+            F.nll_loss(net(tx[idx]), ty[idx]).backward()
+            opt.step()
+    return epoch
+
+
+def torch_infer_fn(xb):
+    net = torch_blog_net().eval()
+    tx = torch.from_numpy(xb)
+
+    def infer():
+        with torch.no_grad():
+            net(tx)
+    return infer
+
+
+def peak_training_memory(which, n=6400):
+    """Peak RSS (MiB) of a fresh process that trains the blog Net for one epoch of n images."""
+    code = f"""
+import resource, sys, numpy as np
+sys.path.insert(0, {os.path.join(HERE, '..', 'python', 'tools')!r})
+import swiftstn
+rng = np.random.default_rng(0)
+x = rng.standard_normal(({n}, 1, 28, 28)).astype(np.float32); y = rng.integers(0, 10, {n})
+if {which!r} == 'swiftstn':
+    swiftstn.models.blog_net(seed=0).fit(x, y, epochs=1, progress=False, seed=0)
+else:
+    import torch, torch.nn.functional as F
+    from make_reference import Net
+    net = Net(); opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    for i in range(0, {n}, 64):
+        opt.zero_grad(); F.nll_loss(net(tx[i:i+64]), ty[i:i+64]).backward(); opt.step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
+
+
+def scaling_rows(rng):
+    """2 threads vs 1 on the large cases."""
+    rows = []
+    saved = swiftstn.get_num_threads()
+    cases = {"bilinear fwd 32×3×224×224": (32, 3, 224, 224), "bilinear fwd N=1 1×3×1024×1024": (1, 3, 1024, 1024)}
+    for name, shape in cases.items():
+        x = rng.standard_normal(shape).astype(np.float32)
+        g = swiftstn.affine_grid(np.tile(np.eye(2, 3, dtype=np.float32) * 0.9, (shape[0], 1, 1)), shape)
+        times = {}
+        for t in (1, 2):
+            swiftstn.set_num_threads(t)
+            times[t] = median_time(lambda: swiftstn.grid_sample(x, g), 1.0)
+        rows.append((name, times[1], times[2]))
+    swiftstn.set_num_threads(saved)
+    return rows
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--budget", type=float, default=1.0, help="seconds of timing per measurement")
+    ap.add_argument("--quick", action="store_true", help="fewer and smaller rows")
+    ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    args = ap.parse_args()
+    swiftstn.set_num_threads(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    suite = Suite(args.budget)
+    training_rows(suite, args.quick)
+    sampling_rows(suite, rng, args.quick)
+    scaling = scaling_rows(rng)
+    mem = {w: peak_training_memory(w) for w in (["swiftstn", "torch"] if torch else ["swiftstn"])}
+
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `python bench/run.py` on {datetime.date.today()} — {machine()}; "
+        f"{args.threads} threads for both engines; swiftstn {swiftstn.__version__} "
+        f"(SWIFTSTN_TARGET_CPU={os.environ.get('SWIFTSTN_TARGET_CPU', 'native')} at build time); "
+        f"PyTorch {torch.__version__ if torch else 'not installed'}. Medians; ratio = PyTorch time / swiftstn time "
+        "(above 1: swiftstn is faster).",
+        "",
+        "| work | swiftstn | PyTorch | ratio |",
+        "|---|---|---|---|",
+    ]
+    for name, s, t, unit, work in suite.rows:
+        if unit == "time":
+            lines.append(f"| {name} | {fmt_time(s)} | {fmt_time(t) if t else '—'} | {f'{t / s:.2f}×' if t else '—'} |")
+        else:
+            lines.append(f"| {name} | {work / s:,.0f} images/s | {f'{work / t:,.0f} images/s' if t else '—'} | "
+                         f"{f'{t / s:.2f}×' if t else '—'} |")
+    lines += ["", "Thread scaling (swiftstn):", "", "| work | 1 thread | 2 threads | speed-up |", "|---|---|---|---|"]
+    for name, t1, t2 in scaling:
+        lines.append(f"| {name} | {fmt_time(t1)} | {fmt_time(t2)} | {t1 / t2:.2f}× |")
+    lines += ["", "Peak memory of a process training the blog Net for one epoch (6,400 images, batch 64):", ""]
+    for w, mib in mem.items():
+        lines.append(f"- {w}: {mib:.0f} MiB")
+    notes = os.path.join(HERE, "NOTES.md")
+    if os.path.exists(notes):
+        lines += ["", open(notes).read().strip()]
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
