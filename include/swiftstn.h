@@ -197,6 +197,16 @@ int32_t stn_trainer_epoch(stn_trainer *trainer, const float *x, const int64_t *l
                           stn_progress_fn progress, void *context, double *mean_loss,
                           double *accuracy, int32_t *completed, char *err, size_t err_len);
 
+/* The optimiser's state, for checkpoints: lengths of its two buffers (0 or parameter_count:
+ * SGD momentum buffers / Adam first moments, and Adam second moments), their contents and its
+ * step count. set_state validates the lengths and then replaces the state. */
+int32_t stn_trainer_state_size(const stn_trainer *trainer, int64_t *len1, int64_t *len2);
+int32_t stn_trainer_get_state(const stn_trainer *trainer, float *state1, float *state2,
+                              int64_t *optimizer_steps, char *err, size_t err_len);
+int32_t stn_trainer_set_state(stn_trainer *trainer, const float *state1, int64_t len1,
+                              const float *state2, int64_t len2, int64_t optimizer_steps,
+                              char *err, size_t err_len);
+
 /* Optimisation steps taken (keys the dropout masks). */
 uint64_t stn_trainer_get_step(const stn_trainer *trainer);
 void stn_trainer_set_step(stn_trainer *trainer, uint64_t step);

@@ -232,3 +232,53 @@ public func stn_trainer_get_step(_ h: UnsafeMutableRawPointer?) -> UInt64 { (try
 
 @_cdecl("stn_trainer_set_step")
 public func stn_trainer_set_step(_ h: UnsafeMutableRawPointer?, _ step: UInt64) { (try? trainer(h))?.step = step }
+
+// MARK: trainer state (checkpoints)
+
+@_cdecl("stn_trainer_state_size")
+public func stn_trainer_state_size(_ h: UnsafeMutableRawPointer?, _ len1: UnsafeMutablePointer<Int64>?,
+                                   _ len2: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guard let t = try? trainer(h) else { return 1 }
+    len1?.pointee = Int64(t.optimizer.state1.count)
+    len2?.pointee = Int64(t.optimizer.state2.count)
+    return 0
+}
+
+@_cdecl("stn_trainer_get_state")
+public func stn_trainer_get_state(_ h: UnsafeMutableRawPointer?, _ state1: UnsafeMutablePointer<Float>?,
+                                  _ state2: UnsafeMutablePointer<Float>?, _ optimizerSteps: UnsafeMutablePointer<Int64>?,
+                                  _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let t = try trainer(h)
+        let o = t.optimizer
+        if !o.state1.isEmpty {
+            guard let state1 else { throw STNError(.invalidArgument, "state1 is NULL") }
+            o.state1.withUnsafeBufferPointer { state1.update(from: $0.baseAddress!, count: $0.count) }
+        }
+        if !o.state2.isEmpty {
+            guard let state2 else { throw STNError(.invalidArgument, "state2 is NULL") }
+            o.state2.withUnsafeBufferPointer { state2.update(from: $0.baseAddress!, count: $0.count) }
+        }
+        optimizerSteps?.pointee = Int64(o.steps)
+    }
+}
+
+@_cdecl("stn_trainer_set_state")
+public func stn_trainer_set_state(_ h: UnsafeMutableRawPointer?, _ state1: UnsafePointer<Float>?, _ len1: Int64,
+                                  _ state2: UnsafePointer<Float>?, _ len2: Int64, _ optimizerSteps: Int64,
+                                  _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        let t = try trainer(h)
+        let count = Int64(t.network.parameterCount)
+        for (len, name) in [(len1, "state1"), (len2, "state2")] where len != 0 && len != count {
+            throw STNError(.invalidArgument, "optimizer \(name) has \(len) values; the network has \(count) parameters")
+        }
+        guard optimizerSteps >= 0 else { throw STNError(.invalidArgument, "optimizer steps must be non-negative") }
+        if (len1 > 0 && state1 == nil) || (len2 > 0 && state2 == nil) {
+            throw STNError(.invalidArgument, "optimizer state pointer is NULL")
+        }
+        let s1 = len1 > 0 ? Array(UnsafeBufferPointer(start: state1!, count: Int(len1))) : []
+        let s2 = len2 > 0 ? Array(UnsafeBufferPointer(start: state2!, count: Int(len2))) : []
+        t.optimizer.restore(steps: Int(optimizerSteps), state1: s1, state2: s2)
+    }
+}

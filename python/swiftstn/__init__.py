@@ -11,7 +11,7 @@ arrays:
 from ._native import get_num_threads, set_num_threads
 from ._native import version as _native_version
 from .functional import affine_grid, affine_grid_backward, grid_sample, grid_sample_backward
-from . import datasets, models, nn
+from . import checkpoint, datasets, models, nn
 
 __version__ = "0.1.0"
 

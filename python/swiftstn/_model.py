@@ -158,16 +158,50 @@ class ModelMixin:
 
     # ---- training ----------------------------------------------------------------------------
     def _trainer_for(self, optimizer, lr, momentum, dampening, nesterov, weight_decay, betas, eps, seed):
+        """The trainer for these settings: the current one when the settings match and `seed` is
+        None or the current run's seed (so consecutive fit() calls continue one run), else a new
+        one (fresh optimiser state)."""
         if optimizer not in _OPTIMIZERS:
             raise ValueError(f"fit(): optimizer must be one of {', '.join(map(repr, _OPTIMIZERS))}, got {optimizer!r}")
         key = (optimizer, float(lr), float(momentum), float(dampening), bool(nesterov), float(weight_decay),
-               tuple(map(float, betas)), float(eps), seed)
-        if self.__dict__.get("_trainer_key") != key or seed is None:
-            trainer = _native.trainer_create(self._compiled(), _OPTIMIZERS[optimizer], float(lr), float(momentum),
-                                             float(dampening), float(weight_decay), bool(nesterov), float(betas[0]),
-                                             float(betas[1]), float(eps), _fresh_seed() if seed is None else int(seed))
-            self.__dict__.update(_trainer=trainer, _trainer_key=key, _epochs_done=0)
-        return self._trainer
+               tuple(map(float, betas)), float(eps))
+        current = self.__dict__.get("_trainer")
+        if current is not None and self._trainer_key == key and (seed is None or int(seed) == self._trainer_seed):
+            return current
+        seed = _fresh_seed() if seed is None else int(seed)
+        trainer = _native.trainer_create(self._compiled(), _OPTIMIZERS[optimizer], float(lr), float(momentum),
+                                         float(dampening), float(weight_decay), bool(nesterov), float(betas[0]),
+                                         float(betas[1]), float(eps), seed)
+        self.__dict__.update(_trainer=trainer, _trainer_key=key, _trainer_seed=seed, _epochs_done=0)
+        return trainer
+
+    def training_state(self):
+        """The state a checkpoint needs to continue training exactly: optimiser name/settings,
+        buffers and step count, the run's seed, optimisation steps and epochs done."""
+        self._compiled()
+        trainer = self.__dict__.get("_trainer")
+        if trainer is None:
+            empty = np.zeros(0, np.float32)
+            return {"optimizer": None, "seed": None, "step": 0, "optimizer_steps": 0, "state1": empty,
+                    "state2": empty, "epoch": 0}
+        s1, s2, optimizer_steps = _native.trainer_get_state(trainer)
+        name, lr, momentum, dampening, nesterov, wd, betas, eps = self._trainer_key
+        return {"optimizer": {"name": name, "lr": lr, "momentum": momentum, "dampening": dampening,
+                              "nesterov": nesterov, "weight_decay": wd, "betas": list(betas), "eps": eps},
+                "seed": self._trainer_seed, "step": _native.trainer_step(trainer), "optimizer_steps": optimizer_steps,
+                "state1": s1, "state2": s2, "epoch": self.__dict__.get("_epochs_done", 0)}
+
+    def restore_training_state(self, state):
+        """Re-creates the trainer from ``training_state()`` output (e.g. a checkpoint's)."""
+        o = state.get("optimizer")
+        if o is None:
+            self.__dict__.update(_trainer=None, _trainer_key=None, _epochs_done=state.get("epoch", 0))
+            return
+        trainer = self._trainer_for(o["name"], o["lr"], o["momentum"], o["dampening"], o["nesterov"],
+                                    o["weight_decay"], tuple(o["betas"]), o["eps"], state["seed"])
+        _native.trainer_set_state(trainer, state["state1"], state["state2"], int(state["optimizer_steps"]))
+        _native.trainer_step(trainer, int(state["step"]))
+        self.__dict__["_epochs_done"] = int(state.get("epoch", 0))
 
     def train_step(self, x, y, lr=0.01, optimizer="sgd", momentum=0.0, seed=0, **optimizer_options):
         """One optimisation step on the batch (x, y) in the model's current mode (dropout only in

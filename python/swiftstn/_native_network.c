@@ -357,6 +357,42 @@ static PyObject *py_trainer_step(PyObject *self, PyObject *args) {
     return PyLong_FromUnsignedLongLong(stn_trainer_get_step(t));
 }
 
+static PyObject *py_trainer_get_state(PyObject *self, PyObject *cap) {
+    stn_trainer *t = get_trainer(cap);
+    if (t == NULL) return NULL;
+    int64_t len1 = 0, len2 = 0, steps = 0;
+    stn_trainer_state_size(t, &len1, &len2);
+    npy_intp d1 = (npy_intp)len1, d2 = (npy_intp)len2;
+    PyArrayObject *s1 = (PyArrayObject *)PyArray_EMPTY(1, &d1, NPY_FLOAT32, 0);
+    PyArrayObject *s2 = (PyArrayObject *)PyArray_EMPTY(1, &d2, NPY_FLOAT32, 0);
+    if (s1 == NULL || s2 == NULL) { Py_XDECREF(s1); Py_XDECREF(s2); return NULL; }
+    char err[ERR_LEN];
+    int32_t st = stn_trainer_get_state(t, PyArray_DATA(s1), PyArray_DATA(s2), &steps, err, ERR_LEN);
+    if (st != STN_OK) { Py_DECREF(s1); Py_DECREF(s2); return raise_status(st, err); }
+    PyObject *r = Py_BuildValue("(OOL)", s1, s2, (long long)steps);
+    Py_DECREF(s1);
+    Py_DECREF(s2);
+    return r;
+}
+
+static PyObject *py_trainer_set_state(PyObject *self, PyObject *args) {
+    PyObject *cap, *o1, *o2;
+    long long steps;
+    if (!PyArg_ParseTuple(args, "OOOL:trainer_set_state", &cap, &o1, &o2, &steps)) return NULL;
+    stn_trainer *t = get_trainer(cap);
+    if (t == NULL) return NULL;
+    PyArrayObject *s1 = (PyArrayObject *)PyArray_FROM_OTF(o1, NPY_FLOAT32, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    PyArrayObject *s2 = s1 ? (PyArrayObject *)PyArray_FROM_OTF(o2, NPY_FLOAT32, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST) : NULL;
+    if (s1 == NULL || s2 == NULL) { Py_XDECREF(s1); return NULL; }
+    char err[ERR_LEN];
+    int32_t st = stn_trainer_set_state(t, PyArray_DATA(s1), PyArray_SIZE(s1), PyArray_DATA(s2), PyArray_SIZE(s2),
+                                       steps, err, ERR_LEN);
+    Py_DECREF(s1);
+    Py_DECREF(s2);
+    if (st != STN_OK) return raise_status(st, err);
+    Py_RETURN_NONE;
+}
+
 PyMethodDef swiftstn_network_methods[] = {
     {"network_create", py_network_create, METH_VARARGS, "network_create(spec, seed) -> network"},
     {"network_parameter_shapes", py_network_parameter_shapes, METH_O, "network_parameter_shapes(net) -> [shape]"},
@@ -373,5 +409,7 @@ PyMethodDef swiftstn_network_methods[] = {
     {"trainer_epoch", py_trainer_epoch, METH_VARARGS,
      "trainer_epoch(trainer, x, y, batch_size, shuffle, training, epoch, report_every, callback) -> (loss, acc, completed)"},
     {"trainer_step", py_trainer_step, METH_VARARGS, "trainer_step(trainer[, value]) -> steps taken"},
+    {"trainer_get_state", py_trainer_get_state, METH_O, "trainer_get_state(trainer) -> (state1, state2, optimizer_steps)"},
+    {"trainer_set_state", py_trainer_set_state, METH_VARARGS, "trainer_set_state(trainer, state1, state2, optimizer_steps)"},
     {NULL, NULL, 0, NULL},
 };

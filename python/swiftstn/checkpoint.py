@@ -1,0 +1,172 @@
+"""Checkpoints: everything needed to continue a training run exactly, in one file.
+
+Format (version 1): a ZIP archive written with ``numpy.savez`` holding
+  - ``meta``: UTF-8 JSON (as a uint8 array) with ``format`` ("swiftstn-checkpoint"), ``version``
+    (1), ``spec`` (the network's engine spec), ``parameter_names`` and ``parameter_shapes`` (in
+    state-dict order), ``epoch`` (epochs completed), ``step`` (optimisation steps, which key the
+    dropout masks), ``seed`` (the run's seed: shuffling and dropout derive from it),
+    ``optimizer`` (name and settings), ``optimizer_steps``, ``dataset``, ``history`` and
+    ``sha256`` (of every array below, in order — damage is detected on load);
+  - ``param/<name>``: each parameter, float32, in state-dict order;
+  - ``optimizer/state1``, ``optimizer/state2``: the optimiser's buffers (momentum / Adam moments;
+    empty when unused).
+
+Saving is atomic: the file is written to a temporary name in the same folder, synced, then
+renamed over the old checkpoint, so a crash or kill during saving leaves the previous checkpoint
+intact.
+"""
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT = "swiftstn-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is damaged, of another format, or for another architecture."""
+
+
+def _digest(arrays):
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(name.encode())
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def save(path, model, epoch=0, dataset=None, history=None):
+    """Writes model weights, optimiser state, epoch, step and seed to ``path`` atomically."""
+    state = model.training_state()
+    arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
+    arrays["optimizer/state1"] = state["state1"]
+    arrays["optimizer/state2"] = state["state2"]
+    sd_names = list(model.state_dict())
+    meta = {
+        "format": FORMAT, "version": VERSION, "spec": model.spec,
+        "parameter_names": sd_names,
+        "parameter_shapes": [list(arrays[f"param/{k}"].shape) for k in sd_names],
+        "epoch": int(epoch), "step": int(state["step"]), "seed": state["seed"],
+        "optimizer": state["optimizer"], "optimizer_steps": int(state["optimizer_steps"]),
+        "dataset": dataset, "history": history or {}, "sha256": _digest(arrays),
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".swiftstn-ckpt-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        try:  # make the rename itself durable
+            dfd = os.open(folder, os.O_RDONLY)
+            os.fsync(dfd)
+            os.close(dfd)
+        except OSError:
+            pass
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+class Checkpoint:
+    """A loaded, verified checkpoint."""
+
+    def __init__(self, meta, params, state1, state2):
+        self.meta, self.params, self.state1, self.state2 = meta, params, state1, state2
+
+    @property
+    def epoch(self):
+        return self.meta["epoch"]
+
+    def restore(self, model, with_optimizer=True):
+        """Loads the weights (and the optimiser state and step counter) into ``model``, which
+        must have the checkpoint's architecture."""
+        if model.spec != self.meta["spec"]:
+            raise CheckpointError("checkpoint is for another architecture:\n  checkpoint: "
+                                  f"{self.meta['spec']}\n  model:      {model.spec}")
+        model.load_state_dict(self.params)
+        if with_optimizer:
+            model.restore_training_state({
+                "optimizer": self.meta["optimizer"], "seed": self.meta["seed"], "step": self.meta["step"],
+                "optimizer_steps": self.meta["optimizer_steps"], "state1": self.state1, "state2": self.state2,
+                "epoch": self.meta["epoch"]})
+        return model
+
+
+def load(path):
+    """Reads and verifies a checkpoint; raises CheckpointError if it is damaged or not one."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise CheckpointError(f"{path} is damaged or not a swiftstn checkpoint ({type(e).__name__}: {e})") from None
+    if "meta" not in arrays:
+        raise CheckpointError(f"{path} is not a swiftstn checkpoint (no metadata)")
+    try:
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: damaged metadata ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a swiftstn checkpoint")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{path} has checkpoint format version {meta.get('version')}; this swiftstn reads {VERSION}")
+    if _digest(arrays) != meta.get("sha256"):
+        raise CheckpointError(f"{path} is damaged: its contents do not match the recorded checksum")
+    params = {n: arrays[f"param/{n}"] for n in meta["parameter_names"]}
+    return Checkpoint(meta, params, arrays["optimizer/state1"], arrays["optimizer/state2"])
+
+
+def export_state_dict(path, model_or_checkpoint):
+    """Writes the weights as a PyTorch-loadable state dict: ``.pt`` via ``torch.save`` (needs
+    torch), anything else as safetensors (``safetensors.torch.load_file`` gives the state dict;
+    written here without dependencies)."""
+    params = (model_or_checkpoint.params if isinstance(model_or_checkpoint, Checkpoint)
+              else model_or_checkpoint.state_dict())
+    if path.endswith(".pt") or path.endswith(".pth"):
+        import torch  # only this format needs it
+        torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in params.items()}, path)
+        return path
+    header, offset, blobs = {}, 0, []
+    for name, value in params.items():
+        a = np.ascontiguousarray(value, dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        blobs.append(a.tobytes())
+        offset += a.nbytes
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little") + h + b"".join(blobs))
+    return path
+
+
+def read_safetensors(path):
+    """Reads a float32 safetensors file into a dict of arrays (for checking exports)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        lo, hi = info["data_offsets"]
+        out[name] = np.frombuffer(data[8 + n + lo:8 + n + hi], dtype="<f4").reshape(info["shape"])
+    return out

@@ -1,0 +1,102 @@
+"""Pictures (needs matplotlib: ``pip install .[viz]``): image grids, the seed's side-by-side view
+of what a spatial transformer does, training curves, and sampling grids over an image."""
+import numpy as np
+
+from . import datasets
+
+
+def _plt():
+    try:
+        import matplotlib.pyplot as plt  # headless machines fall back to the Agg backend
+    except ImportError:
+        raise ImportError("swiftstn.viz needs matplotlib: pip install 'swiftstn[viz]' (or pip install matplotlib)") from None
+    return plt
+
+
+def make_grid(images, nrow=8, padding=2, pad_value=0.0):
+    """Tiles an N×C×H×W batch into one C×H'×W' image like ``torchvision.utils.make_grid``:
+    ``nrow`` images per row, ``padding`` pixels of ``pad_value`` around and between them;
+    single-channel batches become 3-channel (grey) as torchvision does."""
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4:
+        raise ValueError(f"make_grid: expected an N×C×H×W batch, got shape {x.shape}")
+    if x.shape[1] == 1:
+        x = np.repeat(x, 3, axis=1)
+    n, c, h, w = x.shape
+    ncol = min(nrow, n)
+    nrows = int(np.ceil(n / ncol)) if n else 0
+    hp, wp = h + padding, w + padding
+    grid = np.full((c, nrows * hp + padding, ncol * wp + padding), pad_value, dtype=x.dtype)
+    for k in range(n):
+        r, col = divmod(k, ncol)
+        grid[:, r * hp + padding:r * hp + padding + h, col * wp + padding:col * wp + padding + w] = x[k]
+    return grid
+
+
+def to_image(grid, mean=datasets.MNIST_MEAN, std=datasets.MNIST_STD):
+    """C×H×W (normalised) → H×W×C in [0, 1] for imshow, undoing the dataset's normalisation."""
+    img = np.transpose(np.asarray(grid, dtype=np.float64), (1, 2, 0)) * std + mean
+    return np.clip(img, 0.0, 1.0)
+
+
+def visualize_stn(model, images, mean=datasets.MNIST_MEAN, std=datasets.MNIST_STD, nrow=8):
+    """The seed's figure: a batch ("Dataset Images") beside the same batch after the model's
+    spatial transformer ("Transformed Images"). ``mean``/``std`` are the dataset's normalisation
+    (MNIST's by default; ``datasets.FASHION_MNIST_MEAN``/``_STD`` for Fashion-MNIST)."""
+    plt = _plt()
+    images = np.asarray(images, dtype=np.float32)
+    transformed = model.stn(images)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.4))
+    for ax, batch, title in ((axes[0], images, "Dataset Images"), (axes[1], transformed, "Transformed Images")):
+        ax.imshow(to_image(make_grid(batch, nrow=nrow), mean, std))
+        ax.set_title(title)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history):
+    """Loss and accuracy per epoch from ``fit()``'s history (or the CLI's JSON lines)."""
+    plt = _plt()
+    epochs = history["epoch"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, history["train_loss"], "o-", label="train")
+    if "val_loss" in history:
+        ax1.plot(epochs, history["val_loss"], "o-", label="test")
+    ax1.set_xlabel("epoch"); ax1.set_ylabel("loss"); ax1.legend(); ax1.grid(alpha=0.3)
+    if "train_accuracy" in history:
+        ax2.plot(epochs, [100 * a for a in history["train_accuracy"]], "o-", label="train")
+    if "val_accuracy" in history:
+        ax2.plot(epochs, [100 * a for a in history["val_accuracy"]], "o-", label="test")
+    ax2.set_xlabel("epoch"); ax2.set_ylabel("accuracy (%)"); ax2.legend(); ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sampling_grid(image, theta, align_corners=False, every=3, ax=None):
+    """Draws the points ``affine_grid(theta)`` samples over ``image`` (H×W): which way a theta
+    moves the picture. Arrows go from each output pixel's own position to where it reads from."""
+    from . import affine_grid
+    plt = _plt()
+    image = np.asarray(image, dtype=np.float64)
+    h, w = image.shape
+    grid = affine_grid(np.asarray(theta, np.float64).reshape(1, 2, 3), (1, 1, h, w), align_corners=align_corners)[0]
+    ident = affine_grid(np.eye(2, 3)[None], (1, 1, h, w), align_corners=align_corners)[0]
+
+    def to_px(g, size):
+        return ((g + 1) / 2 * (size - 1)) if align_corners else ((g + 1) * size - 1) / 2
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.imshow(image, cmap="gray", extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+    sl = (slice(None, None, every), slice(None, None, every))
+    gx, gy = to_px(grid[..., 0], w)[sl], to_px(grid[..., 1], h)[sl]
+    ix, iy = to_px(ident[..., 0], w)[sl], to_px(ident[..., 1], h)[sl]
+    ax.quiver(ix, iy, gx - ix, gy - iy, angles="xy", scale_units="xy", scale=1, color="tab:orange", width=0.004)
+    ax.plot(gx, gy, ".", color="tab:red", markersize=3)
+    ax.set_xlim(-0.5 - w * 0.25, w - 0.5 + w * 0.25)
+    ax.set_ylim(h - 0.5 + h * 0.25, -0.5 - h * 0.25)
+    ax.set_title("sampling points of theta")
+    return ax
