@@ -249,7 +249,7 @@ class ModelMixin:
             def on_progress(ep, batch, total, samples, mean_loss, correct):
                 if bar is not None:
                     bar.update(batch - state["last"])
-                    bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{correct / max(samples, 1):.3f}")
+                    bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{correct / max(samples, 1):.3f}", refresh=False)
                 state["last"] = batch
                 if callback is not None:
                     return callback(ep, batch, total, samples, mean_loss, correct) is not False
@@ -283,8 +283,12 @@ class ModelMixin:
 def _progress_bar(progress, total, epoch):
     if not progress:
         return None
+    import warnings
     try:
-        from tqdm.auto import tqdm
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tqdm.auto warns when ipywidgets is missing; text bars are fine
+            from tqdm.auto import tqdm
     except ImportError:  # tqdm is a dependency, but keep working without it
         return None
-    return tqdm(total=total, desc=f"epoch {epoch}", unit="batch", leave=True)
+    # mininterval keeps notebook outputs (and logs) small: a few updates per second at most.
+    return tqdm(total=total, desc=f"epoch {epoch}", unit="batch", leave=True, mininterval=0.5)
