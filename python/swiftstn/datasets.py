@@ -241,3 +241,9 @@ def fashion_mnist(root, split="train", download=False):
 def embedded_mnist(split="train"):
     """The MNIST subset shipped inside the package (5,000 training, 1,000 test digits)."""
     return mnist(None, split)
+
+
+def distorted_mnist(kind, root=None, split="train", seed=0, count=None, out=None):
+    """Distorted MNIST ("R", "RTS", "P", "E" or "cluttered"), see `swiftstn.distortions`."""
+    from .distortions import distorted_mnist as make
+    return make(kind, root=root, split=split, seed=seed, count=count, out=out)

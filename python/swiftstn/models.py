@@ -36,3 +36,28 @@ class BlogNet(nn._Composite):
 def blog_net(seed=None):
     """The seed's ``Net``; parameters initialised as PyTorch does, from ``seed`` (random if None)."""
     return BlogNet().build(seed)
+
+
+def _after(size, kernel, pool=2):
+    return (size - kernel + 1) // pool
+
+
+def seed_cnn(input_size=28, transform=None, align_corners=True, classes=10, seed=None):
+    """The seed's classifier (conv 10@5×5, pool, conv 20@5×5, dropout2d, pool, fc 50, dropout,
+    fc) for square single-channel inputs of ``input_size``, optionally behind the seed's spatial
+    transformer (same localisation net and regressor, sized for the input) constrained to
+    ``transform`` ("affine", "attention", "similarity", …; None for the plain CNN)."""
+    features = 20 * _after(_after(input_size, 5), 5) ** 2
+    layers = []
+    if transform is not None:
+        loc_features = 10 * _after(_after(input_size, 7), 5) ** 2
+        outputs = nn.SpatialTransformer.TRANSFORMS[transform][1]
+        layers.append(nn.SpatialTransformer(
+            nn.Sequential(nn.Conv2d(1, 8, 7), nn.MaxPool2d(2, stride=2), nn.ReLU(True),
+                          nn.Conv2d(8, 10, 5), nn.MaxPool2d(2, stride=2), nn.ReLU(True)),
+            nn.Sequential(nn.Linear(loc_features, 32), nn.ReLU(True), nn.Linear(32, outputs)),
+            align_corners=align_corners, transform=transform))
+    layers += [nn.Conv2d(1, 10, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Conv2d(10, 20, 5), nn.Dropout2d(),
+               nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(features, 50), nn.ReLU(), nn.Dropout(0.5),
+               nn.Linear(50, classes), nn.LogSoftmax(dim=1)]
+    return nn.Sequential(*layers).build(seed)

@@ -214,16 +214,20 @@ class SpatialTransformer(Module):
     maps the flattened features to a transform, and the input is resampled on that transform's
     grid (bilinear, zero padding), keeping its shape.
 
-    The regressor's last Linear layer is initialised to the identity transform (weight 0, bias
-    (1, 0, 0, 0, 1, 0)), as in the STN tutorial.
+    ``transform`` constrains what the regressor outputs: ``"affine"`` (6 numbers, theta),
+    ``"attention"`` (3: isotropic scale s and translation: [[s, 0, tx], [0, s, ty]]) or
+    ``"similarity"`` (4: a, b, tx, ty with a = s·cos φ, b = s·sin φ: [[a, −b, tx], [b, a, ty]]).
+    The regressor's last Linear layer is initialised to the identity transform (weight 0, bias the
+    identity's parameters, e.g. (1, 0, 0, 0, 1, 0) for affine), as in the STN tutorial.
     """
 
-    TRANSFORMS = ("affine",)
+    #: name → engine code and regressor outputs per sample
+    TRANSFORMS = {"affine": (0, 6), "attention": (1, 3), "similarity": (2, 4)}
 
     def __init__(self, localization, regressor, align_corners=False, transform="affine"):
         super().__init__()
         if transform not in self.TRANSFORMS:
-            raise ValueError(f"SpatialTransformer: transform must be one of {self.TRANSFORMS}, got {transform!r}")
+            raise ValueError(f"SpatialTransformer: transform must be one of {tuple(self.TRANSFORMS)}, got {transform!r}")
         if not isinstance(localization, Module) or not isinstance(regressor, Module):
             raise TypeError("SpatialTransformer: localization and regressor must be swiftstn.nn modules")
         self.localization = localization
@@ -234,4 +238,6 @@ class SpatialTransformer(Module):
     def _spec(self, leaves):
         loc = self.localization._spec(leaves)
         reg = self.regressor._spec(leaves)
-        return f"stn({loc},{reg},{int(self.align_corners)})"
+        code, _ = self.TRANSFORMS[self.transform]
+        suffix = "" if code == 0 else f",{code}"
+        return f"stn({loc},{reg},{int(self.align_corners)}{suffix})"

@@ -14,7 +14,8 @@ public indirect enum LayerSpec: Equatable, Sendable {
     /// A spatial transformer: `localization` maps the input to features, `regressor` maps the
     /// flattened features to the 6 affine parameters; the input is then resampled (bilinear,
     /// zero padding) on the grid of those transforms.
-    case spatialTransformer(localization: LayerSpec, regressor: LayerSpec, alignCorners: Bool)
+    case spatialTransformer(localization: LayerSpec, regressor: LayerSpec, alignCorners: Bool,
+                            transform: TransformKind = .affine)
 
     public static func == (a: LayerSpec, b: LayerSpec) -> Bool { a.text == b.text }
 
@@ -32,7 +33,9 @@ public indirect enum LayerSpec: Equatable, Sendable {
         case .flatten: return "flatten"
         case .logSoftmax: return "logsoftmax"
         case let .sequential(layers): return "seq(" + layers.map(\.text).joined(separator: ",") + ")"
-        case let .spatialTransformer(l, r, ac): return "stn(\(l.text),\(r.text),\(ac ? 1 : 0))"
+        case let .spatialTransformer(l, r, ac, kind):
+            return kind == .affine ? "stn(\(l.text),\(r.text),\(ac ? 1 : 0))"
+                : "stn(\(l.text),\(r.text),\(ac ? 1 : 0),\(kind.rawValue))"
         }
     }
 
@@ -42,6 +45,55 @@ public indirect enum LayerSpec: Equatable, Sendable {
         self = try parser.layer()
         parser.skipSpaces()
         guard parser.atEnd else { throw parser.error("unexpected trailing text") }
+    }
+}
+
+/// How a spatial transformer's regressor output parametrises its transform.
+public enum TransformKind: Int, Sendable, CaseIterable {
+    /// theta (2×3), 6 parameters.
+    case affine = 0
+    /// Isotropic scale and translation (s, tx, ty): theta = [[s, 0, tx], [0, s, ty]], 3 parameters.
+    case attention = 1
+    /// Rotation, isotropic scale and translation (a, b, tx, ty): theta = [[a, −b, tx], [b, a, ty]]
+    /// with a = s·cos φ, b = s·sin φ; 4 parameters, linear in theta.
+    case similarity = 2
+
+    /// Regressor outputs this parametrisation needs.
+    public var parameterCount: Int {
+        switch self {
+        case .affine: return 6
+        case .attention: return 3
+        case .similarity: return 4
+        }
+    }
+
+    /// The identity transform's parameters (the regressor's initial bias).
+    public var identity: [Float] {
+        switch self {
+        case .affine: return [1, 0, 0, 0, 1, 0]
+        case .attention: return [1, 0, 0]
+        case .similarity: return [1, 0, 0, 0]
+        }
+    }
+
+    public var name: String { ["affine", "attention", "similarity"][rawValue] }
+
+    /// theta (2×3) from the parameters p.
+    func theta(_ p: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .affine: t.update(from: p, count: 6)
+        case .attention: t[0] = p[0]; t[1] = 0; t[2] = p[1]; t[3] = 0; t[4] = p[0]; t[5] = p[2]
+        case .similarity: t[0] = p[0]; t[1] = -p[1]; t[2] = p[2]; t[3] = p[1]; t[4] = p[0]; t[5] = p[3]
+        }
+    }
+
+    /// d(loss)/d(parameters) from d(loss)/d(theta).
+    func parameterGradient(_ g: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .affine: out.update(from: g, count: 6)
+        case .attention: out[0] = g[0] + g[4]; out[1] = g[2]; out[2] = g[5]
+        case .similarity: out[0] = g[0] + g[4]; out[1] = g[3] - g[1]; out[2] = g[2]; out[3] = g[5]
+        }
     }
 }
 
@@ -128,8 +180,18 @@ struct SpecParser {
             try expect(40)
             let loc = try layer(); try expect(44)
             let reg = try layer(); try expect(44)
-            let ac = try number(); try expect(41)
-            return .spatialTransformer(localization: loc, regressor: reg, alignCorners: ac != 0)
+            let ac = try number()
+            var kind = TransformKind.affine
+            if peek(44) {
+                i += 1
+                let code = try number()
+                guard let k = TransformKind(rawValue: Int(code)), Double(k.rawValue) == code else {
+                    throw error("unknown transform code \(code)")
+                }
+                kind = k
+            }
+            try expect(41)
+            return .spatialTransformer(localization: loc, regressor: reg, alignCorners: ac != 0, transform: kind)
         default:
             i = start
             throw error(n.isEmpty ? "expected a layer name" : "unknown layer '\(n)'")

@@ -58,8 +58,9 @@ public final class Network {
                 return LinearNode(id: id, inF: i, outF: o, bias: b)
             case let .sequential(layers):
                 return SequentialNode(id: id, layers: try layers.map(build))
-            case let .spatialTransformer(l, r, ac):
-                return SpatialTransformerNode(id: id, localization: try build(l), regressor: try build(r), alignCorners: ac)
+            case let .spatialTransformer(l, r, ac, kind):
+                return SpatialTransformerNode(id: id, localization: try build(l), regressor: try build(r), alignCorners: ac,
+                                              kind: kind)
             }
         }
         let root = try build(spec)

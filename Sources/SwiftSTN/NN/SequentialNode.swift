@@ -75,9 +75,11 @@ final class SpatialTransformerNode: LayerNode {
     let localization: LayerNode
     let regressor: LayerNode
     let alignCorners: Bool
+    let kind: TransformKind
 
-    init(id: Int, localization: LayerNode, regressor: LayerNode, alignCorners: Bool) {
+    init(id: Int, localization: LayerNode, regressor: LayerNode, alignCorners: Bool, kind: TransformKind = .affine) {
         self.localization = localization; self.regressor = regressor; self.alignCorners = alignCorners
+        self.kind = kind
         super.init(id: id)
     }
 
@@ -89,18 +91,19 @@ final class SpatialTransformerNode: LayerNode {
         }
         let features = try localization.plan(input: input)
         let theta = try regressor.plan(input: [features.reduce(1, *)])
-        guard theta.reduce(1, *) == 6 else {
-            throw shapeError("SpatialTransformer: the regressor must output 6 affine parameters per sample, got \(theta.reduce(1, *))")
+        guard theta.reduce(1, *) == kind.parameterCount else {
+            throw shapeError("SpatialTransformer(transform=\"\(kind.name)\"): the regressor must output \(kind.parameterCount) \(kind.name) parameters per sample, got \(theta.reduce(1, *))")
         }
         return input
     }
 
     override func initialize(_ p: UnsafeMutablePointer<Float>, _ rng: inout RandomSource) {
         // Children are initialised by the network in depth-first order; then the identity start.
-        guard let last = regressor.subtree.last(where: { $0 is LinearNode }) as? LinearNode, last.outF == 6 else { return }
+        let k = kind.parameterCount
+        guard let last = regressor.subtree.last(where: { $0 is LinearNode }) as? LinearNode, last.outF == k else { return }
         let w = p - parameterOffset + last.parameterOffset
-        w.update(repeating: 0, count: last.inF * 6)
-        if last.hasBias { (w + last.inF * 6).update(from: [1, 0, 0, 0, 1, 0], count: 6) }
+        w.update(repeating: 0, count: last.inF * k)
+        if last.hasBias { (w + last.inF * k).update(from: kind.identity, count: k) }
     }
 
     func samplingShape(_ n: Int) -> SamplingShape2D {
@@ -111,6 +114,7 @@ final class SpatialTransformerNode: LayerNode {
     final class State: LayerState {
         var loc: LayerState!, reg: LayerState!
         var features: UnsafeMutablePointer<Float>!, theta: UnsafeMutablePointer<Float>!
+        var params: UnsafeMutablePointer<Float>!, gradParams: UnsafeMutablePointer<Float>!
         var grid: UnsafeMutablePointer<Float>!, gradGrid: UnsafeMutablePointer<Float>!
         var gradTheta: UnsafeMutablePointer<Float>!, gradFeatures: UnsafeMutablePointer<Float>!
         var gradInputLoc: UnsafeMutablePointer<Float>!
@@ -123,6 +127,8 @@ final class SpatialTransformerNode: LayerNode {
         s.features = s.allocate(Float.self, maxBatch * localization.outputSize)
         s.gradFeatures = s.allocate(Float.self, maxBatch * localization.outputSize)
         s.theta = s.allocate(Float.self, maxBatch * 6)
+        s.params = s.allocate(Float.self, maxBatch * kind.parameterCount)
+        s.gradParams = s.allocate(Float.self, maxBatch * kind.parameterCount)
         s.gradTheta = s.allocate(Float.self, maxBatch * 6)
         let gridCount = maxBatch * inputShape[1] * inputShape[2] * 2
         s.grid = s.allocate(Float.self, gridCount)
@@ -138,7 +144,9 @@ final class SpatialTransformerNode: LayerNode {
     /// Runs the localisation net and regressor: theta for `n` samples into the state.
     func computeTheta(_ c: RunContext, _ s: State, input: UnsafePointer<Float>, n: Int) {
         localization.forward(c, s.loc, input: input, output: s.features, n: n)
-        regressor.forward(c, s.reg, input: s.features, output: s.theta, n: n)
+        regressor.forward(c, s.reg, input: s.features, output: s.params, n: n)
+        let k = kind.parameterCount
+        for b in 0..<n { kind.theta(s.params + b * k, s.theta + b * 6) }
     }
 
     override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
@@ -160,7 +168,9 @@ final class SpatialTransformerNode: LayerNode {
                                  mode: .bilinear, padding: .zeros, alignCorners: alignCorners, positions: 0..<(n * h * w))
         affineGrid2DBackward(gradGrid: s.gradGrid, gradTheta: s.gradTheta, height: h, width: w,
                              alignCorners: alignCorners, batches: 0..<n)
-        regressor.backward(c, s.reg, input: s.features, output: s.theta, gradOutput: s.gradTheta,
+        let k = kind.parameterCount
+        for b in 0..<n { kind.parameterGradient(s.gradTheta + b * 6, s.gradParams + b * k) }
+        regressor.backward(c, s.reg, input: s.features, output: s.params, gradOutput: s.gradParams,
                            gradInput: s.gradFeatures, n: n)
         localization.backward(c, s.loc, input: input, output: s.features, gradOutput: s.gradFeatures,
                               gradInput: gradInput == nil ? nil : s.gradInputLoc, n: n)
