@@ -17,6 +17,10 @@ public func gridSample2DForward<T: STNFloat>(
     output: UnsafeMutablePointer<T>, mode: InterpolationMode, padding: PaddingMode,
     alignCorners: Bool, positions: Range<Int>
 ) {
+    if blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
+        dispatchPolicy(Forward2DBlockKernel(s, input, grid, output, mode, positions), padding, alignCorners)
+        return
+    }
     switch mode {
     case .bilinear:
         bilinear2DForward(s, input, grid, output, padding, alignCorners, positions)

@@ -18,6 +18,10 @@ public func gridSample2DBackwardInput<T: STNFloat>(
     gradInput: UnsafeMutablePointer<T>, mode: InterpolationMode, padding: PaddingMode,
     alignCorners: Bool, batch b: Int, channels: Range<Int>
 ) {
+    if mode == .bilinear && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
+        dispatchPolicy(BackwardInput2DBlockKernel(s, gradOutput, grid, gradInput, b, channels), padding, alignCorners)
+        return
+    }
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
     let gOut = gradOutput + b * C * plane
@@ -69,6 +73,10 @@ public func gridSample2DBackwardGrid<T: STNFloat>(
     grid: UnsafePointer<T>, gradGrid: UnsafeMutablePointer<T>, mode: InterpolationMode,
     padding: PaddingMode, alignCorners: Bool, positions: Range<Int>
 ) {
+    if mode == .bilinear && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
+        dispatchPolicy(BackwardGrid2DBlockKernel(s, gradOutput, input, grid, gradGrid, positions), padding, alignCorners)
+        return
+    }
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
     forEachBatchSegment(positions, plane: plane) { b, flat in

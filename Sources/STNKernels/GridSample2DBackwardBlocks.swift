@@ -1,0 +1,189 @@
+// Block form of the 2-D bilinear backward (see GridSample2DBlocks.swift for the scheme): tap
+// offsets, weights and coordinate gradients for a block of positions in one vectorised loop, then
+// per channel the scatter (input gradient, positions in order, as the scalar kernel) or the
+// channel-ordered sums (grid gradient), with exactly the scalar kernels' operations per element.
+
+/// `sourceIndexVectorWithGradient` + `BilinearTaps2D` for a block: offsets o (4 × B), fractions
+/// fw, fe, fn, fs at f[0..<4B] and the coordinate gradients mx, my at f[4B..<6B].
+@inlinable @inline(__always)
+func bilinearBlockTapsWithGradient<T: STNFloat, P: SamplingPolicy>(
+    _: P.Type, _ g: UnsafePointer<T>, _ n: Int, width W: Int, height H: Int,
+    _ o: UnsafeMutablePointer<Int32>, _ f: UnsafeMutablePointer<T>
+) {
+    let B = sampleBlock
+    let W32 = Int32(truncatingIfNeeded: W), H32 = Int32(truncatingIfNeeded: H)
+    for i in 0..<n {
+        let (x, mx) = sourceIndexVectorWithGradient(g[2 * i], size: W, padding: P.padding, alignCorners: P.alignCorners)
+        let (y, my) = sourceIndexVectorWithGradient(g[2 * i + 1], size: H, padding: P.padding, alignCorners: P.alignCorners)
+        let xw = x.rounded(.down), yn = y.rounded(.down)
+        let fw = x - xw, fn = y - yn
+        f[i] = fw; f[B + i] = 1 - fw; f[2 * B + i] = fn; f[3 * B + i] = 1 - fn
+        f[4 * B + i] = mx; f[5 * B + i] = my
+        let x0 = clampedIndex(xw, lo: -2, hi: W32), y0 = clampedIndex(yn, lo: -2, hi: H32)
+        let mx0 = insideMask(x0, W32), mx1 = insideMask(x0 &+ 1, W32)
+        let my0 = insideMask(y0, H32), my1 = insideMask(y0 &+ 1, H32)
+        let base = y0 &* W32 &+ x0
+        o[i] = base | ~(mx0 & my0)
+        o[B + i] = (base &+ 1) | ~(mx1 & my0)
+        o[2 * B + i] = (base &+ W32) | ~(mx0 & my1)
+        o[3 * B + i] = (base &+ W32 &+ 1) | ~(mx1 & my1)
+    }
+}
+
+/// Bilinear grid gradient for `positions`, block form of `gridSample2DBackwardGrid`.
+@inlinable
+func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy>(
+    _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>,
+    _ grid: UnsafePointer<T>, _ gradGrid: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type
+) {
+    let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
+    let W = s.inputWidth, H = s.inputHeight
+    withBlockScratch(T.self, ints: 4 * 64, reals: 9 * 64) { o, f in
+        let B = sampleBlock
+        let zero = f + 6 * B
+        zero.initialize(to: 0)
+        forEachBatchSegment(positions, plane: plane) { b, flat in
+            let src = input + b * C * inPlane
+            let gOut = gradOutput + b * C * plane - b * plane
+            forEachBlock(flat) { q, n in
+                bilinearBlockTapsWithGradient(policy, grid + 2 * q, n, width: W, height: H, o, f)
+                let out = gradGrid + 2 * q
+                if C < 4 {
+                    // Few channels: channel outer, lanes inner (vectorised across the block).
+                    let gx = f + 7 * B, gy = f + 8 * B
+                    for i in 0..<n { gx[i] = 0; gy[i] = 0 }
+                    @inline(__always) func accumulate(_ i: Int, _ nw: T, _ ne: T, _ sw: T, _ se: T, _ gval: T) {
+                        let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
+                        gx[i] = gx[i] + ((ne - nw) * fs + (se - sw) * fn) * gval
+                        gy[i] = gy[i] + ((sw - nw) * fe + (se - ne) * fw) * gval
+                    }
+                    if n == B && allInside(o, 4 * B) {
+                        for c in 0..<C {
+                            let p = src + c * inPlane
+                            let go = gOut + c * plane + q
+                            for i in 0..<B {
+                                accumulate(i, p[Int(o[i])], p[Int(o[B + i])], p[Int(o[2 * B + i])], p[Int(o[3 * B + i])], go[i])
+                            }
+                        }
+                    } else {
+                        for c in 0..<C {
+                            let p = src + c * inPlane
+                            let go = gOut + c * plane + q
+                            for i in 0..<n {
+                                accumulate(i, tapValue(p, o[i], zero: zero), tapValue(p, o[B + i], zero: zero),
+                                           tapValue(p, o[2 * B + i], zero: zero), tapValue(p, o[3 * B + i], zero: zero), go[i])
+                            }
+                        }
+                    }
+                    for i in 0..<n {
+                        out[2 * i] = gx[i] * f[4 * B + i]
+                        out[2 * i + 1] = gy[i] * f[5 * B + i]
+                    }
+                    return
+                }
+                // Many channels: lane outer, channel inner, so the sums stay in registers (and
+                // run over the channels in order, as in the scalar kernel).
+                for i in 0..<n {
+                    let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
+                    let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
+                    var ax: T = 0, ay: T = 0
+                    let go = gOut + q + i
+                    if (o00 | o01 | o10 | o11) >= 0 {
+                        let i00 = Int(o00), i01 = Int(o01), i10 = Int(o10), i11 = Int(o11)
+                        for c in 0..<C {
+                            let p = src + c * inPlane
+                            let nw = p[i00], ne = p[i01], sw = p[i10], se = p[i11]
+                            let gval = go[c * plane]
+                            ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
+                            ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
+                        }
+                    } else {
+                        for c in 0..<C {
+                            let p = src + c * inPlane
+                            let nw = tapValue(p, o00, zero: zero), ne = tapValue(p, o01, zero: zero)
+                            let sw = tapValue(p, o10, zero: zero), se = tapValue(p, o11, zero: zero)
+                            let gval = go[c * plane]
+                            ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
+                            ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
+                        }
+                    }
+                    out[2 * i] = ax * f[4 * B + i]
+                    out[2 * i + 1] = ay * f[5 * B + i]
+                }
+            }
+        }
+    }
+}
+
+/// Bilinear input gradient for batch element `b`, channels `channels`, block form of
+/// `gridSample2DBackwardInput`: each channel plane receives its contributions in position order.
+@inlinable
+func bilinear2DBackwardInputBlocks<T: STNFloat, P: SamplingPolicy>(
+    _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ grid: UnsafePointer<T>,
+    _ gradInput: UnsafeMutablePointer<T>, _ b: Int, _ channels: Range<Int>, _ policy: P.Type
+) {
+    let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
+    let W = s.inputWidth, H = s.inputHeight
+    let gOut = gradOutput + b * C * plane
+    let gIn = gradInput + b * C * inPlane
+    let g = grid + b * plane * 2
+    withBlockScratch(T.self, ints: 4 * 64, reals: 4 * 64) { o, w in
+        let B = sampleBlock
+        forEachBlock(0..<plane) { q, n in
+            bilinearBlockTaps(policy, g + 2 * q, n, width: W, height: H, o, w)
+            for c in channels {
+                let go = gOut + c * plane + q
+                let dst = gIn + c * inPlane
+                for i in 0..<n {
+                    let gval = go[i]
+                    let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
+                    if o00 >= 0 { dst[Int(o00)] += w[i] * gval }
+                    if o01 >= 0 { dst[Int(o01)] += w[B + i] * gval }
+                    if o10 >= 0 { dst[Int(o10)] += w[2 * B + i] * gval }
+                    if o11 >= 0 { dst[Int(o11)] += w[3 * B + i] * gval }
+                }
+            }
+        }
+    }
+}
+
+@usableFromInline
+struct BackwardGrid2DBlockKernel<E: STNFloat>: BlockKernel2D {
+    @usableFromInline let s: SamplingShape2D
+    @usableFromInline let gradOutput: UnsafePointer<E>, input: UnsafePointer<E>, grid: UnsafePointer<E>
+    @usableFromInline let gradGrid: UnsafeMutablePointer<E>
+    @usableFromInline let positions: Range<Int>
+
+    @inlinable
+    init(_ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ input: UnsafePointer<E>,
+         _ grid: UnsafePointer<E>, _ gradGrid: UnsafeMutablePointer<E>, _ positions: Range<Int>) {
+        self.s = s; self.gradOutput = gradOutput; self.input = input; self.grid = grid
+        self.gradGrid = gradGrid; self.positions = positions
+    }
+
+    @inlinable @inline(__always)
+    func run<P: SamplingPolicy>(_ p: P.Type) {
+        bilinear2DBackwardGridBlocks(s, gradOutput, input, grid, gradGrid, positions, p)
+    }
+}
+
+@usableFromInline
+struct BackwardInput2DBlockKernel<E: STNFloat>: BlockKernel2D {
+    @usableFromInline let s: SamplingShape2D
+    @usableFromInline let gradOutput: UnsafePointer<E>, grid: UnsafePointer<E>
+    @usableFromInline let gradInput: UnsafeMutablePointer<E>
+    @usableFromInline let batch: Int
+    @usableFromInline let channels: Range<Int>
+
+    @inlinable
+    init(_ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ grid: UnsafePointer<E>,
+         _ gradInput: UnsafeMutablePointer<E>, _ batch: Int, _ channels: Range<Int>) {
+        self.s = s; self.gradOutput = gradOutput; self.grid = grid; self.gradInput = gradInput
+        self.batch = batch; self.channels = channels
+    }
+
+    @inlinable @inline(__always)
+    func run<P: SamplingPolicy>(_ p: P.Type) {
+        bilinear2DBackwardInputBlocks(s, gradOutput, grid, gradInput, batch, channels, p)
+    }
+}

@@ -1,0 +1,322 @@
+// Block form of the 2-D sampler: the same arithmetic as GridSample2D.swift and
+// GridSample2DBackward.swift, element for element and operation for operation, organised for
+// speed.
+//
+// * Positions are processed in blocks of `sampleBlock`. For a block, a first loop computes every
+//   position's source coordinates, tap offsets (Int32, −1 for a tap that reads zero) and weights
+//   into stack scratch; with the padding mode and align_corners folded in as a `SamplingPolicy`
+//   type, that loop has no branches the vectoriser cannot turn into selects, and runs 16 float
+//   lanes at a time on AVX-512.
+// * A second loop per channel gathers the taps and combines them, again across the block's lanes,
+//   into stack scratch (so the compiler can prove the gathers do not alias what it writes), and
+//   copies the block to the output.
+//
+// Lanes are independent, so vectorising changes no result: each output element sees exactly the
+// operations of the scalar kernels, in the same order, with fused multiply-adds where they have
+// them. Offsets are Int32, so callers use these kernels only when an input plane has fewer than
+// about 2³⁰ elements (`blockKernelsApply`).
+
+/// Whether the Int32-offset block kernels can address an input plane of this shape.
+@inlinable @inline(__always)
+func blockKernelsApply(inputPlane: Int, width: Int) -> Bool {
+    inputPlane < Int(Int32.max) / 2 - 4 * width - 8
+}
+
+@inlinable @inline(__always)
+func withBlockScratch<T, R>(
+    _: T.Type, ints: Int, reals: Int,
+    _ body: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<T>) -> R
+) -> R {
+    withUnsafeTemporaryAllocation(of: Int32.self, capacity: ints) { ib in
+        withUnsafeTemporaryAllocation(of: T.self, capacity: reals) { rb in
+            body(ib.baseAddress!, rb.baseAddress!)
+        }
+    }
+}
+
+/// Walks `flat` (inside one batch element) in blocks: `body(q, n)` for positions q..<q+n.
+@inlinable @inline(__always)
+func forEachBlock(_ flat: Range<Int>, _ body: (_ q: Int, _ n: Int) -> Void) {
+    var q = flat.lowerBound
+    while q < flat.upperBound {
+        let n = Swift.min(sampleBlock, flat.upperBound - q)
+        body(q, n)
+        q += n
+    }
+}
+
+/// The zero-padded read of one tap: the tap itself, or a cell holding zero when `o` is −1.
+/// (A select of addresses followed by an unconditional load, rather than a masked load, which
+/// LLVM would otherwise emit and which is slow on this class of CPU.)
+@inlinable @inline(__always)
+func tapValue<T: STNFloat>(_ p: UnsafePointer<T>, _ o: Int32, zero: UnsafePointer<T>) -> T {
+    (o >= 0 ? p + Int(o) : zero).pointee
+}
+
+/// Whether every offset in `o[0..<n]` is ≥ 0 (all taps inside: no masking needed).
+@inlinable @inline(__always)
+func allInside(_ o: UnsafePointer<Int32>, _ n: Int) -> Bool {
+    var m: Int32 = 0
+    for i in 0..<n { m |= o[i] }
+    return m >= 0
+}
+
+// MARK: - Bilinear forward
+
+/// A floored pixel coordinate as an Int32 index clamped to [lo, hi] — NaN gives lo. With
+/// lo < 0 and hi ≥ size, whether the index (and its neighbours up to the clamp margin) lies in
+/// [0, size) is what `safeIndexRange(x).truncatedInt` would give, in 32-bit lanes.
+@inlinable @inline(__always)
+func clampedIndex<T: STNFloat>(_ f: T, lo: Int32, hi: Int32) -> Int32 {
+    let a = f > T(lo) ? f : T(lo)   // maxps: NaN → lo
+    let c = a < T(hi) ? a : T(hi)   // minps
+    return truncatedInt32(c)
+}
+
+/// −1 (all bits) when 0 ≤ i < size, else 0.
+@inlinable @inline(__always)
+func insideMask(_ i: Int32, _ size: Int32) -> Int32 {
+    UInt32(bitPattern: i) < UInt32(bitPattern: size) ? -1 : 0
+}
+
+/// `Int32(x)` through the concrete conversion (one `cvttss2si`/`cvttps2dq`): the generic
+/// initialiser takes a slow bit-by-bit path. Only for values in Int32 range.
+@inlinable @inline(__always)
+func truncatedInt32<T: STNFloat>(_ x: T) -> Int32 {
+    if T.self == Float.self { return Int32(unsafeBitCast(x, to: Float.self)) }
+    if T.self == Double.self { return Int32(unsafeBitCast(x, to: Double.self)) }
+    return Int32(truncatingIfNeeded: x.truncatedInt)
+}
+
+@inlinable @inline(__always)
+func bilinearBlockTaps<T: STNFloat, P: SamplingPolicy>(
+    _: P.Type, _ g: UnsafePointer<T>, _ n: Int, width W: Int, height H: Int,
+    _ o: UnsafeMutablePointer<Int32>, _ w: UnsafeMutablePointer<T>
+) {
+    let B = sampleBlock
+    let W32 = Int32(truncatingIfNeeded: W), H32 = Int32(truncatingIfNeeded: H)
+    for i in 0..<n {
+        let x = sourceIndexVector(g[2 * i], size: W, padding: P.padding, alignCorners: P.alignCorners)
+        let y = sourceIndexVector(g[2 * i + 1], size: H, padding: P.padding, alignCorners: P.alignCorners)
+        // BilinearTaps2D's arithmetic, with 32-bit indices.
+        let xw = x.rounded(.down), yn = y.rounded(.down)
+        let fw = x - xw, fe = 1 - fw, fn = y - yn, fs = 1 - fn
+        w[i] = fs * fe; w[B + i] = fs * fw; w[2 * B + i] = fn * fe; w[3 * B + i] = fn * fw
+        let x0 = clampedIndex(xw, lo: -2, hi: W32), y0 = clampedIndex(yn, lo: -2, hi: H32)
+        // All-ones when the index is inside, zero otherwise (branch-free, so it vectorises).
+        let mx0 = insideMask(x0, W32), mx1 = insideMask(x0 &+ 1, W32)
+        let my0 = insideMask(y0, H32), my1 = insideMask(y0 &+ 1, H32)
+        let base = y0 &* W32 &+ x0
+        o[i] = base | ~(mx0 & my0)
+        o[B + i] = (base &+ 1) | ~(mx1 & my0)
+        o[2 * B + i] = (base &+ W32) | ~(mx0 & my1)
+        o[3 * B + i] = (base &+ W32 &+ 1) | ~(mx1 & my1)
+    }
+}
+
+@inlinable
+func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ grid: UnsafePointer<T>,
+    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type
+) {
+    let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
+    let W = s.inputWidth, H = s.inputHeight
+    withBlockScratch(T.self, ints: 4 * 64, reals: 5 * 64 + 1) { o, w in
+        let B = sampleBlock
+        let r = w + 4 * B
+        let zero = w + 5 * B
+        zero.initialize(to: 0)
+        forEachBatchSegment(positions, plane: plane) { b, flat in
+            let src = input + b * C * inPlane
+            let dst = output + b * C * plane - b * plane
+            forEachBlock(flat) { q, n in
+                bilinearBlockTaps(policy, grid + 2 * q, n, width: W, height: H, o, w)
+                if n == B && allInside(o, 4 * B) {
+                    for c in 0..<C {
+                        let p = src + c * inPlane
+                        for i in 0..<B {
+                            let v00 = p[Int(o[i])], v01 = p[Int(o[B + i])]
+                            let v10 = p[Int(o[2 * B + i])], v11 = p[Int(o[3 * B + i])]
+                            r[i] = (v00 * w[i]).addingProduct(v01, w[B + i])
+                                .addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
+                        }
+                        (dst + c * plane + q).update(from: r, count: B)
+                    }
+                    return
+                }
+                for c in 0..<C {
+                    let p = src + c * inPlane
+                    for i in 0..<n {
+                        let v00 = tapValue(p, o[i], zero: zero), v01 = tapValue(p, o[B + i], zero: zero)
+                        let v10 = tapValue(p, o[2 * B + i], zero: zero), v11 = tapValue(p, o[3 * B + i], zero: zero)
+                        r[i] = (v00 * w[i]).addingProduct(v01, w[B + i])
+                            .addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
+                    }
+                    (dst + c * plane + q).update(from: r, count: n)
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Nearest forward
+
+@inlinable @inline(__always)
+func nearestBlockOffsets<T: STNFloat, P: SamplingPolicy>(
+    _: P.Type, _ g: UnsafePointer<T>, _ n: Int, width W: Int, height H: Int,
+    _ o: UnsafeMutablePointer<Int32>
+) {
+    let W32 = Int32(truncatingIfNeeded: W), H32 = Int32(truncatingIfNeeded: H)
+    for i in 0..<n {
+        let x = sourceIndexVector(g[2 * i], size: W, padding: P.padding, alignCorners: P.alignCorners)
+        let y = sourceIndexVector(g[2 * i + 1], size: H, padding: P.padding, alignCorners: P.alignCorners)
+        // nearestOffset2D with 32-bit indices.
+        let xi = clampedIndex(x.rounded(.toNearestOrEven), lo: -1, hi: W32)
+        let yi = clampedIndex(y.rounded(.toNearestOrEven), lo: -1, hi: H32)
+        o[i] = (yi &* W32 &+ xi) | ~(insideMask(xi, W32) & insideMask(yi, H32))
+    }
+}
+
+@inlinable
+func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ grid: UnsafePointer<T>,
+    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type
+) {
+    let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
+    let W = s.inputWidth, H = s.inputHeight
+    withBlockScratch(T.self, ints: 64, reals: 64 + 1) { o, r in
+        let zero = r + sampleBlock
+        zero.initialize(to: 0)
+        forEachBatchSegment(positions, plane: plane) { b, flat in
+            let src = input + b * C * inPlane
+            let dst = output + b * C * plane - b * plane
+            forEachBlock(flat) { q, n in
+                nearestBlockOffsets(policy, grid + 2 * q, n, width: W, height: H, o)
+                for c in 0..<C {
+                    let p = src + c * inPlane
+                    for i in 0..<n { r[i] = tapValue(p, o[i], zero: zero) }
+                    (dst + c * plane + q).update(from: r, count: n)
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Bicubic forward
+
+/// Per block: 16 tap offsets per position (index 4·j + i for x tap i, y tap j, stride B), the
+/// x and y cubic weights (4 each, stride B) and the fractions tx, ty.
+@inlinable @inline(__always)
+func bicubicBlockTaps<T: STNFloat, P: SamplingPolicy>(
+    _: P.Type, _ g: UnsafePointer<T>, _ n: Int, width W: Int, height H: Int,
+    _ o: UnsafeMutablePointer<Int32>, _ w: UnsafeMutablePointer<T>
+) {
+    let B = sampleBlock
+    let W32 = Int32(truncatingIfNeeded: W), H32 = Int32(truncatingIfNeeded: H)
+    for k in 0..<n {
+        let ix = unnormalizeVector(g[2 * k], size: W, alignCorners: P.alignCorners)
+        let iy = unnormalizeVector(g[2 * k + 1], size: H, alignCorners: P.alignCorners)
+        // BicubicTaps2D's arithmetic, with 32-bit indices.
+        let fx = ix.rounded(.down), fy = iy.rounded(.down)
+        let tx = ix - fx, ty = iy - fy
+        let cx = cubicCoefficients(tx), cy = cubicCoefficients(ty)
+        @inline(__always) func tap(_ v: T, _ size: Int, _ size32: Int32) -> Int32 {
+            let p = padVector(v, size: size, padding: P.padding, alignCorners: P.alignCorners)
+            let i = clampedIndex(p, lo: -1, hi: size32)
+            return i | ~insideMask(i, size32)
+        }
+        let xs = (tap(fx - 1, W, W32), tap(fx, W, W32), tap(fx + 1, W, W32), tap(fx + 2, W, W32))
+        let ys = (tap(fy - 1, H, H32), tap(fy, H, H32), tap(fy + 1, H, H32), tap(fy + 2, H, H32))
+        @inline(__always) func put(_ j: Int, _ y: Int32) {
+            // Taps are −1 (all ones) when outside: OR-ing the signs masks the combination.
+            let row = y &* W32, yOut = y >> 31
+            o[(4 * j) * B + k] = (row &+ xs.0) | (xs.0 >> 31) | yOut
+            o[(4 * j + 1) * B + k] = (row &+ xs.1) | (xs.1 >> 31) | yOut
+            o[(4 * j + 2) * B + k] = (row &+ xs.2) | (xs.2 >> 31) | yOut
+            o[(4 * j + 3) * B + k] = (row &+ xs.3) | (xs.3 >> 31) | yOut
+        }
+        put(0, ys.0); put(1, ys.1); put(2, ys.2); put(3, ys.3)
+        w[k] = cx.0; w[B + k] = cx.1; w[2 * B + k] = cx.2; w[3 * B + k] = cx.3
+        w[4 * B + k] = cy.0; w[5 * B + k] = cy.1; w[6 * B + k] = cy.2; w[7 * B + k] = cy.3
+        w[8 * B + k] = tx; w[9 * B + k] = ty
+    }
+}
+
+@inlinable
+func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ grid: UnsafePointer<T>,
+    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type
+) {
+    let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
+    let W = s.inputWidth, H = s.inputHeight
+    withBlockScratch(T.self, ints: 16 * 64, reals: 11 * 64 + 1) { o, w in
+        let B = sampleBlock
+        let r = w + 10 * B
+        let zero = w + 11 * B
+        zero.initialize(to: 0)
+        forEachBatchSegment(positions, plane: plane) { b, flat in
+            let src = input + b * C * inPlane
+            let dst = output + b * C * plane - b * plane
+            forEachBlock(flat) { q, n in
+                bicubicBlockTaps(policy, grid + 2 * q, n, width: W, height: H, o, w)
+                for c in 0..<C {
+                    let p = src + c * inPlane
+                    for k in 0..<n {
+                        let cx0 = w[k], cx1 = w[B + k], cx2 = w[2 * B + k], cx3 = w[3 * B + k]
+                        @inline(__always) func row(_ j: Int) -> T {
+                            let base = 4 * j * B + k
+                            return (cx0 * tapValue(p, o[base], zero: zero)).addingProduct(cx1, tapValue(p, o[base + B], zero: zero))
+                                .addingProduct(cx2, tapValue(p, o[base + 2 * B], zero: zero))
+                                .addingProduct(cx3, tapValue(p, o[base + 3 * B], zero: zero))
+                        }
+                        r[k] = (w[4 * B + k] * row(0)).addingProduct(w[5 * B + k], row(1))
+                            .addingProduct(w[6 * B + k], row(2)).addingProduct(w[7 * B + k], row(3))
+                    }
+                    (dst + c * plane + q).update(from: r, count: n)
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Dispatch
+
+/// A kernel to run specialised for the (padding, alignCorners) pair.
+@usableFromInline
+protocol BlockKernel2D {
+    func run<P: SamplingPolicy>(_ p: P.Type)
+}
+
+@inlinable @inline(__always)
+func dispatchPolicy<K: BlockKernel2D>(_ k: K, _ padding: PaddingMode, _ alignCorners: Bool) {
+    switch padding {
+    case .zeros: alignCorners ? k.run(ZerosAligned.self) : k.run(ZerosUnaligned.self)
+    case .border: alignCorners ? k.run(BorderAligned.self) : k.run(BorderUnaligned.self)
+    case .reflection: alignCorners ? k.run(ReflectionAligned.self) : k.run(ReflectionUnaligned.self)
+    }
+}
+
+@usableFromInline
+struct Forward2DBlockKernel<E: STNFloat>: BlockKernel2D {
+    @usableFromInline let s: SamplingShape2D
+    @usableFromInline let input: UnsafePointer<E>, grid: UnsafePointer<E>
+    @usableFromInline let output: UnsafeMutablePointer<E>
+    @usableFromInline let mode: InterpolationMode
+    @usableFromInline let positions: Range<Int>
+
+    @inlinable
+    init(_ s: SamplingShape2D, _ input: UnsafePointer<E>, _ grid: UnsafePointer<E>,
+         _ output: UnsafeMutablePointer<E>, _ mode: InterpolationMode, _ positions: Range<Int>) {
+        self.s = s; self.input = input; self.grid = grid; self.output = output
+        self.mode = mode; self.positions = positions
+    }
+
+    @inlinable @inline(__always)
+    func run<P: SamplingPolicy>(_ p: P.Type) {
+        switch mode {
+        case .bilinear: bilinear2DForwardBlocks(s, input, grid, output, positions, p)
+        case .nearest: nearest2DForwardBlocks(s, input, grid, output, positions, p)
+        case .bicubic: bicubic2DForwardBlocks(s, input, grid, output, positions, p)
+        }
+    }
+}

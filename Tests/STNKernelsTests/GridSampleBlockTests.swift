@@ -1,0 +1,119 @@
+@testable import STNKernels
+import XCTest
+
+/// The block (vectorised) 2-D sampler against the scalar per-position kernels it replaces: the
+/// same bits for every mode, padding and align_corners, including NaN/±Inf/huge grid values and
+/// partial blocks, and a call on a sub-range equals those positions of a whole-range call.
+final class GridSampleBlockTests: XCTestCase {
+    struct LCG {
+        var s: UInt64
+        mutating func next() -> Double {
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            return Double(s >> 11) / Double(1 << 53)
+        }
+    }
+
+    static let specials: [Double] = [.nan, .infinity, -.infinity, 1e30, -1e30, 3e9, -3e9, 1, -1, 0, 0.5, -0.999]
+
+    func makeGrid<T: STNFloat>(_ count: Int, _ rng: inout LCG) -> [T] {
+        (0..<count).map { _ in
+            let u = rng.next()
+            if u < 0.08 { return T(Self.specials[Int(rng.next() * Double(Self.specials.count)) % Self.specials.count]) }
+            return T((rng.next() * 2 - 1) * 1.4)
+        }
+    }
+
+    func same<T: STNFloat>(_ a: [T], _ b: [T], _ msg: String) {
+        XCTAssertEqual(a.count, b.count)
+        for i in a.indices where !(a[i] == b[i] && a[i].sign == b[i].sign) && !(a[i].isNaN && b[i].isNaN) {
+            XCTFail("\(msg): index \(i): \(a[i]) vs \(b[i])"); return
+        }
+    }
+
+    func check<T: STNFloat>(_: T.Type) {
+        var rng = LCG(s: 42)
+        let shapes = [SamplingShape2D(batch: 2, channels: 3, inputHeight: 7, inputWidth: 9, outputHeight: 13, outputWidth: 11),
+                      SamplingShape2D(batch: 1, channels: 5, inputHeight: 1, inputWidth: 1, outputHeight: 3, outputWidth: 70),
+                      SamplingShape2D(batch: 3, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20)]
+        for s in shapes {
+            let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.next() * 4 - 2) }
+            let grid: [T] = makeGrid(s.batch * s.outputPlane * 2, &rng)
+            let total = s.batch * s.outputPlane, outCount = s.batch * s.channels * s.outputPlane
+            for mode in InterpolationMode.allCases {
+                for padding in PaddingMode.allCases {
+                    for ac in [false, true] {
+                        let tag = "\(T.self) \(s) \(mode) \(padding) ac=\(ac)"
+                        var blocks = [T](repeating: 0, count: outCount)
+                        var scalar = [T](repeating: 0, count: outCount)
+                        var pieces = [T](repeating: 0, count: outCount)
+                        input.withUnsafeBufferPointer { i in
+                            grid.withUnsafeBufferPointer { g in
+                                blocks.withUnsafeMutableBufferPointer { o in
+                                    gridSample2DForward(s, input: i.baseAddress!, grid: g.baseAddress!, output: o.baseAddress!,
+                                                        mode: mode, padding: padding, alignCorners: ac, positions: 0..<total)
+                                }
+                                pieces.withUnsafeMutableBufferPointer { o in
+                                    var lo = 0, step = 1
+                                    while lo < total {
+                                        let hi = min(total, lo + step)
+                                        gridSample2DForward(s, input: i.baseAddress!, grid: g.baseAddress!, output: o.baseAddress!,
+                                                            mode: mode, padding: padding, alignCorners: ac, positions: lo..<hi)
+                                        lo = hi; step = step * 3 + 1
+                                    }
+                                }
+                                scalar.withUnsafeMutableBufferPointer { o in
+                                    switch mode {
+                                    case .bilinear: bilinear2DForward(s, i.baseAddress!, g.baseAddress!, o.baseAddress!, padding, ac, 0..<total)
+                                    case .nearest: nearest2DForward(s, i.baseAddress!, g.baseAddress!, o.baseAddress!, padding, ac, 0..<total)
+                                    case .bicubic: bicubic2DForward(s, i.baseAddress!, g.baseAddress!, o.baseAddress!, padding, ac, 0..<total)
+                                    }
+                                }
+                            }
+                        }
+                        same(blocks, scalar, tag + " blocks vs scalar")
+                        same(pieces, blocks, tag + " sub-ranges")
+                    }
+                }
+            }
+            // Grid gradient: sub-ranges equal the whole range.
+            let go: [T] = (0..<outCount).map { _ in T(rng.next() * 2 - 1) }
+            for padding in PaddingMode.allCases {
+                for ac in [false, true] {
+                    var whole = [T](repeating: 0, count: total * 2), parts = whole
+                    input.withUnsafeBufferPointer { i in
+                        grid.withUnsafeBufferPointer { g in
+                            go.withUnsafeBufferPointer { gop in
+                                whole.withUnsafeMutableBufferPointer { gg in
+                                    gridSample2DBackwardGrid(s, gradOutput: gop.baseAddress!, input: i.baseAddress!, grid: g.baseAddress!,
+                                                             gradGrid: gg.baseAddress!, mode: .bilinear, padding: padding,
+                                                             alignCorners: ac, positions: 0..<total)
+                                }
+                                parts.withUnsafeMutableBufferPointer { gg in
+                                    for lo in stride(from: 0, to: total, by: 37) {
+                                        gridSample2DBackwardGrid(s, gradOutput: gop.baseAddress!, input: i.baseAddress!, grid: g.baseAddress!,
+                                                                 gradGrid: gg.baseAddress!, mode: .bilinear, padding: padding,
+                                                                 alignCorners: ac, positions: lo..<min(total, lo + 37))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    same(parts, whole, "\(T.self) grad grid sub-ranges \(padding) \(ac)")
+                }
+            }
+        }
+    }
+
+    func testBlockKernelsMatchScalarFloat() { check(Float.self) }
+    func testBlockKernelsMatchScalarDouble() { check(Double.self) }
+
+    func testClampedIndexKeepsInsideness() {
+        let size: Int32 = 5
+        for v in [-1e30, -3e9, -7, -2, -1, 0, 1, 4, 5, 6, 3e9, 1e30, Double.nan, .infinity, -.infinity] {
+            let i = clampedIndex(v, lo: -2, hi: size)
+            let reference = safeIndexRange(v).truncatedInt
+            XCTAssertEqual(i >= 0 && i < size, reference >= 0 && reference < Int(size), "\(v)")
+            XCTAssertEqual(i + 1 >= 0 && i + 1 < size, reference + 1 >= 0 && reference + 1 < Int(size), "\(v)")
+        }
+    }
+}
