@@ -72,7 +72,8 @@ class BuildSwiftExtension(build_ext):
 
 native = Extension(
     "swiftstn._native",
-    sources=["python/swiftstn/_native.c", "python/swiftstn/_native_network.c"],
+    sources=["python/swiftstn/_native.c", "python/swiftstn/_native_network.c",
+             "python/swiftstn/_native_generators.c"],
     depends=["python/swiftstn/_native_common.h", "include/swiftstn.h"],
     include_dirs=[os.path.join(ROOT, "include"), numpy.get_include()],
     libraries=["swiftstn"],

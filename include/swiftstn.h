@@ -211,6 +211,93 @@ int32_t stn_trainer_set_state(stn_trainer *trainer, const float *state1, int64_t
 uint64_t stn_trainer_get_step(const stn_trainer *trainer);
 void stn_trainer_set_step(stn_trainer *trainer, uint64_t step);
 
+/* ---- perspective_grid ----------------------------------------------------------------------
+ * Projective grid generator (no PyTorch counterpart).
+ * size: (N, C, H, W), every entry > 0.   H: (N, 3, 3) homographies.   grid: (N, H, W, 2).
+ * (u, v, w) = H·(x, y, 1) with (x, y) the output position's normalised base coordinate (exactly
+ * affine_grid's), and grid = (u/w, v/w). The division is guarded: a point with
+ * w <= 1e-6 * max(|u|, |v|, 1) (behind the projection, mapped through the line at infinity, or a
+ * position beyond 1e6) or with a non-finite u, v or w (non-finite or overflowing H entries) gets
+ * the sentinel (-1e4, -1e4): finite, and outside the image for every padding mode's purposes
+ * (zeros padding reads 0 there). The grid never holds NaN. H and -H are therefore not
+ * equivalent: w must be positive where the grid is meant to be valid. An H whose last row is
+ * (0, 0, 1) gives affine_grid's grid of its first two rows bit for bit.
+ */
+
+/* Validates H's shape against size; writes the grid shape (4 entries) and its ndim. */
+int32_t stn_perspective_grid_shape(const int64_t *h_shape, int32_t h_ndim,
+                                   const int64_t *size, int32_t size_len,
+                                   int64_t *out_shape, int32_t *out_ndim, char *err, size_t err_len);
+
+/* grid = perspective_grid(H, size, align_corners). */
+int32_t stn_perspective_grid(int32_t dtype, const void *h, const int64_t *h_shape, int32_t h_ndim,
+                             const int64_t *size, int32_t size_len, int32_t align_corners,
+                             void *grid, char *err, size_t err_len);
+
+/* Validates grad_grid's and H's shapes against size; writes grad_H's shape (N, 3, 3). */
+int32_t stn_perspective_grid_backward_shape(const int64_t *grad_grid_shape, int32_t grad_grid_ndim,
+                                            const int64_t *h_shape, int32_t h_ndim,
+                                            const int64_t *size, int32_t size_len,
+                                            int64_t *out_shape, int32_t *out_ndim,
+                                            char *err, size_t err_len);
+
+/* grad_H = d(loss)/d(H) given grad_grid (quotient rule); guarded points contribute nothing. */
+int32_t stn_perspective_grid_backward(int32_t dtype, const void *grad_grid,
+                                      const int64_t *grad_grid_shape, int32_t grad_grid_ndim,
+                                      const void *h, const int64_t *h_shape, int32_t h_ndim,
+                                      const int64_t *size, int32_t size_len, int32_t align_corners,
+                                      void *grad_h, char *err, size_t err_len);
+
+/* ---- tps_grid -------------------------------------------------------------------------------
+ * Thin-plate-spline grid generator (no PyTorch counterpart).
+ * size: (N, C, H, W).   displacements: (N, K, 2), dtype.   control_points: (K, 2), always
+ * float64, C-contiguous.   grid: (N, H, W, 2).
+ * The grid is f(p) at every output position's base coordinate p (affine_grid's), f the thin-plate
+ * interpolant with f(c_k) = c_k + d_k: f(p) = sum_k w_k U(|p - c_k|^2) + a0 + a1 x + a2 y with
+ * U(r^2) = r^2 log(r^2) (U(0) = 0) and sum_k w_k = sum_k w_k c_k = 0. It is computed as
+ * grid = p + M d with M ((H*W) x K) solved in double precision, with partial pivoting, once per
+ * (control points, H, W, align_corners) and kept in a small LRU cache (8 entries, 256 MiB);
+ * zero displacements give affine_grid's identity grid exactly. A non-finite result (non-finite
+ * displacements) is written as the sentinel (-1e4, -1e4).
+ * Control points: control_points_shape == NULL selects the default points with K taken from
+ * displacements (forward only); control_points == NULL with a shape (K, 2) selects the default
+ * points, K of them; both non-NULL give the caller's points (K >= 3, at most 4096). The default
+ * points are a sqrt(K) x sqrt(K) grid over [-1, 1]^2, row-major with y outer (point i*s + j is
+ * (x_j, y_i), x_j = -1 + 2j/(s-1)); K must then be a perfect square >= 4. Duplicate, collinear,
+ * non-finite or numerically singular control points are STN_INVALID_ARGUMENT, reported by
+ * stn_tps_grid / stn_tps_grid_backward (the *_shape functions check shapes only).
+ * `regular` (in the *_shape functions): nonzero if control_points will be NULL with a shape.
+ */
+
+/* Validates the shapes; writes the grid shape (4 entries) and its ndim. */
+int32_t stn_tps_grid_shape(const int64_t *displacements_shape, int32_t displacements_ndim,
+                           const int64_t *control_points_shape, int32_t control_points_ndim,
+                           int32_t regular, const int64_t *size, int32_t size_len,
+                           int64_t *out_shape, int32_t *out_ndim, char *err, size_t err_len);
+
+/* grid = tps_grid(displacements, size, control_points, align_corners). */
+int32_t stn_tps_grid(int32_t dtype, const void *displacements, const int64_t *displacements_shape,
+                     int32_t displacements_ndim, const double *control_points,
+                     const int64_t *control_points_shape, int32_t control_points_ndim,
+                     const int64_t *size, int32_t size_len, int32_t align_corners, void *grid,
+                     char *err, size_t err_len);
+
+/* Validates the shapes (control_points_shape is required: (K, 2)); writes grad_displacements'
+ * shape (N, K, 2). */
+int32_t stn_tps_grid_backward_shape(const int64_t *grad_grid_shape, int32_t grad_grid_ndim,
+                                    const int64_t *control_points_shape, int32_t control_points_ndim,
+                                    int32_t regular, const int64_t *size, int32_t size_len,
+                                    int64_t *out_shape, int32_t *out_ndim, char *err, size_t err_len);
+
+/* grad_displacements = d(loss)/d(displacements) = M^T grad_grid (the map is linear, so it does
+ * not depend on the displacements). control_points_shape is required; control_points NULL
+ * selects the default points. */
+int32_t stn_tps_grid_backward(int32_t dtype, const void *grad_grid, const int64_t *grad_grid_shape,
+                              int32_t grad_grid_ndim, const double *control_points,
+                              const int64_t *control_points_shape, int32_t control_points_ndim,
+                              const int64_t *size, int32_t size_len, int32_t align_corners,
+                              void *grad_displacements, char *err, size_t err_len);
+
 #ifdef __cplusplus
 }
 #endif

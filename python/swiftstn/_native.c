@@ -210,5 +210,6 @@ PyMODINIT_FUNC PyInit__native(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddFunctions(m, swiftstn_network_methods) < 0) { Py_DECREF(m); return NULL; }
+    if (PyModule_AddFunctions(m, swiftstn_generator_methods) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }

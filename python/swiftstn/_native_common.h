@@ -136,5 +136,6 @@ static inline PyArrayObject *new_array(const int64_t *shape, int32_t ndim, int t
 
 
 extern PyMethodDef swiftstn_network_methods[];
+extern PyMethodDef swiftstn_generator_methods[];
 
 #endif

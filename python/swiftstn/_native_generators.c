@@ -1,0 +1,213 @@
+/*
+ * swiftstn._native, part 3 — glue over the projective and thin-plate-spline grid generators
+ * (include/swiftstn.h, "perspective_grid" and "tps_grid").
+ *
+ * Conversions only, as in _native.c: arrays to C-contiguous float32/float64 (control points to
+ * float64), shapes to int64, status codes to exceptions. Shapes are validated by the Swift
+ * `*_shape` functions before any output is allocated; the GIL is released around every call
+ * that does numeric work (including the thin-plate solve on a cache miss).
+ */
+#include "_native_common.h"
+
+/* ---- perspective_grid ---- */
+
+static PyObject *py_perspective_grid(PyObject *self, PyObject *args) {
+    PyObject *h_obj, *size_obj;
+    int align = 0;
+    const char *op = "perspective_grid";
+    if (!PyArg_ParseTuple(args, "OOp:perspective_grid", &h_obj, &size_obj, &align)) return NULL;
+    int typenum = -1;
+    int64_t size[MAX_DIMS], hshape[MAX_DIMS], oshape[MAX_DIMS];
+    int32_t size_len, hndim, ondim;
+    char err[ERR_LEN];
+    if (read_size(size_obj, size, &size_len, op) < 0) return NULL;
+    PyArrayObject *h = as_float_array(h_obj, op, "H", &typenum, NULL);
+    if (h == NULL) return NULL;
+    PyArrayObject *grid = NULL;
+    if (array_shape(h, hshape, &hndim, op, "H") < 0) goto fail;
+    int32_t st = stn_perspective_grid_shape(hshape, hndim, size, size_len, oshape, &ondim, err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    grid = new_array(oshape, ondim, typenum, 0);
+    if (grid == NULL) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    st = stn_perspective_grid(dtype_code(typenum), PyArray_DATA(h), hshape, hndim, size, size_len, align,
+                              PyArray_DATA(grid), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(h);
+    return (PyObject *)grid;
+fail:
+    Py_DECREF(h);
+    Py_XDECREF(grid);
+    return NULL;
+}
+
+static PyObject *py_perspective_grid_backward(PyObject *self, PyObject *args) {
+    PyObject *gg_obj, *h_obj, *size_obj;
+    int align = 0;
+    const char *op = "perspective_grid_backward";
+    if (!PyArg_ParseTuple(args, "OOOp:perspective_grid_backward", &gg_obj, &h_obj, &size_obj, &align)) return NULL;
+    int typenum = -1;
+    int64_t size[MAX_DIMS], gshape[MAX_DIMS], hshape[MAX_DIMS], oshape[MAX_DIMS];
+    int32_t size_len, gndim, hndim, ondim;
+    char err[ERR_LEN];
+    PyArrayObject *gg = NULL, *h = NULL, *gh = NULL;
+    if (read_size(size_obj, size, &size_len, op) < 0) return NULL;
+    gg = as_float_array(gg_obj, op, "grad_grid", &typenum, NULL);
+    if (gg == NULL) return NULL;
+    h = as_float_array(h_obj, op, "H", &typenum, "grad_grid");
+    if (h == NULL) goto fail;
+    if (array_shape(gg, gshape, &gndim, op, "grad_grid") < 0) goto fail;
+    if (array_shape(h, hshape, &hndim, op, "H") < 0) goto fail;
+    int32_t st = stn_perspective_grid_backward_shape(gshape, gndim, hshape, hndim, size, size_len, oshape, &ondim,
+                                                     err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    gh = new_array(oshape, ondim, typenum, 0);
+    if (gh == NULL) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    st = stn_perspective_grid_backward(dtype_code(typenum), PyArray_DATA(gg), gshape, gndim, PyArray_DATA(h), hshape,
+                                       hndim, size, size_len, align, PyArray_DATA(gh), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(gg);
+    Py_DECREF(h);
+    return (PyObject *)gh;
+fail:
+    Py_XDECREF(gg);
+    Py_XDECREF(h);
+    Py_XDECREF(gh);
+    return NULL;
+}
+
+/* ---- tps_grid ---- */
+
+/*
+ * The control points of a tps call. `obj` None with `count` < 0: the default points, K from
+ * displacements (*shape_out = NULL). None with `count` >= 0: the default grid of `count` points
+ * (shape (count, 2), *points = NULL). Otherwise an integer or floating array, converted once to
+ * C-contiguous float64 (a new reference in *points). Returns -1 with an exception set on error.
+ */
+static int control_points(PyObject *obj, long long count, const char *op, PyArrayObject **points,
+                          int64_t *shape, int32_t *ndim, const int64_t **shape_out, int32_t *regular) {
+    *points = NULL;
+    *regular = obj == Py_None;
+    if (obj == Py_None) {
+        if (count < 0) { *shape_out = NULL; *ndim = 0; return 0; }
+        shape[0] = (int64_t)count; shape[1] = 2; *ndim = 2; *shape_out = shape;
+        return 0;
+    }
+    PyArrayObject *raw = (PyArrayObject *)PyArray_FROM_O(obj);
+    if (raw == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s(): control_points must be a (K, 2) array of numbers, got %.100s", op,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (!PyArray_ISINTEGER(raw) && !PyArray_ISFLOAT(raw)) {
+        PyErr_Format(PyExc_TypeError, "%s(): control_points must have an integer or floating dtype, got %s", op,
+                     dtype_name(raw));
+        Py_DECREF(raw);
+        return -1;
+    }
+    *points = (PyArrayObject *)PyArray_FromAny((PyObject *)raw, PyArray_DescrFromType(NPY_FLOAT64), 0, 0,
+                                               NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED |
+                                                   NPY_ARRAY_FORCECAST, NULL);
+    Py_DECREF(raw);
+    if (*points == NULL) return -1;
+    if (array_shape(*points, shape, ndim, op, "control_points") < 0) { Py_CLEAR(*points); return -1; }
+    *shape_out = shape;
+    return 0;
+}
+
+static PyObject *py_tps_grid(PyObject *self, PyObject *args) {
+    PyObject *d_obj, *size_obj, *cp_obj;
+    long long count;
+    int align = 0;
+    const char *op = "tps_grid";
+    if (!PyArg_ParseTuple(args, "OOOLp:tps_grid", &d_obj, &size_obj, &cp_obj, &count, &align)) return NULL;
+    int typenum = -1;
+    int64_t size[MAX_DIMS], dshape[MAX_DIMS], cshape[MAX_DIMS], oshape[MAX_DIMS];
+    int32_t size_len, dndim, cndim, ondim, regular;
+    const int64_t *cshape_arg;
+    char err[ERR_LEN];
+    PyArrayObject *d = NULL, *cp = NULL, *grid = NULL;
+    if (read_size(size_obj, size, &size_len, op) < 0) return NULL;
+    d = as_float_array(d_obj, op, "displacements", &typenum, NULL);
+    if (d == NULL) return NULL;
+    if (control_points(cp_obj, count, op, &cp, cshape, &cndim, &cshape_arg, &regular) < 0) goto fail;
+    if (array_shape(d, dshape, &dndim, op, "displacements") < 0) goto fail;
+    int32_t st = stn_tps_grid_shape(dshape, dndim, cshape_arg, cndim, regular, size, size_len, oshape, &ondim,
+                                    err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    grid = new_array(oshape, ondim, typenum, 0);
+    if (grid == NULL) goto fail;
+    const double *cpdata = cp ? (const double *)PyArray_DATA(cp) : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = stn_tps_grid(dtype_code(typenum), PyArray_DATA(d), dshape, dndim, cpdata, cshape_arg, cndim, size, size_len,
+                      align, PyArray_DATA(grid), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(d);
+    Py_XDECREF(cp);
+    return (PyObject *)grid;
+fail:
+    Py_XDECREF(d);
+    Py_XDECREF(cp);
+    Py_XDECREF(grid);
+    return NULL;
+}
+
+static PyObject *py_tps_grid_backward(PyObject *self, PyObject *args) {
+    PyObject *gg_obj, *size_obj, *cp_obj;
+    long long count;
+    int align = 0;
+    const char *op = "tps_grid_backward";
+    if (!PyArg_ParseTuple(args, "OOOLp:tps_grid_backward", &gg_obj, &size_obj, &cp_obj, &count, &align)) return NULL;
+    int typenum = -1;
+    int64_t size[MAX_DIMS], gshape[MAX_DIMS], cshape[MAX_DIMS], oshape[MAX_DIMS];
+    int32_t size_len, gndim, cndim, ondim, regular;
+    const int64_t *cshape_arg;
+    char err[ERR_LEN];
+    PyArrayObject *gg = NULL, *cp = NULL, *gd = NULL;
+    if (read_size(size_obj, size, &size_len, op) < 0) return NULL;
+    gg = as_float_array(gg_obj, op, "grad_grid", &typenum, NULL);
+    if (gg == NULL) return NULL;
+    if (control_points(cp_obj, count, op, &cp, cshape, &cndim, &cshape_arg, &regular) < 0) goto fail;
+    if (cshape_arg == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s(): control_points must be given: the (K, 2) control points, or the "
+                     "number K of default control points", op);
+        goto fail;
+    }
+    if (array_shape(gg, gshape, &gndim, op, "grad_grid") < 0) goto fail;
+    int32_t st = stn_tps_grid_backward_shape(gshape, gndim, cshape_arg, cndim, regular, size, size_len, oshape, &ondim,
+                                             err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    gd = new_array(oshape, ondim, typenum, 0);
+    if (gd == NULL) goto fail;
+    const double *cpdata = cp ? (const double *)PyArray_DATA(cp) : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = stn_tps_grid_backward(dtype_code(typenum), PyArray_DATA(gg), gshape, gndim, cpdata, cshape_arg, cndim, size,
+                               size_len, align, PyArray_DATA(gd), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(gg);
+    Py_XDECREF(cp);
+    return (PyObject *)gd;
+fail:
+    Py_XDECREF(gg);
+    Py_XDECREF(cp);
+    Py_XDECREF(gd);
+    return NULL;
+}
+
+PyMethodDef swiftstn_generator_methods[] = {
+    {"perspective_grid", py_perspective_grid, METH_VARARGS, "perspective_grid(H, size, align_corners) -> grid"},
+    {"perspective_grid_backward", py_perspective_grid_backward, METH_VARARGS,
+     "perspective_grid_backward(grad_grid, H, size, align_corners) -> grad_H"},
+    {"tps_grid", py_tps_grid, METH_VARARGS,
+     "tps_grid(displacements, size, control_points or None, default_count or -1, align_corners) -> grid"},
+    {"tps_grid_backward", py_tps_grid_backward, METH_VARARGS,
+     "tps_grid_backward(grad_grid, size, control_points or None, default_count or -1, align_corners) "
+     "-> grad_displacements"},
+    {NULL, NULL, 0, NULL},
+};

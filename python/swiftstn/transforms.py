@@ -1,0 +1,71 @@
+"""Grid generators beyond PyTorch's: projective (``perspective_grid``) and thin-plate-spline
+(``tps_grid``) warps, with their backward passes.
+
+Both produce an N×H×W×2 grid in the normalised coordinates :func:`swiftstn.grid_sample` reads,
+from the same base coordinates as :func:`swiftstn.affine_grid` (``align_corners`` means the same
+thing). Arrays are float32 or float64 (one dtype per call; anything else is a ``TypeError``);
+shape errors are ``ValueError``s naming the argument and the shapes. The GIL is released during
+the computation.
+"""
+import numbers
+
+from . import _native
+
+
+def perspective_grid(H, size, align_corners=False):
+    """Sampling grid of the homographies ``H`` (N×3×3) for an output of ``size`` (N, C, H, W).
+
+    Each output position's normalised coordinate (x, y) — ``affine_grid``'s — maps to
+    (u/w, v/w) with (u, v, w) = H·(x, y, 1). The identity gives ``affine_grid``'s identity grid
+    exactly, and any H with last row (0, 0, 1) gives ``affine_grid`` of its first two rows.
+
+    Guard: where w ≤ 1e-6·max(|u|, |v|, 1) — the point is behind the projection or mapped
+    through infinity (w ≤ 0), or lands beyond 1e6 — or where u, v or w is not finite (NaN/Inf or
+    overflowing entries of H), the grid holds the sentinel (−1e4, −1e4), which samples as out of
+    range (0 with zeros padding). The grid never contains NaN. Note that H and −H therefore
+    differ: scale H so that w > 0 over the image (e.g. H[2, 2] > 0 for mild perspective).
+    """
+    return _native.perspective_grid(H, size, bool(align_corners))
+
+
+def perspective_grid_backward(grad_grid, H, size, align_corners=False):
+    """Gradient of a loss with respect to ``H`` given its gradient with respect to the grid
+    (quotient rule; guarded points contribute nothing). Returns an N×3×3 array."""
+    return _native.perspective_grid_backward(grad_grid, H, size, bool(align_corners))
+
+
+def _control_points(control_points):
+    """(points or None, default count or -1) for the native functions."""
+    if isinstance(control_points, numbers.Integral) and not isinstance(control_points, bool):
+        return None, int(control_points)
+    return control_points, -1
+
+
+def tps_grid(displacements, size, control_points=None, align_corners=False):
+    """Thin-plate-spline sampling grid for an output of ``size`` (N, C, H, W).
+
+    ``displacements`` (N×K×2) move K control points c_k to c_k + d_k; the grid is the thin-plate
+    interpolant f(p) = Σ_k w_k U(|p − c_k|²) + a0 + a1·x + a2·y, U(r²) = r²·log r², with
+    f(c_k) = c_k + d_k, evaluated at ``affine_grid``'s base coordinates. Zero displacements give
+    the identity grid exactly.
+
+    ``control_points`` is a K×2 array (any integer or floating dtype, used as float64; K ≥ 3,
+    distinct and not all on one line), or ``None`` for the default: a √K×√K grid over [−1, 1]²
+    (row-major, y outer: point i·√K + j is (x_j, y_i)), which needs K to be a perfect square
+    ≥ 4. An int K also selects the default grid of K points.
+
+    The (K+3)×(K+3) system is solved once per control-point set, output size and
+    ``align_corners`` (float64, partial pivoting) and cached. A non-finite grid value
+    (non-finite displacements) is written as the sentinel (−1e4, −1e4).
+    """
+    points, count = _control_points(control_points)
+    return _native.tps_grid(displacements, size, points, count, bool(align_corners))
+
+
+def tps_grid_backward(grad_grid, size, control_points=None, align_corners=False):
+    """Gradient of a loss with respect to ``displacements`` (N×K×2) given its gradient with
+    respect to the grid. The map is linear, so only the control points are needed: pass the same
+    K×2 array as to :func:`tps_grid`, or the number K of default control points (``None`` is
+    refused here, since K cannot be inferred from the grid)."""
+    points, count = _control_points(control_points)
+    return _native.tps_grid_backward(grad_grid, size, points, count, bool(align_corners))
