@@ -26,7 +26,11 @@ class ModelMixin:
             spec = self._spec(leaves)
             names = {id(m): n for n, m in self.named_modules()}
             param_names = []
+            transformers = []
             for leaf in leaves:
+                if not leaf._param_names():
+                    transformers.append(leaf)
+                    continue
                 prefix = names.get(id(leaf))
                 if prefix is None:
                     raise ValueError(f"{type(leaf).__name__} layer with parameters must be an attribute of the model")
@@ -41,6 +45,7 @@ class ModelMixin:
             order = sorted(range(len(param_names)),
                            key=lambda i: (module_rank[param_names[i].rpartition(".")[0]], i))
             self.__dict__.update(_net=net, _spec_text=spec, _param_names=param_names, _param_shapes=shapes,
+                                 _transformers=transformers,
                                  _decl_order=order,
                                  _trainer=None, _trainer_key=None, _step_seed=0)
         return net
@@ -142,7 +147,12 @@ class ModelMixin:
         return _native.network_transform(self._compiled(), x)[0]
 
     def theta(self, x):
-        """The affine transforms (N × 2 × 3) the model's spatial transformer predicts for x."""
+        """The affine transforms (N × 2 × 3) the model's (first) spatial transformer predicts for x
+        (for affine, attention and similarity transformers)."""
+        self._compiled()
+        if self._transformers and self._transformers[0].transform not in self._transformers[0].AFFINE_FAMILY:
+            raise ValueError(f"theta(): the model's transformer is {self._transformers[0].transform!r}, not affine; "
+                             "use stn(x) to see what it does")
         return _native.network_transform(self._compiled(), x)[1]
 
     def loss_and_grad(self, x, y):

@@ -216,13 +216,18 @@ class SpatialTransformer(Module):
 
     ``transform`` constrains what the regressor outputs: ``"affine"`` (6 numbers, theta),
     ``"attention"`` (3: isotropic scale s and translation: [[s, 0, tx], [0, s, ty]]) or
-    ``"similarity"`` (4: a, b, tx, ty with a = s·cos φ, b = s·sin φ: [[a, −b, tx], [b, a, ty]]).
+    ``"similarity"`` (4: a, b, tx, ty with a = s·cos φ, b = s·sin φ: [[a, −b, tx], [b, a, ty]]),
+    ``"projective"`` (8: a homography [[h0, h1, h2], [h3, h4, h5], [h6, h7, 1]] on normalised
+    coordinates, sampled through ``perspective_grid``) or ``"tps"`` (2K: displacements of K control
+    points on a regular √K×√K grid, sampled through ``tps_grid``; K = regressor outputs / 2).
     The regressor's last Linear layer is initialised to the identity transform (weight 0, bias the
     identity's parameters, e.g. (1, 0, 0, 0, 1, 0) for affine), as in the STN tutorial.
     """
 
-    #: name → engine code and regressor outputs per sample
-    TRANSFORMS = {"affine": (0, 6), "attention": (1, 3), "similarity": (2, 4)}
+    #: name → engine code and regressor outputs per sample (for "tps", the default of K = 16
+    #: control points; any 2K with K a square ≥ 4 works)
+    TRANSFORMS = {"affine": (0, 6), "attention": (1, 3), "similarity": (2, 4), "projective": (3, 8), "tps": (4, 32)}
+    AFFINE_FAMILY = ("affine", "attention", "similarity")
 
     def __init__(self, localization, regressor, align_corners=False, transform="affine"):
         super().__init__()
@@ -236,6 +241,7 @@ class SpatialTransformer(Module):
         self.transform = transform
 
     def _spec(self, leaves):
+        leaves.append(self)  # recorded so the model knows its transformers (no parameters of its own)
         loc = self.localization._spec(leaves)
         reg = self.regressor._spec(leaves)
         code, _ = self.TRANSFORMS[self.transform]

@@ -66,3 +66,84 @@ def test_wrong_regressor_width_names_the_transform():
                                             transform="similarity"))
     with pytest.raises(ValueError, match=r'transform="similarity"\): the regressor must output 4'):
         m.predict(np.zeros((1, 1, 12, 12), np.float32))
+
+
+def projective_or_tps(transform, outputs):
+    return nn.Sequential(
+        nn.SpatialTransformer(nn.Sequential(nn.Conv2d(1, 4, 5), nn.MaxPool2d(2), nn.ReLU()),
+                              nn.Sequential(nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, outputs)),
+                              align_corners=False, transform=transform),
+        nn.Flatten(), nn.Linear(144, 3))
+
+
+@pytest.mark.parametrize("transform,outputs", [("projective", 8), ("tps", 8), ("tps", 18)])
+def test_projective_and_tps_start_at_the_identity_and_match_their_generators(transform, outputs):
+    import swiftstn
+    m = projective_or_tps(transform, outputs).build(seed=0)
+    x, y = data(6)
+    np.testing.assert_allclose(m.stn(x), x, atol=1e-5)
+    with pytest.raises(ValueError, match="not affine"):
+        m.theta(x)
+    # perturb the regressor's output layer; stn(x) must equal the standalone generator + sampler
+    sd = m.state_dict()
+    rng = np.random.default_rng(2)
+    sd["0.regressor.2.bias"] = (sd["0.regressor.2.bias"] + rng.normal(0, 0.1, outputs)).astype(np.float32)
+    m.load_state_dict(sd)
+    params = np.tile(sd["0.regressor.2.bias"].astype(np.float32), (6, 1))   # weight is zero: params = bias
+    if transform == "projective":
+        H = np.concatenate([params, np.ones((6, 1), np.float32)], 1).reshape(6, 3, 3)
+        grid = swiftstn.perspective_grid(H, x.shape)
+    else:
+        grid = swiftstn.tps_grid(params.reshape(6, outputs // 2, 2), x.shape)
+    np.testing.assert_array_equal(m.stn(x), swiftstn.grid_sample(x, grid))
+    # the engine's gradient with respect to the regressor bias equals the generator's backward
+    m.eval()
+    loss, grads = m.loss_and_grad(x, y)
+    assert np.isfinite(loss) and np.abs(grads["0.regressor.2.bias"]).max() > 0
+
+
+@pytest.mark.parametrize("transform,outputs", [("affine", 6), ("projective", 8), ("tps", 8), ("tps", 18)])
+def test_engine_gradient_equals_the_composed_operator_gradients(transform, outputs):
+    """The model is transformer → Flatten → Linear with cross-entropy, so d(loss)/d(regressor bias)
+    can be composed from the public operators: the linear layer's adjoint in NumPy, then
+    grid_sample_backward, then the grid generator's backward, summed over the batch."""
+    import swiftstn
+    m = projective_or_tps(transform, outputs).build(seed=1).eval()
+    sd = m.state_dict()
+    rng = np.random.default_rng(5)
+    sd["0.regressor.2.bias"] = (sd["0.regressor.2.bias"] + rng.normal(0, 0.05, outputs)).astype(np.float32)
+    m.load_state_dict(sd)
+    x, y = data(8)
+    n = len(x)
+    bias = sd["0.regressor.2.bias"].astype(np.float64)
+    params = np.tile(bias, (n, 1))                       # the regressor's last weight is zero
+    xd = x.astype(np.float64)
+    if transform == "affine":
+        grid = swiftstn.affine_grid(params.reshape(n, 2, 3), x.shape)
+    elif transform == "projective":
+        grid = swiftstn.perspective_grid(np.concatenate([params, np.ones((n, 1))], 1).reshape(n, 3, 3), x.shape)
+    else:
+        grid = swiftstn.tps_grid(params.reshape(n, outputs // 2, 2), x.shape)
+    out = swiftstn.grid_sample(xd, grid)
+    W, b = sd["2.weight"].astype(np.float64), sd["2.bias"].astype(np.float64)
+    logits = out.reshape(n, -1) @ W.T + b
+    p = np.exp(logits - logits.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+    p[np.arange(n), y] -= 1
+    grad_out = ((p / n) @ W).reshape(out.shape)
+    _, grad_grid = swiftstn.grid_sample_backward(grad_out, xd, grid, input_requires_grad=False)
+    if transform == "affine":
+        grad_params = swiftstn.affine_grid_backward(grad_grid, x.shape).reshape(n, -1)
+    elif transform == "projective":
+        H = np.concatenate([params, np.ones((n, 1))], 1).reshape(n, 3, 3)
+        grad_params = swiftstn.perspective_grid_backward(grad_grid, H, x.shape).reshape(n, 9)[:, :8]
+    else:
+        grad_params = swiftstn.tps_grid_backward(grad_grid, x.shape, control_points=outputs // 2).reshape(n, -1)
+    expected = grad_params.sum(0)
+    _, grads = m.loss_and_grad(x, y)
+    np.testing.assert_allclose(grads["0.regressor.2.bias"], expected, rtol=1e-3, atol=1e-5)
+
+
+def test_tps_needs_a_square_number_of_control_points():
+    m = projective_or_tps("tps", 10)
+    with pytest.raises(ValueError, match=r"2K \(K = 4, 9, 16"):
+        m.predict(np.zeros((1, 1, 12, 12), np.float32))

@@ -57,42 +57,70 @@ public enum TransformKind: Int, Sendable, CaseIterable {
     /// Rotation, isotropic scale and translation (a, b, tx, ty): theta = [[a, −b, tx], [b, a, ty]]
     /// with a = s·cos φ, b = s·sin φ; 4 parameters, linear in theta.
     case similarity = 2
+    /// A homography on normalised coordinates, H = [[h0, h1, h2], [h3, h4, h5], [h6, h7, 1]]:
+    /// 8 parameters (`perspective_grid`).
+    case projective = 3
+    /// A thin-plate spline moving K control points on a regular √K×√K grid: 2K parameters, the
+    /// displacements (`tps_grid`); K is the regressor's output count / 2.
+    case tps = 4
 
-    /// Regressor outputs this parametrisation needs.
-    public var parameterCount: Int {
+    /// Whether `count` regressor outputs fit this parametrisation.
+    public func accepts(_ count: Int) -> Bool {
         switch self {
-        case .affine: return 6
-        case .attention: return 3
-        case .similarity: return 4
+        case .affine: return count == 6
+        case .attention: return count == 3
+        case .similarity: return count == 4
+        case .projective: return count == 8
+        case .tps:
+            let k = count / 2
+            let side = Int(Double(k).squareRoot().rounded())
+            return count % 2 == 0 && k >= 4 && side * side == k
         }
     }
 
-    /// The identity transform's parameters (the regressor's initial bias).
-    public var identity: [Float] {
+    var expected: String {
+        switch self {
+        case .affine: return "6"
+        case .attention: return "3"
+        case .similarity: return "4"
+        case .projective: return "8"
+        case .tps: return "2K (K = 4, 9, 16, … control points)"
+        }
+    }
+
+    /// The identity transform's parameters (the regressor's initial bias) for `count` outputs.
+    public func identity(count: Int) -> [Float] {
         switch self {
         case .affine: return [1, 0, 0, 0, 1, 0]
         case .attention: return [1, 0, 0]
         case .similarity: return [1, 0, 0, 0]
+        case .projective: return [1, 0, 0, 0, 1, 0, 0, 0]
+        case .tps: return [Float](repeating: 0, count: count)
         }
     }
 
-    public var name: String { ["affine", "attention", "similarity"][rawValue] }
+    public var name: String { ["affine", "attention", "similarity", "projective", "tps"][rawValue] }
 
-    /// theta (2×3) from the parameters p.
+    /// Whether the transform is an affine theta (affine_grid) rather than a homography or a spline.
+    var isAffineFamily: Bool { rawValue <= 2 }
+
+    /// theta (2×3) from the parameters p (affine family).
     func theta(_ p: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>) {
         switch self {
         case .affine: t.update(from: p, count: 6)
         case .attention: t[0] = p[0]; t[1] = 0; t[2] = p[1]; t[3] = 0; t[4] = p[0]; t[5] = p[2]
         case .similarity: t[0] = p[0]; t[1] = -p[1]; t[2] = p[2]; t[3] = p[1]; t[4] = p[0]; t[5] = p[3]
+        case .projective, .tps: break
         }
     }
 
-    /// d(loss)/d(parameters) from d(loss)/d(theta).
+    /// d(loss)/d(parameters) from d(loss)/d(theta) (affine family).
     func parameterGradient(_ g: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
         switch self {
         case .affine: out.update(from: g, count: 6)
         case .attention: out[0] = g[0] + g[4]; out[1] = g[2]; out[2] = g[5]
         case .similarity: out[0] = g[0] + g[4]; out[1] = g[3] - g[1]; out[2] = g[2]; out[3] = g[5]
+        case .projective, .tps: break
         }
     }
 }

@@ -76,6 +76,10 @@ final class SpatialTransformerNode: LayerNode {
     let regressor: LayerNode
     let alignCorners: Bool
     let kind: TransformKind
+    /// Regressor outputs per sample (set when planned).
+    private(set) var parameterCountPerSample = 6
+    /// The thin-plate interpolation matrix for this input size (tps only; solved once, cached).
+    private var thinPlate: ThinPlateMatrix? = nil
 
     init(id: Int, localization: LayerNode, regressor: LayerNode, alignCorners: Bool, kind: TransformKind = .affine) {
         self.localization = localization; self.regressor = regressor; self.alignCorners = alignCorners
@@ -91,19 +95,28 @@ final class SpatialTransformerNode: LayerNode {
         }
         let features = try localization.plan(input: input)
         let theta = try regressor.plan(input: [features.reduce(1, *)])
-        guard theta.reduce(1, *) == kind.parameterCount else {
-            throw shapeError("SpatialTransformer(transform=\"\(kind.name)\"): the regressor must output \(kind.parameterCount) \(kind.name) parameters per sample, got \(theta.reduce(1, *))")
+        let count = theta.reduce(1, *)
+        guard kind.accepts(count) else {
+            throw shapeError("SpatialTransformer(transform=\"\(kind.name)\"): the regressor must output \(kind.expected) \(kind.name) parameters per sample, got \(count)")
+        }
+        parameterCountPerSample = count
+        if kind == .tps {
+            thinPlate = try TPSGrid.interpolationMatrix(controlPoints: try TPSGrid.defaultControlPoints(count: count / 2),
+                                                       height: input[1], width: input[2], alignCorners: alignCorners,
+                                                       op: "SpatialTransformer(transform=\"tps\")")
         }
         return input
     }
 
     override func initialize(_ p: UnsafeMutablePointer<Float>, _ rng: inout RandomSource) {
         // Children are initialised by the network in depth-first order; then the identity start.
-        let k = kind.parameterCount
-        guard let last = regressor.subtree.last(where: { $0 is LinearNode }) as? LinearNode, last.outF == k else { return }
+        guard let last = regressor.subtree.last(where: { $0 is LinearNode }) as? LinearNode, kind.accepts(last.outF) else {
+            return
+        }
+        let k = last.outF
         let w = p - parameterOffset + last.parameterOffset
         w.update(repeating: 0, count: last.inF * k)
-        if last.hasBias { (w + last.inF * k).update(from: kind.identity, count: k) }
+        if last.hasBias { (w + last.inF * k).update(from: kind.identity(count: k), count: k) }
     }
 
     func samplingShape(_ n: Int) -> SamplingShape2D {
@@ -115,6 +128,8 @@ final class SpatialTransformerNode: LayerNode {
         var loc: LayerState!, reg: LayerState!
         var features: UnsafeMutablePointer<Float>!, theta: UnsafeMutablePointer<Float>!
         var params: UnsafeMutablePointer<Float>!, gradParams: UnsafeMutablePointer<Float>!
+        var homography: UnsafeMutablePointer<Float>!, gradHomography: UnsafeMutablePointer<Float>!
+        var partials: UnsafeMutablePointer<Double>!
         var grid: UnsafeMutablePointer<Float>!, gradGrid: UnsafeMutablePointer<Float>!
         var gradTheta: UnsafeMutablePointer<Float>!, gradFeatures: UnsafeMutablePointer<Float>!
         var gradInputLoc: UnsafeMutablePointer<Float>!
@@ -127,8 +142,13 @@ final class SpatialTransformerNode: LayerNode {
         s.features = s.allocate(Float.self, maxBatch * localization.outputSize)
         s.gradFeatures = s.allocate(Float.self, maxBatch * localization.outputSize)
         s.theta = s.allocate(Float.self, maxBatch * 6)
-        s.params = s.allocate(Float.self, maxBatch * kind.parameterCount)
-        s.gradParams = s.allocate(Float.self, maxBatch * kind.parameterCount)
+        let k = parameterCountPerSample
+        s.params = s.allocate(Float.self, maxBatch * k)
+        s.gradParams = s.allocate(Float.self, maxBatch * k)
+        s.homography = s.allocate(Float.self, maxBatch * 9)
+        s.gradHomography = s.allocate(Float.self, maxBatch * 9)
+        let chunks = (inputShape[1] * inputShape[2] + thinPlateBackwardChunk - 1) / thinPlateBackwardChunk
+        s.partials = s.allocate(Double.self, kind == .tps ? maxBatch * chunks * k : 1)
         s.gradTheta = s.allocate(Float.self, maxBatch * 6)
         let gridCount = maxBatch * inputShape[1] * inputShape[2] * 2
         s.grid = s.allocate(Float.self, gridCount)
@@ -145,8 +165,15 @@ final class SpatialTransformerNode: LayerNode {
     func computeTheta(_ c: RunContext, _ s: State, input: UnsafePointer<Float>, n: Int) {
         localization.forward(c, s.loc, input: input, output: s.features, n: n)
         regressor.forward(c, s.reg, input: s.features, output: s.params, n: n)
-        let k = kind.parameterCount
-        for b in 0..<n { kind.theta(s.params + b * k, s.theta + b * 6) }
+        let k = parameterCountPerSample
+        if kind.isAffineFamily {
+            for b in 0..<n { kind.theta(s.params + b * k, s.theta + b * 6) }
+        } else if kind == .projective {
+            for b in 0..<n {
+                (s.homography + 9 * b).update(from: s.params + 8 * b, count: 8)
+                s.homography[9 * b + 8] = 1
+            }
+        }
     }
 
     override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
@@ -154,7 +181,19 @@ final class SpatialTransformerNode: LayerNode {
         let s = st as! State
         computeTheta(c, s, input: input, n: n)
         let (h, w) = (inputShape[1], inputShape[2])
-        affineGrid2D(theta: s.theta, grid: s.grid, height: h, width: w, alignCorners: alignCorners, rows: 0..<(n * h))
+        switch kind {
+        case .projective:
+            perspectiveGrid2D(homography: s.homography, grid: s.grid, height: h, width: w, alignCorners: alignCorners,
+                              rows: 0..<(n * h))
+        case .tps:
+            thinPlate!.values.withUnsafeBufferPointer { m in
+                thinPlateGrid2D(matrix: m.baseAddress!, displacements: s.params, grid: s.grid, batch: n,
+                                count: parameterCountPerSample / 2, height: h, width: w, alignCorners: alignCorners,
+                                rows: 0..<h)
+            }
+        default:
+            affineGrid2D(theta: s.theta, grid: s.grid, height: h, width: w, alignCorners: alignCorners, rows: 0..<(n * h))
+        }
         gridSample2DForward(samplingShape(n), input: input, grid: s.grid, output: output, mode: .bilinear,
                             padding: .zeros, alignCorners: alignCorners, positions: 0..<(n * h * w))
     }
@@ -166,10 +205,26 @@ final class SpatialTransformerNode: LayerNode {
         let shape = samplingShape(n)
         gridSample2DBackwardGrid(shape, gradOutput: gradOutput, input: input, grid: s.grid, gradGrid: s.gradGrid,
                                  mode: .bilinear, padding: .zeros, alignCorners: alignCorners, positions: 0..<(n * h * w))
-        affineGrid2DBackward(gradGrid: s.gradGrid, gradTheta: s.gradTheta, height: h, width: w,
-                             alignCorners: alignCorners, batches: 0..<n)
-        let k = kind.parameterCount
-        for b in 0..<n { kind.parameterGradient(s.gradTheta + b * 6, s.gradParams + b * k) }
+        let k = parameterCountPerSample
+        switch kind {
+        case .projective:
+            perspectiveGrid2DBackward(gradGrid: s.gradGrid, homography: s.homography, gradHomography: s.gradHomography,
+                                      height: h, width: w, alignCorners: alignCorners, batches: 0..<n)
+            for b in 0..<n { (s.gradParams + 8 * b).update(from: s.gradHomography + 9 * b, count: 8) }
+        case .tps:
+            let points = h * w
+            let chunks = (points + thinPlateBackwardChunk - 1) / thinPlateBackwardChunk
+            thinPlate!.values.withUnsafeBufferPointer { m in
+                thinPlateGrid2DBackwardPartials(matrix: m.baseAddress!, gradGrid: s.gradGrid, partials: s.partials,
+                                                batch: n, count: k / 2, points: points, tasks: 0..<chunks)
+            }
+            thinPlateGrid2DBackwardReduce(partials: s.partials, gradDisplacements: s.gradParams, count: k / 2,
+                                          points: points, batches: 0..<n)
+        default:
+            affineGrid2DBackward(gradGrid: s.gradGrid, gradTheta: s.gradTheta, height: h, width: w,
+                                 alignCorners: alignCorners, batches: 0..<n)
+            for b in 0..<n { kind.parameterGradient(s.gradTheta + b * 6, s.gradParams + b * k) }
+        }
         regressor.backward(c, s.reg, input: s.features, output: s.params, gradOutput: s.gradParams,
                            gradInput: s.gradFeatures, n: n)
         localization.backward(c, s.loc, input: input, output: s.features, gradOutput: s.gradFeatures,
