@@ -29,20 +29,20 @@ SIZES = {"R": 28, "RTS": 42, "P": 28, "E": 28, "cluttered": 60}
 
 def run(kind, transform, seed, args, data_cache):
     if kind not in data_cache:
-        train = datasets.distorted_mnist(kind, root=args.data, split="train", seed=0, count=args.count)
+        train = datasets.distorted_mnist(kind, root=args.data, split="train", seed=0, count=args.count or None)
         test = datasets.distorted_mnist(kind, root=args.data, split="test", seed=0)
         data_cache.clear()  # keep one dataset in memory at a time
         data_cache[kind] = (train, test)
     (x, y), (xt, yt) = data_cache[kind]
     model = models.seed_cnn(SIZES[kind], transform=None if transform == "none" else transform, seed=seed)
     start = time.perf_counter()
-    h = model.fit(x, y, epochs=args.epochs, batch_size=64, lr=args.lr, momentum=args.momentum, seed=seed,
-                  progress=False)
+    h = model.fit(x, y, epochs=args.epochs, batch_size=64, optimizer=args.optimizer, lr=args.lr,
+                  momentum=args.momentum, seed=seed, progress=False)
     seconds = time.perf_counter() - start
     loss, acc = model.evaluate(xt, yt)
     return {"kind": kind, "transform": transform, "seed": seed, "epochs": args.epochs, "train_images": len(x),
             "test_error": 100 * (1 - acc), "test_loss": loss, "train_loss": h["train_loss"][-1],
-            "seconds": seconds, "lr": args.lr, "momentum": args.momentum}
+            "seconds": seconds, "optimizer": args.optimizer, "lr": args.lr, "momentum": args.momentum}
 
 
 def table(records, path):
@@ -54,7 +54,10 @@ def table(records, path):
              "seeds (count in brackets). \"none\" is the seed's CNN alone; the others put the seed's spatial "
              "transformer, constrained to that transform, in front of it. Same budget for every row: "
              f"{records[0]['epochs']} epochs of {records[0]['train_images']:,} distorted training digits, batch 64, "
-             f"SGD lr {records[0]['lr']} momentum {records[0]['momentum']}; tested on the 10,000 distorted test digits.",
+             f"{records[0]['optimizer']} lr {records[0]['lr']}"
+             + (f" momentum {records[0]['momentum']}" if records[0]['momentum'] else "")
+             + "; tested on the 10,000 distorted test digits. (With SGD and momentum 0.9 the transformers "
+             "diverged on RTS; the seed's plain SGD at lr 0.01 learns too slowly for this budget.)",
              "", "| model | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
     for t in transforms:
         cells = []
@@ -73,13 +76,14 @@ def main():
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "mnist"))
     ap.add_argument("--kinds", default="R,RTS,P,E,cluttered")
     ap.add_argument("--transforms", default="none,affine")
-    ap.add_argument("--extra", default="RTS:attention,RTS:similarity",
+    ap.add_argument("--extra", default="RTS:attention,RTS:similarity,RTS:projective,RTS:tps",
                     help="additional kind:transform runs (comma separated)")
     ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--count", type=int, default=None, help="training digits per dataset (default: all 60,000)")
-    ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--count", type=int, default=30000, help="training digits per dataset (0: all 60,000)")
+    ap.add_argument("--optimizer", default="adam", choices=("sgd", "adam"))
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--momentum", type=float, default=0.0)
     ap.add_argument("--runs", default=os.path.join(HERE, "distorted_mnist_runs.jsonl"))
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = ap.parse_args()
