@@ -7,7 +7,7 @@ public struct STNError: Error, CustomStringConvertible, Equatable, Sendable {
         case invalidArgument = 1
         /// A dtype or mode is of the wrong kind (Python: TypeError).
         case invalidType = 2
-        /// An element count or byte size does not fit in 64 bits (Python: OverflowError).
+        /// An element count or byte size does not fit in 64 bits (Python: ValueError).
         case sizeOverflow = 3
         /// An allocation failed (Python: MemoryError).
         case outOfMemory = 4
@@ -34,20 +34,24 @@ public func describeShape(_ shape: [Int]) -> String {
 /// The number of elements of `shape`, refusing negative sizes and products that overflow, and
 /// making sure the byte size of `elementSize`-byte elements fits as well.
 public func elementCount(_ shape: [Int], name: String, elementSize: Int = 8) throws -> Int {
-    var count = 1
+    // The product of the non-zero sizes must fit as well: an empty batch does not make a
+    // (0, 1, 2^40, 2^40) tensor's per-sample size computable.
+    var nonZero = 1
+    var hasZero = false
     for d in shape {
         if d < 0 {
             throw STNError.invalid("\(name) has a negative size in shape \(describeShape(shape))")
         }
-        let (p, overflow) = count.multipliedReportingOverflow(by: d)
+        if d == 0 { hasZero = true; continue }
+        let (p, overflow) = nonZero.multipliedReportingOverflow(by: d)
         if overflow {
             throw STNError(.sizeOverflow, "\(name) of shape \(describeShape(shape)) has more elements than fit in 64 bits")
         }
-        count = p
+        nonZero = p
     }
-    let (_, bytesOverflow) = count.multipliedReportingOverflow(by: elementSize)
+    let (_, bytesOverflow) = nonZero.multipliedReportingOverflow(by: elementSize)
     if bytesOverflow {
         throw STNError(.sizeOverflow, "\(name) of shape \(describeShape(shape)) is larger than the address space")
     }
-    return count
+    return hasZero ? 0 : nonZero
 }

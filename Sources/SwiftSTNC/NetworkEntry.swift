@@ -18,6 +18,13 @@ func batchCount(_ n: Int64) throws -> Int {
     return Int(n)
 }
 
+/// n and the per-sample shape, refusing a batch whose element count overflows.
+func batch(_ n: Int64, _ shape: [Int]) throws -> Int {
+    let count = try batchCount(n)
+    _ = try elementCount([count] + shape, name: "x", elementSize: 4)
+    return count
+}
+
 @_cdecl("stn_network_create")
 public func stn_network_create(_ spec: UnsafePointer<CChar>?, _ seed: UInt64,
                                _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> UnsafeMutableRawPointer? {
@@ -101,7 +108,7 @@ public func stn_network_forward(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointe
     reporting(err, errLen) {
         let net = try network(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batchCount(n)
+        let count = try batch(n, shape)
         _ = try net.outputShape(input: shape)
         guard count > 0 else { return }
         guard let x, let out else { throw STNError(.invalidArgument, "x or out is NULL") }
@@ -118,7 +125,7 @@ public func stn_network_transform(_ h: UnsafeMutableRawPointer?, _ x: UnsafePoin
     reporting(err, errLen) {
         let net = try network(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batchCount(n)
+        let count = try batch(n, shape)
         _ = try net.outputShape(input: shape)
         guard count > 0 else { return }
         guard let x, let out, let theta else { throw STNError(.invalidArgument, "x, out or theta is NULL") }
@@ -137,7 +144,7 @@ public func stn_network_loss_and_grad(_ h: UnsafeMutableRawPointer?, _ x: Unsafe
     reporting(err, errLen) {
         let net = try network(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batchCount(n)
+        let count = try batch(n, shape)
         guard count > 0 else { throw STNError(.invalidArgument, "loss_and_grad needs at least one sample") }
         guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
         _ = try net.outputShape(input: shape)
@@ -158,7 +165,7 @@ public func stn_network_evaluate(_ h: UnsafeMutableRawPointer?, _ x: UnsafePoint
     reporting(err, errLen) {
         let net = try network(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batchCount(n)
+        let count = try batch(n, shape)
         guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
         guard batchSize > 0 else { throw STNError(.invalidArgument, "batch_size must be positive, got \(batchSize)") }
         _ = try net.outputShape(input: shape)
@@ -209,7 +216,7 @@ public func stn_trainer_epoch(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<
     reporting(err, errLen) {
         let t = try trainer(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batchCount(n)
+        let count = try batch(n, shape)
         guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
         guard batchSize > 0 && batchSize <= Int64(Int32.max) else {
             throw STNError(.invalidArgument, "batch_size must be positive, got \(batchSize)")
@@ -279,6 +286,6 @@ public func stn_trainer_set_state(_ h: UnsafeMutableRawPointer?, _ state1: Unsaf
         }
         let s1 = len1 > 0 ? Array(UnsafeBufferPointer(start: state1!, count: Int(len1))) : []
         let s2 = len2 > 0 ? Array(UnsafeBufferPointer(start: state2!, count: Int(len2))) : []
-        t.optimizer.restore(steps: Int(optimizerSteps), state1: s1, state2: s2)
+        try t.optimizer.restore(steps: Int(optimizerSteps), state1: s1, state2: s2, count: Int(count))
     }
 }

@@ -98,40 +98,89 @@ class Checkpoint:
         if model.spec != self.meta["spec"]:
             raise CheckpointError("checkpoint is for another architecture:\n  checkpoint: "
                                   f"{self.meta['spec']}\n  model:      {model.spec}")
+        before = model.state_dict()
         model.load_state_dict(self.params)
         if with_optimizer:
+            try:
+                self._restore_optimizer(model)
+            except CheckpointError:
+                model.load_state_dict(before)   # leave the model as it was
+                raise
+        return model
+
+    def _restore_optimizer(self, model):
+        try:
             model.restore_training_state({
                 "optimizer": self.meta["optimizer"], "seed": self.meta["seed"], "step": self.meta["step"],
                 "optimizer_steps": self.meta["optimizer_steps"], "state1": self.state1, "state2": self.state2,
                 "epoch": self.meta["epoch"]})
-        return model
+        except ValueError as e:
+            raise CheckpointError(f"checkpoint optimiser state cannot be restored: {e}") from None
 
 
 def load(path):
     """Reads and verifies a checkpoint; raises CheckpointError if it is damaged or not one."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as f:
+        raw = f.read()
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+    except MemoryError:
+        raise
+    except Exception as e:  # zipfile, zlib, the .npy header parser: damage shows up as any of them
         raise CheckpointError(f"{path} is damaged or not a swiftstn checkpoint ({type(e).__name__}: {e})") from None
     if "meta" not in arrays:
         raise CheckpointError(f"{path} is not a swiftstn checkpoint (no metadata)")
     try:
         meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, ValueError) as e:
         raise CheckpointError(f"{path}: damaged metadata ({e})") from None
-    if meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a swiftstn checkpoint")
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {meta.get('version')}; this swiftstn reads {VERSION}")
     if _digest(arrays) != meta.get("sha256"):
         raise CheckpointError(f"{path} is damaged: its contents do not match the recorded checksum")
+    _check_structure(path, meta, arrays)
     params = {n: arrays[f"param/{n}"] for n in meta["parameter_names"]}
     return Checkpoint(meta, params, arrays["optimizer/state1"], arrays["optimizer/state2"])
+
+
+def _check_structure(path, meta, arrays):
+    """Every field a restore reads exists with the right type, and the arrays match it."""
+    def bad(what):
+        raise CheckpointError(f"{path} is damaged or inconsistent: {what}")
+    names, shapes = meta.get("parameter_names"), meta.get("parameter_shapes")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        bad("parameter_names is not a list of names")
+    if not isinstance(shapes, list) or len(shapes) != len(names):
+        bad("parameter_shapes does not match parameter_names")
+    if not isinstance(meta.get("spec"), str):
+        bad("no network spec")
+    for key in ("epoch", "step", "optimizer_steps"):
+        if not isinstance(meta.get(key), int) or meta[key] < 0:
+            bad(f"{key} is not a non-negative integer")
+    if meta.get("seed") is not None and not isinstance(meta["seed"], int):
+        bad("seed is not an integer")
+    opt = meta.get("optimizer")
+    if opt is not None:
+        fields = {"name": str, "lr": (int, float), "momentum": (int, float), "dampening": (int, float),
+                  "nesterov": bool, "weight_decay": (int, float), "betas": list, "eps": (int, float)}
+        if not isinstance(opt, dict) or any(not isinstance(opt.get(k), t) for k, t in fields.items()) \
+                or len(opt["betas"]) != 2:
+            bad("optimizer settings are incomplete")
+    if not isinstance(meta.get("history", {}), dict):
+        bad("history is not a dictionary")
+    for name, shape in zip(names, shapes):
+        a = arrays.get(f"param/{name}")
+        if a is None or not isinstance(shape, list) or list(a.shape) != shape or a.dtype != np.float32:
+            bad(f"parameter {name} is missing or does not have shape {shape}")
+    for key in ("optimizer/state1", "optimizer/state2"):
+        a = arrays.get(key)
+        if a is None or a.ndim != 1 or a.dtype != np.float32:
+            bad(f"{key} is missing")
 
 
 def export_state_dict(path, model_or_checkpoint):

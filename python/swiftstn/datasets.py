@@ -2,12 +2,14 @@
 downloads, and an embedded MNIST subset for offline use."""
 import gzip
 import hashlib
+import math
 import os
 import struct
 import sys
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 
 import numpy as np
 
@@ -42,11 +44,14 @@ def parse_idx(data, name="<bytes>"):
         raise IDXError(f"{name}: truncated header ({len(data)} bytes, {header} needed for {ndim} dimensions)")
     dims = struct.unpack(">" + "I" * ndim, data[4:header])
     dtype = np.dtype(_IDX_TYPES[type_code])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(dims) * dtype.itemsize          # exact: Python integers
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "has trailing bytes"
         raise IDXError(f"{name}: {what}: {len(data)} bytes, expected {expected} for shape {dims}")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    try:
+        return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    except ValueError as e:  # e.g. an empty array with dimensions NumPy cannot represent
+        raise IDXError(f"{name}: cannot hold shape {dims} ({e})") from None
 
 
 def read_idx(path):
@@ -56,7 +61,7 @@ def read_idx(path):
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:
             raise IDXError(f"{path}: corrupt gzip data ({e})") from None
     return parse_idx(data, os.fspath(path))
 
@@ -129,7 +134,7 @@ def _verified(data, gz_md5, raw_sha256):
         return False
     try:
         raw = gzip.decompress(data)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return False
     return hashlib.sha256(raw).hexdigest() == raw_sha256
 

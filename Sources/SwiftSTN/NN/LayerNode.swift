@@ -20,10 +20,22 @@ class LayerNode {
     var parameterShapes: [[Int]] { [] }
     var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.reduce(1, *) } }
 
+    /// `parameterCount`, refusing sizes whose products overflow.
+    func checkedParameterCount() throws -> Int {
+        var total = 0
+        for shape in parameterShapes {
+            let (sum, overflow) = total.addingReportingOverflow(try elementCount(shape, name: "a parameter", elementSize: 4))
+            if overflow { throw STNError(.sizeOverflow, "the network has more parameters than fit in 64 bits") }
+            total = sum
+        }
+        return total
+    }
+
     /// Checks that the layer accepts per-sample `input` and returns its per-sample output shape.
     func plan(input: [Int]) throws -> [Int] {
         inputShape = input
         outputShape = try outputShape(for: input)
+        _ = try elementCount(outputShape, name: "the output of layer \(id)", elementSize: 4 * 64)
         return outputShape
     }
 

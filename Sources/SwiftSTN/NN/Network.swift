@@ -17,6 +17,8 @@ public final class Network {
     /// Samples per chunk: small enough that a batch of 64 feeds 4 threads, large enough that the
     /// linear layers' GEMMs have rows to work on.
     public static let chunkSize = 16
+    /// The largest parameter count a network may have (2^31 floats = 8 GiB).
+    public static let maxParameters = 1 << 31
 
     private var plannedShape: [Int]? = nil
     private var slots: [ChunkSlot] = []
@@ -70,8 +72,14 @@ public final class Network {
         var shapes: [[Int]] = []
         for n in nodes {
             n.parameterOffset = offset
-            offset += n.parameterCount
+            let (next, overflow) = offset.addingReportingOverflow(try n.checkedParameterCount())
+            if overflow { throw STNError(.sizeOverflow, "the network has more parameters than fit in 64 bits") }
+            offset = next
             shapes += n.parameterShapes
+        }
+        // Refuse what cannot be allocated instead of letting the allocation abort the process.
+        guard offset <= Network.maxParameters else {
+            throw STNError(.outOfMemory, "the network has \(offset) parameters; at most \(Network.maxParameters) (\(Network.maxParameters / (1 << 28)) GiB of float32) are supported")
         }
         parameterShapes = shapes
         parameters = [Float](repeating: 0, count: offset)
@@ -129,6 +137,9 @@ public final class Network {
         guard !input.isEmpty, input.allSatisfy({ $0 > 0 }) else {
             throw STNError(.invalidArgument, "expected a non-empty per-sample input shape, got \(describeShape(input))")
         }
+        // Every per-chunk buffer is (chunk size × a layer's size) floats: refuse shapes whose
+        // products overflow before any layer computes with them.
+        _ = try elementCount(input, name: "x (per sample)", elementSize: 4 * Network.chunkSize)
         plannedShape = nil
         slots = []
         _ = try root.plan(input: input)

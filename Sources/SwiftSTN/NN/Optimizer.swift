@@ -39,8 +39,18 @@ public final class Optimizer {
         self.settings = settings
     }
 
-    /// Restores saved state (a checkpoint's).
-    public func restore(steps: Int, state1: [Float], state2: [Float]) {
+    /// Restores saved state (a checkpoint's) for `count` parameters, refusing buffers that do not
+    /// fit this optimiser (SGD: a momentum buffer or none, no second buffer; Adam: both moments
+    /// or neither).
+    public func restore(steps: Int, state1: [Float], state2: [Float], count: Int) throws {
+        let ok: Bool
+        switch settings.kind {
+        case .sgd: ok = (state1.isEmpty || state1.count == count) && state2.isEmpty
+        case .adam: ok = (state1.isEmpty && state2.isEmpty) || (state1.count == count && state2.count == count)
+        }
+        guard ok else {
+            throw STNError(.invalidArgument, "optimizer state does not fit \(settings.kind == .sgd ? "SGD" : "Adam") with \(count) parameters: buffers of \(state1.count) and \(state2.count) values")
+        }
         self.steps = steps; self.state1 = state1; self.state2 = state2
     }
 
@@ -68,7 +78,7 @@ public final class Optimizer {
                 }
             }
         case .adam:
-            if state1.count != count {
+            if state1.count != count || state2.count != count {
                 state1 = [Float](repeating: 0, count: count)
                 state2 = [Float](repeating: 0, count: count)
             }
