@@ -273,6 +273,11 @@ class ModelMixin:
                 if bar is not None:
                     bar.close()
             seconds = time.perf_counter() - start
+            if not np.isfinite(loss):
+                import warnings
+                warnings.warn(f"training diverged: the mean training loss of epoch {epoch} is {loss}; "
+                              "the parameters are no longer finite (lower the learning rate)", RuntimeWarning,
+                              stacklevel=2)
             self.__dict__["_epochs_done"] = epoch
             history["epoch"].append(epoch)
             history["train_loss"].append(loss)

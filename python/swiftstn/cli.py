@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -108,9 +109,14 @@ def cmd_train(args):
     if start_epoch >= args.epochs:
         print(f"swiftstn: checkpoint is already at epoch {start_epoch} of {args.epochs}; nothing to do", file=sys.stderr)
     for epoch in range(start_epoch + 1, args.epochs + 1):
-        h = model.fit(x, y, epochs=1, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                      momentum=args.momentum, seed=seed, progress=not args.json and sys.stderr.isatty() or args.progress,
-                      validation_data=(xt, yt))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # divergence is reported below, as an error
+            h = model.fit(x, y, epochs=1, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                          momentum=args.momentum, seed=seed,
+                          progress=not args.json and sys.stderr.isatty() or args.progress, validation_data=(xt, yt))
+        if not np.isfinite(h["train_loss"][0]):
+            raise UsageError(f"training diverged in epoch {epoch} (loss {h['train_loss'][0]}); "
+                             "try a lower --lr" + ("" if not args.checkpoint else "; the last checkpoint is the previous epoch's"))
         record = {"epoch": epoch, "train_loss": h["train_loss"][0], "train_accuracy": h["train_accuracy"][0],
                   "test_loss": h["val_loss"][0], "test_accuracy": h["val_accuracy"][0],
                   "train_seconds": h["seconds"][0], "images_per_second": h["images_per_second"][0]}

@@ -168,3 +168,18 @@ def test_one_epoch_of_the_seed_recipe_on_real_mnist():
     p = run("train", "--data", SHARED_MNIST, "--epochs", "1", "--json", "--seed", "0")
     record = json.loads(p.stdout.splitlines()[-1])
     assert record["test_accuracy"] >= 0.90, record
+
+
+def test_divergence_is_a_clear_error(tmp_path):
+    ck = tmp_path / "d.ckpt"
+    p = run("train", "--epochs", "2", "--lr", "1e6", "--seed", "0", "--checkpoint", str(ck), check=False)
+    assert p.returncode == 1 and "training diverged in epoch 1" in p.stderr and "Traceback" not in p.stderr
+    assert not ck.exists()      # nothing non-finite was saved
+
+
+def test_fit_warns_when_training_diverges():
+    import swiftstn
+    from swiftstn import datasets
+    x, y = datasets.embedded_mnist("test")
+    with pytest.warns(RuntimeWarning, match="training diverged"):
+        swiftstn.models.blog_net(seed=0).fit(x, y, epochs=2, lr=1e6, progress=False, seed=0)
