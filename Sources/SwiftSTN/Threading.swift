@@ -71,7 +71,9 @@ final class WorkerPool: @unchecked Sendable {
     /// How long an idle helper keeps polling before it sleeps.
     private static let spinNanoseconds: UInt64 = 200_000
 
-    private let helpers: Int
+    /// Helper threads actually running (pthread_create can fail); the caller waits for this many
+    /// acknowledgements per job, so it must never count a thread that does not exist.
+    private var helpers = 0
     private let busy = Atomic<Bool>(false)
     private let generation = Atomic<Int>(0)
     private let nextChunk = Atomic<Int>(0)
@@ -86,14 +88,14 @@ final class WorkerPool: @unchecked Sendable {
 
     static let forked = Atomic<Bool>(false)
 
-    private init(helpers: Int) {
-        self.helpers = helpers
+    private init(helpers wanted: Int) {
         pthread_atfork(nil, nil, { WorkerPool.forked.store(true, ordering: .relaxed) })
         mutex = .allocate(capacity: 1)
         cond = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
-        for _ in 0..<helpers {
+        var started = 0
+        for _ in 0..<wanted {
             let unmanaged = Unmanaged.passRetained(self)
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { arg in
@@ -101,14 +103,16 @@ final class WorkerPool: @unchecked Sendable {
                 pool.helperLoop()
                 return nil
             }, unmanaged.toOpaque())
-            if rc == 0 { pthread_detach(thread) } else { unmanaged.release() }
+            if rc == 0 { pthread_detach(thread); started += 1 } else { unmanaged.release() }
         }
+        // No job can be posted before `shared` finishes initialising, so this is seen by every run.
+        helpers = started
     }
 
     /// Runs `chunk(0..<chunks)` on the caller and the helpers; false (nothing run) when busy.
     func run(chunks: Int, _ chunk: (Int) -> Void) -> Bool {
         // A forked child has none of the parent's helper threads.
-        guard !WorkerPool.forked.load(ordering: .relaxed) else { return false }
+        guard !WorkerPool.forked.load(ordering: .relaxed), helpers > 0 else { return false }
         guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             return false
         }
