@@ -44,12 +44,13 @@ extern "C" {
 /* grid_sample interpolation modes. */
 #define STN_MODE_BILINEAR 0      /* trilinear for 5-D input */
 #define STN_MODE_NEAREST  1      /* nearest pixel, halves round to even */
-#define STN_MODE_BICUBIC  2      /* Keys cubic, A = -0.75; 4-D input only */
+#define STN_MODE_BICUBIC  2      /* Keys cubic, A = -0.75 (4x4); tricubic (4x4x4) for 5-D input */
 
 /* grid_sample padding modes. */
 #define STN_PADDING_ZEROS      0
 #define STN_PADDING_BORDER     1
 #define STN_PADDING_REFLECTION 2
+#define STN_PADDING_FILL       3  /* only in the functions with a `fill` argument (*_fill, warps) */
 
 /* The library version, a static NUL-terminated string such as "0.1.0". */
 const char *stn_version(void);
@@ -116,6 +117,99 @@ int32_t stn_grid_sample_backward(int32_t dtype, const void *grad_output,
                                  const void *grid, const int64_t *grid_shape, int32_t grid_ndim,
                                  int32_t mode, int32_t padding, int32_t align_corners,
                                  void *grad_input, void *grad_grid, char *err, size_t err_len);
+
+/* ---- fill padding and tricubic sampling (no PyTorch counterparts) ------------------------------
+ * Fill padding (padding = STN_PADDING_FILL): taps are located exactly as with zeros padding, and
+ * every tap outside the input reads the channel's fill value instead of 0 — for bilinear the
+ * 4 (trilinear: 8) corners, for nearest the nearest pixel, for bicubic each of the 16 (tricubic:
+ * 64) taps. fill holds fill_len values of the call's dtype: 1 (used for every channel) or C (one
+ * per channel), all finite. With fill = 0 the results equal zeros padding's bit for bit.
+ * Gradients: the input gradient is zeros padding's (fill values are constants and get no
+ * gradient); the grid gradient includes the fill values read by outside taps like any value.
+ * With padding 0-2, fill must be NULL and fill_len 0. The functions without `fill` refuse
+ * STN_PADDING_FILL.
+ * Tricubic sampling: STN_MODE_BICUBIC on 5-D input is the separable Keys cubic (A = -0.75) over
+ * the 4x4x4 neighbourhood, each tap padded on its axis as 2-D bicubic pads it; the sum runs x
+ * innermost, then y, then z. Coordinates are unnormalised as 2-D bicubic does, so NaN/Inf grid
+ * values behave as in 2-D bicubic (NaN output under zeros padding). Gradients to input and grid.
+ */
+
+/* stn_grid_sample with fill values (padding may be 0-3). */
+int32_t stn_grid_sample_fill(int32_t dtype, const void *input, const int64_t *input_shape,
+                             int32_t input_ndim, const void *grid, const int64_t *grid_shape,
+                             int32_t grid_ndim, int32_t mode, int32_t padding, int32_t align_corners,
+                             const void *fill, int64_t fill_len, void *output, char *err,
+                             size_t err_len);
+
+/* stn_grid_sample_backward with fill values (padding may be 0-3). */
+int32_t stn_grid_sample_backward_fill(int32_t dtype, const void *grad_output,
+                                      const int64_t *grad_output_shape, int32_t grad_output_ndim,
+                                      const void *input, const int64_t *input_shape,
+                                      int32_t input_ndim, const void *grid,
+                                      const int64_t *grid_shape, int32_t grid_ndim, int32_t mode,
+                                      int32_t padding, int32_t align_corners, const void *fill,
+                                      int64_t fill_len, void *grad_input, void *grad_grid,
+                                      char *err, size_t err_len);
+
+/* ---- fused warps (no PyTorch counterparts) ----------------------------------------------------
+ * warp_affine(input, theta, out_size) = grid_sample(input, affine_grid(theta, (N, C, Ho, Wo)))
+ * and warp_perspective(input, H, out_size) = grid_sample(input, perspective_grid(H, (N, C, Ho,
+ * Wo))), computed in one pass that generates the grid a block of points at a time and never
+ * holds it in memory. Outputs and all gradients are bitwise equal to the two-step path's (at
+ * every thread count), for every mode, padding (fill included) and align_corners.
+ * input: (N, C, H, W), H, W > 0.   theta: (N, 2, 3); H: (N, 3, 3).   out_size: (Ho, Wo), both
+ * > 0 (2 entries).   output: (N, C, Ho, Wo).   padding: 0-3; fill as in stn_grid_sample_fill.
+ * Backward: grad_output has the output's shape; grad_input (input's shape) may be NULL, which
+ * skips its computation; grad_theta / grad_h has the matrices' shape.
+ */
+
+/* Validates input, theta and out_size; writes the output shape (4 entries). */
+int32_t stn_warp_affine_shape(const int64_t *input_shape, int32_t input_ndim,
+                              const int64_t *theta_shape, int32_t theta_ndim,
+                              const int64_t *out_size, int32_t out_size_len,
+                              int64_t *out_shape, int32_t *out_ndim, char *err, size_t err_len);
+
+/* output = grid_sample(input, affine_grid(theta, (N, C, Ho, Wo), align_corners), mode, padding,
+ * align_corners). */
+int32_t stn_warp_affine(int32_t dtype, const void *input, const int64_t *input_shape,
+                        int32_t input_ndim, const void *theta, const int64_t *theta_shape,
+                        int32_t theta_ndim, const int64_t *out_size, int32_t out_size_len,
+                        int32_t mode, int32_t padding, int32_t align_corners, const void *fill,
+                        int64_t fill_len, void *output, char *err, size_t err_len);
+
+/* Gradients of stn_warp_affine with respect to input (optional) and theta. */
+int32_t stn_warp_affine_backward(int32_t dtype, const void *grad_output,
+                                 const int64_t *grad_output_shape, int32_t grad_output_ndim,
+                                 const void *input, const int64_t *input_shape, int32_t input_ndim,
+                                 const void *theta, const int64_t *theta_shape, int32_t theta_ndim,
+                                 const int64_t *out_size, int32_t out_size_len, int32_t mode,
+                                 int32_t padding, int32_t align_corners, const void *fill,
+                                 int64_t fill_len, void *grad_input, void *grad_theta, char *err,
+                                 size_t err_len);
+
+/* Validates input, H and out_size; writes the output shape (4 entries). */
+int32_t stn_warp_perspective_shape(const int64_t *input_shape, int32_t input_ndim,
+                                   const int64_t *h_shape, int32_t h_ndim,
+                                   const int64_t *out_size, int32_t out_size_len,
+                                   int64_t *out_shape, int32_t *out_ndim, char *err,
+                                   size_t err_len);
+
+/* output = grid_sample(input, perspective_grid(H, (N, C, Ho, Wo), align_corners), ...). */
+int32_t stn_warp_perspective(int32_t dtype, const void *input, const int64_t *input_shape,
+                             int32_t input_ndim, const void *h, const int64_t *h_shape,
+                             int32_t h_ndim, const int64_t *out_size, int32_t out_size_len,
+                             int32_t mode, int32_t padding, int32_t align_corners, const void *fill,
+                             int64_t fill_len, void *output, char *err, size_t err_len);
+
+/* Gradients of stn_warp_perspective with respect to input (optional) and H. */
+int32_t stn_warp_perspective_backward(int32_t dtype, const void *grad_output,
+                                      const int64_t *grad_output_shape, int32_t grad_output_ndim,
+                                      const void *input, const int64_t *input_shape,
+                                      int32_t input_ndim, const void *h, const int64_t *h_shape,
+                                      int32_t h_ndim, const int64_t *out_size, int32_t out_size_len,
+                                      int32_t mode, int32_t padding, int32_t align_corners,
+                                      const void *fill, int64_t fill_len, void *grad_input,
+                                      void *grad_h, char *err, size_t err_len);
 
 
 /* ---- networks (the training engine) --------------------------------------------------------

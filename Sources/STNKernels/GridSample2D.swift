@@ -10,24 +10,52 @@
 ///   - input: N×C×H×W, C-contiguous.
 ///   - grid: N×Ho×Wo×2, C-contiguous; (x, y) in normalised coordinates.
 ///   - output: N×C×Ho×Wo; only the given positions (all channels) are written.
+///   - fill: fill padding's C per-channel values, which taps outside the input read instead of
+///     zero; `nil` reads zero. Pass it with `.zeros` (fill padding locates taps as zeros padding
+///     does).
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func gridSample2DForward<T: STNFloat>(
     _ s: SamplingShape2D, input: UnsafePointer<T>, grid: UnsafePointer<T>,
     output: UnsafeMutablePointer<T>, mode: InterpolationMode, padding: PaddingMode,
-    alignCorners: Bool, positions: Range<Int>
+    alignCorners: Bool, positions: Range<Int>, fill: UnsafePointer<T>? = nil
 ) {
+    sample2DForward(s, input, StoredGrid2D(grid), output, mode, padding, alignCorners, positions, fill)
+}
+
+/// `gridSample2DForward` with the grid points taken from `source`.
+@inlinable
+func sample2DForward<T: STNFloat, G: GridSource2D>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,
+    _ mode: InterpolationMode, _ padding: PaddingMode, _ alignCorners: Bool, _ positions: Range<Int>,
+    _ fill: UnsafePointer<T>?
+) where G.Scalar == T {
     if blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
-        dispatchPolicy(Forward2DBlockKernel(s, input, grid, output, mode, positions), padding, alignCorners)
+        dispatchPolicy(Forward2DBlockKernel(s, input, source, output, mode, positions, fill), padding, alignCorners)
         return
     }
     switch mode {
     case .bilinear:
-        bilinear2DForward(s, input, grid, output, padding, alignCorners, positions)
+        bilinear2DForward(s, input, source, output, padding, alignCorners, positions, fill)
     case .nearest:
-        nearest2DForward(s, input, grid, output, padding, alignCorners, positions)
+        nearest2DForward(s, input, source, output, padding, alignCorners, positions, fill)
     case .bicubic:
-        bicubic2DForward(s, input, grid, output, padding, alignCorners, positions)
+        bicubic2DForward(s, input, source, output, padding, alignCorners, positions, fill)
+    }
+}
+
+/// Walks `positions` in blocks (per batch element) with the grid points of each block from
+/// `source`: `body(b, q, n, points)` for positions q..<q+n, points[2i], points[2i + 1] being
+/// position q + i's (x, y).
+@inlinable @inline(__always)
+func forEachSourceBlock<T: STNFloat, G: GridSource2D>(
+    _ source: G, _ positions: Range<Int>, plane: Int,
+    _ body: (_ b: Int, _ q: Int, _ n: Int, _ points: UnsafePointer<T>) -> Void
+) where G.Scalar == T {
+    withUnsafeTemporaryAllocation(of: T.self, capacity: 2 * sampleBlock) { scratch in
+        forEachBatchSegment(positions, plane: plane) { b, flat in
+            forEachBlock(flat) { q, n in body(b, q, n, source.points(b, q, n, scratch.baseAddress!)) }
+        }
     }
 }
 
@@ -57,13 +85,13 @@ struct BilinearTaps2D<T: STNFloat> {
     }
 
     @inlinable @inline(__always)
-    func values(_ p: UnsafePointer<T>) -> (T, T, T, T) {
-        (o00 >= 0 ? p[o00] : 0, o01 >= 0 ? p[o01] : 0, o10 >= 0 ? p[o10] : 0, o11 >= 0 ? p[o11] : 0)
+    func values(_ p: UnsafePointer<T>, fill: T = 0) -> (T, T, T, T) {
+        (o00 >= 0 ? p[o00] : fill, o01 >= 0 ? p[o01] : fill, o10 >= 0 ? p[o10] : fill, o11 >= 0 ? p[o11] : fill)
     }
 
     @inlinable @inline(__always)
-    func sample(_ p: UnsafePointer<T>) -> T {
-        let (v00, v01, v10, v11) = values(p)
+    func sample(_ p: UnsafePointer<T>, fill: T = 0) -> T {
+        let (v00, v01, v10, v11) = values(p, fill: fill)
         // PyTorch's (nw·v + ne·v) + sw·v + se·v, contracted to fused multiply-adds as its
         // AVX2/AVX-512 builds compile it: bit-identical results on the seed's STN fixture.
         return (v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11)
@@ -76,16 +104,26 @@ func bilinear2DForward<T: STNFloat>(
     _ output: UnsafeMutablePointer<T>, _ padding: PaddingMode, _ alignCorners: Bool,
     _ positions: Range<Int>
 ) {
+    bilinear2DForward(s, input, StoredGrid2D(grid), output, padding, alignCorners, positions, nil)
+}
+
+@inlinable
+func bilinear2DForward<T: STNFloat, G: GridSource2D>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
+    _ output: UnsafeMutablePointer<T>, _ padding: PaddingMode, _ alignCorners: Bool,
+    _ positions: Range<Int>, _ fill: UnsafePointer<T>?
+) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
-    forEachBatchSegment(positions, plane: plane) { b, flat in
+    forEachSourceBlock(source, positions, plane: plane) { b, q0, n, grid in
         let src = input + b * C * inPlane
         let dst = output + b * C * plane - b * plane
-        for q in flat {
-            let x = sourceIndexVector(grid[2 * q], size: s.inputWidth, padding: padding, alignCorners: alignCorners)
-            let y = sourceIndexVector(grid[2 * q + 1], size: s.inputHeight, padding: padding, alignCorners: alignCorners)
+        for i in 0..<n {
+            let q = q0 + i
+            let x = sourceIndexVector(grid[2 * i], size: s.inputWidth, padding: padding, alignCorners: alignCorners)
+            let y = sourceIndexVector(grid[2 * i + 1], size: s.inputHeight, padding: padding, alignCorners: alignCorners)
             let taps = BilinearTaps2D(x: x, y: y, width: s.inputWidth, height: s.inputHeight)
             for c in 0..<C {
-                dst[c * plane + q] = taps.sample(src + c * inPlane)
+                dst[c * plane + q] = taps.sample(src + c * inPlane, fill: fill?[c] ?? 0)
             }
         }
     }
@@ -105,16 +143,26 @@ func nearest2DForward<T: STNFloat>(
     _ output: UnsafeMutablePointer<T>, _ padding: PaddingMode, _ alignCorners: Bool,
     _ positions: Range<Int>
 ) {
+    nearest2DForward(s, input, StoredGrid2D(grid), output, padding, alignCorners, positions, nil)
+}
+
+@inlinable
+func nearest2DForward<T: STNFloat, G: GridSource2D>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
+    _ output: UnsafeMutablePointer<T>, _ padding: PaddingMode, _ alignCorners: Bool,
+    _ positions: Range<Int>, _ fill: UnsafePointer<T>?
+) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
-    forEachBatchSegment(positions, plane: plane) { b, flat in
+    forEachSourceBlock(source, positions, plane: plane) { b, q0, n, grid in
         let src = input + b * C * inPlane
         let dst = output + b * C * plane - b * plane
-        for q in flat {
-            let x = sourceIndexVector(grid[2 * q], size: s.inputWidth, padding: padding, alignCorners: alignCorners)
-            let y = sourceIndexVector(grid[2 * q + 1], size: s.inputHeight, padding: padding, alignCorners: alignCorners)
+        for i in 0..<n {
+            let q = q0 + i
+            let x = sourceIndexVector(grid[2 * i], size: s.inputWidth, padding: padding, alignCorners: alignCorners)
+            let y = sourceIndexVector(grid[2 * i + 1], size: s.inputHeight, padding: padding, alignCorners: alignCorners)
             let o = nearestOffset2D(x: x, y: y, width: s.inputWidth, height: s.inputHeight)
             for c in 0..<C {
-                dst[c * plane + q] = o >= 0 ? src[c * inPlane + o] : 0
+                dst[c * plane + q] = o >= 0 ? src[c * inPlane + o] : (fill?[c] ?? 0)
             }
         }
     }
@@ -146,24 +194,26 @@ struct BicubicTaps2D<T: STNFloat> {
         ys = Quad(tap(fy - 1, height), tap(fy, height), tap(fy + 1, height), tap(fy + 2, height))
     }
 
-    /// The input value at tap (i, j), zero where the tap is outside. Masked taps still take part
-    /// in the weighted sums, so a NaN weight propagates exactly as in PyTorch.
+    /// The input value at tap (i, j), `fill` (zero by default) where the tap is outside. Masked
+    /// taps still take part in the weighted sums, so a NaN weight propagates exactly as in PyTorch.
     @inlinable @inline(__always)
-    func value(_ p: UnsafePointer<T>, _ i: Int, _ j: Int, width: Int) -> T {
+    func value(_ p: UnsafePointer<T>, _ i: Int, _ j: Int, width: Int, fill: T = 0) -> T {
         let x = xs[i], y = ys[j]
-        return (x >= 0 && y >= 0) ? p[y * width + x] : 0
+        return (x >= 0 && y >= 0) ? p[y * width + x] : fill
     }
 
     @inlinable @inline(__always)
-    func row(_ p: UnsafePointer<T>, _ j: Int, width: Int) -> T {
-        (cx.v0 * value(p, 0, j, width: width)).addingProduct(cx.v1, value(p, 1, j, width: width))
-            .addingProduct(cx.v2, value(p, 2, j, width: width)).addingProduct(cx.v3, value(p, 3, j, width: width))
+    func row(_ p: UnsafePointer<T>, _ j: Int, width: Int, fill: T = 0) -> T {
+        (cx.v0 * value(p, 0, j, width: width, fill: fill)).addingProduct(cx.v1, value(p, 1, j, width: width, fill: fill))
+            .addingProduct(cx.v2, value(p, 2, j, width: width, fill: fill))
+            .addingProduct(cx.v3, value(p, 3, j, width: width, fill: fill))
     }
 
     @inlinable @inline(__always)
-    func sample(_ p: UnsafePointer<T>, width: Int) -> T {
-        (cy.v0 * row(p, 0, width: width)).addingProduct(cy.v1, row(p, 1, width: width))
-            .addingProduct(cy.v2, row(p, 2, width: width)).addingProduct(cy.v3, row(p, 3, width: width))
+    func sample(_ p: UnsafePointer<T>, width: Int, fill: T = 0) -> T {
+        (cy.v0 * row(p, 0, width: width, fill: fill)).addingProduct(cy.v1, row(p, 1, width: width, fill: fill))
+            .addingProduct(cy.v2, row(p, 2, width: width, fill: fill))
+            .addingProduct(cy.v3, row(p, 3, width: width, fill: fill))
     }
 }
 
@@ -173,17 +223,27 @@ func bicubic2DForward<T: STNFloat>(
     _ output: UnsafeMutablePointer<T>, _ padding: PaddingMode, _ alignCorners: Bool,
     _ positions: Range<Int>
 ) {
+    bicubic2DForward(s, input, StoredGrid2D(grid), output, padding, alignCorners, positions, nil)
+}
+
+@inlinable
+func bicubic2DForward<T: STNFloat, G: GridSource2D>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
+    _ output: UnsafeMutablePointer<T>, _ padding: PaddingMode, _ alignCorners: Bool,
+    _ positions: Range<Int>, _ fill: UnsafePointer<T>?
+) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels, W = s.inputWidth
-    forEachBatchSegment(positions, plane: plane) { b, flat in
+    forEachSourceBlock(source, positions, plane: plane) { b, q0, n, grid in
         let src = input + b * C * inPlane
         let dst = output + b * C * plane - b * plane
-        for q in flat {
-            let ix = unnormalizeVector(grid[2 * q], size: W, alignCorners: alignCorners)
-            let iy = unnormalizeVector(grid[2 * q + 1], size: s.inputHeight, alignCorners: alignCorners)
+        for i in 0..<n {
+            let q = q0 + i
+            let ix = unnormalizeVector(grid[2 * i], size: W, alignCorners: alignCorners)
+            let iy = unnormalizeVector(grid[2 * i + 1], size: s.inputHeight, alignCorners: alignCorners)
             let taps = BicubicTaps2D(ix: ix, iy: iy, width: W, height: s.inputHeight,
                                      padding: padding, alignCorners: alignCorners)
             for c in 0..<C {
-                dst[c * plane + q] = taps.sample(src + c * inPlane, width: W)
+                dst[c * plane + q] = taps.sample(src + c * inPlane, width: W, fill: fill?[c] ?? 0)
             }
         }
     }

@@ -30,14 +30,16 @@ func bilinearBlockTapsWithGradient<T: STNFloat, P: SamplingPolicy>(
     }
 }
 
-/// Bilinear grid gradient for `positions`, block form of `gridSample2DBackwardGrid`.
+/// Bilinear grid gradient for `positions`, block form of `gridSample2DBackwardGrid`: grid points
+/// from `source`, gradients to `sink`, outside taps reading `fill[c]` (or zero).
 @inlinable
-func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy>(
+func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D, K: GridGradientSink2D>(
     _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>,
-    _ grid: UnsafePointer<T>, _ gradGrid: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type
-) {
+    _ source: G, _ sink: K, _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?
+) where G.Scalar == T, K.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
+    withPointScratch(T.self) { pts in withPointScratch(T.self) { outScratch in
     withBlockScratch(T.self, ints: 4 * 64, reals: 9 * 64) { o, f in
         let B = sampleBlock
         let zero = f + 6 * B
@@ -46,8 +48,9 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy>(
             let src = input + b * C * inPlane
             let gOut = gradOutput + b * C * plane - b * plane
             forEachBlock(flat) { q, n in
-                bilinearBlockTapsWithGradient(policy, grid + 2 * q, n, width: W, height: H, o, f)
-                let out = gradGrid + 2 * q
+                bilinearBlockTapsWithGradient(policy, source.points(b, q, n, pts), n, width: W, height: H, o, f)
+                let out = sink.destination(q, outScratch)
+                defer { sink.commit(b, q, n, out) }
                 if C < 4 {
                     // Few channels: channel outer, lanes inner (vectorised across the block).
                     let gx = f + 7 * B, gy = f + 8 * B
@@ -69,9 +72,10 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy>(
                         for c in 0..<C {
                             let p = src + c * inPlane
                             let go = gOut + c * plane + q
+                            let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                             for i in 0..<n {
-                                accumulate(i, tapValue(p, o[i], zero: zero), tapValue(p, o[B + i], zero: zero),
-                                           tapValue(p, o[2 * B + i], zero: zero), tapValue(p, o[3 * B + i], zero: zero), go[i])
+                                accumulate(i, tapValue(p, o[i], zero: z), tapValue(p, o[B + i], zero: z),
+                                           tapValue(p, o[2 * B + i], zero: z), tapValue(p, o[3 * B + i], zero: z), go[i])
                             }
                         }
                     }
@@ -100,8 +104,9 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy>(
                     } else {
                         for c in 0..<C {
                             let p = src + c * inPlane
-                            let nw = tapValue(p, o00, zero: zero), ne = tapValue(p, o01, zero: zero)
-                            let sw = tapValue(p, o10, zero: zero), se = tapValue(p, o11, zero: zero)
+                            let z = fill.map { $0 + c } ?? UnsafePointer(zero)
+                            let nw = tapValue(p, o00, zero: z), ne = tapValue(p, o01, zero: z)
+                            let sw = tapValue(p, o10, zero: z), se = tapValue(p, o11, zero: z)
                             let gval = go[c * plane]
                             ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
                             ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
@@ -112,25 +117,24 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy>(
                 }
             }
         }
-    }
+    } } }
 }
 
 /// Bilinear input gradient for batch element `b`, channels `channels`, block form of
 /// `gridSample2DBackwardInput`: each channel plane receives its contributions in position order.
 @inlinable
-func bilinear2DBackwardInputBlocks<T: STNFloat, P: SamplingPolicy>(
-    _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ grid: UnsafePointer<T>,
+func bilinear2DBackwardInputBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
+    _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ source: G,
     _ gradInput: UnsafeMutablePointer<T>, _ b: Int, _ channels: Range<Int>, _ policy: P.Type
-) {
+) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
     let gOut = gradOutput + b * C * plane
     let gIn = gradInput + b * C * inPlane
-    let g = grid + b * plane * 2
-    withBlockScratch(T.self, ints: 4 * 64, reals: 4 * 64) { o, w in
+    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 4 * 64, reals: 4 * 64) { o, w in
         let B = sampleBlock
         forEachBlock(0..<plane) { q, n in
-            bilinearBlockTaps(policy, g + 2 * q, n, width: W, height: H, o, w)
+            bilinearBlockTaps(policy, source.points(b, b * plane + q, n, pts), n, width: W, height: H, o, w)
             for c in channels {
                 let go = gOut + c * plane + q
                 let dst = gIn + c * inPlane
@@ -144,46 +148,50 @@ func bilinear2DBackwardInputBlocks<T: STNFloat, P: SamplingPolicy>(
                 }
             }
         }
-    }
+    } }
 }
 
 @usableFromInline
-struct BackwardGrid2DBlockKernel<E: STNFloat>: BlockKernel2D {
+struct BackwardGrid2DBlockKernel<E: STNFloat, G: GridSource2D, K: GridGradientSink2D>: BlockKernel2D
+    where G.Scalar == E, K.Scalar == E {
     @usableFromInline let s: SamplingShape2D
-    @usableFromInline let gradOutput: UnsafePointer<E>, input: UnsafePointer<E>, grid: UnsafePointer<E>
-    @usableFromInline let gradGrid: UnsafeMutablePointer<E>
+    @usableFromInline let gradOutput: UnsafePointer<E>, input: UnsafePointer<E>
+    @usableFromInline let source: G
+    @usableFromInline let sink: K
     @usableFromInline let positions: Range<Int>
+    @usableFromInline let fill: UnsafePointer<E>?
 
     @inlinable
     init(_ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ input: UnsafePointer<E>,
-         _ grid: UnsafePointer<E>, _ gradGrid: UnsafeMutablePointer<E>, _ positions: Range<Int>) {
-        self.s = s; self.gradOutput = gradOutput; self.input = input; self.grid = grid
-        self.gradGrid = gradGrid; self.positions = positions
+         _ source: G, _ sink: K, _ positions: Range<Int>, _ fill: UnsafePointer<E>?) {
+        self.s = s; self.gradOutput = gradOutput; self.input = input; self.source = source
+        self.sink = sink; self.positions = positions; self.fill = fill
     }
 
     @inlinable @inline(__always)
     func run<P: SamplingPolicy>(_ p: P.Type) {
-        bilinear2DBackwardGridBlocks(s, gradOutput, input, grid, gradGrid, positions, p)
+        bilinear2DBackwardGridBlocks(s, gradOutput, input, source, sink, positions, p, fill)
     }
 }
 
 @usableFromInline
-struct BackwardInput2DBlockKernel<E: STNFloat>: BlockKernel2D {
+struct BackwardInput2DBlockKernel<E: STNFloat, G: GridSource2D>: BlockKernel2D where G.Scalar == E {
     @usableFromInline let s: SamplingShape2D
-    @usableFromInline let gradOutput: UnsafePointer<E>, grid: UnsafePointer<E>
+    @usableFromInline let gradOutput: UnsafePointer<E>
+    @usableFromInline let source: G
     @usableFromInline let gradInput: UnsafeMutablePointer<E>
     @usableFromInline let batch: Int
     @usableFromInline let channels: Range<Int>
 
     @inlinable
-    init(_ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ grid: UnsafePointer<E>,
+    init(_ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ source: G,
          _ gradInput: UnsafeMutablePointer<E>, _ batch: Int, _ channels: Range<Int>) {
-        self.s = s; self.gradOutput = gradOutput; self.grid = grid; self.gradInput = gradInput
+        self.s = s; self.gradOutput = gradOutput; self.source = source; self.gradInput = gradInput
         self.batch = batch; self.channels = channels
     }
 
     @inlinable @inline(__always)
     func run<P: SamplingPolicy>(_ p: P.Type) {
-        bilinear2DBackwardInputBlocks(s, gradOutput, grid, gradInput, batch, channels, p)
+        bilinear2DBackwardInputBlocks(s, gradOutput, source, gradInput, batch, channels, p)
     }
 }

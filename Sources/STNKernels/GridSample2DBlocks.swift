@@ -34,6 +34,14 @@ func withBlockScratch<T, R>(
     }
 }
 
+/// Scratch for a block's generated grid points (2·`sampleBlock` values). A separate allocation
+/// from the kernels' other scratch, so that the compiler can tell the points from the offsets
+/// and weights it writes (with one shared buffer it could not, and kept the tap loops scalar).
+@inlinable @inline(__always)
+func withPointScratch<T, R>(_: T.Type, _ body: (UnsafeMutablePointer<T>) -> R) -> R {
+    withUnsafeTemporaryAllocation(of: T.self, capacity: 2 * 64) { body($0.baseAddress!) }
+}
+
 /// Walks `flat` (inside one batch element) in blocks: `body(q, n)` for positions q..<q+n.
 @inlinable @inline(__always)
 func forEachBlock(_ flat: Range<Int>, _ body: (_ q: Int, _ n: Int) -> Void) {
@@ -114,14 +122,17 @@ func bilinearBlockTaps<T: STNFloat, P: SamplingPolicy>(
     }
 }
 
+/// Bilinear forward for `positions`, grid points from `source`. Taps outside the input read
+/// `fill[c]` (fill padding) or zero (`fill` nil).
 @inlinable
-func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
-    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ grid: UnsafePointer<T>,
-    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type
-) {
+func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
+    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type,
+    _ fill: UnsafePointer<T>? = nil
+) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    withBlockScratch(T.self, ints: 4 * 64, reals: 5 * 64 + 1) { o, w in
+    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 4 * 64, reals: 5 * 64 + 1) { o, w in
         let B = sampleBlock
         let r = w + 4 * B
         let zero = w + 5 * B
@@ -130,7 +141,7 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
             let src = input + b * C * inPlane
             let dst = output + b * C * plane - b * plane
             forEachBlock(flat) { q, n in
-                bilinearBlockTaps(policy, grid + 2 * q, n, width: W, height: H, o, w)
+                bilinearBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
                 if n == B && allInside(o, 4 * B) {
                     for c in 0..<C {
                         let p = src + c * inPlane
@@ -146,9 +157,10 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                 }
                 for c in 0..<C {
                     let p = src + c * inPlane
+                    let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                     for i in 0..<n {
-                        let v00 = tapValue(p, o[i], zero: zero), v01 = tapValue(p, o[B + i], zero: zero)
-                        let v10 = tapValue(p, o[2 * B + i], zero: zero), v11 = tapValue(p, o[3 * B + i], zero: zero)
+                        let v00 = tapValue(p, o[i], zero: z), v01 = tapValue(p, o[B + i], zero: z)
+                        let v10 = tapValue(p, o[2 * B + i], zero: z), v11 = tapValue(p, o[3 * B + i], zero: z)
                         r[i] = (v00 * w[i]).addingProduct(v01, w[B + i])
                             .addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
                     }
@@ -156,7 +168,7 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                 }
             }
         }
-    }
+    } }
 }
 
 // MARK: - Nearest forward
@@ -178,28 +190,30 @@ func nearestBlockOffsets<T: STNFloat, P: SamplingPolicy>(
 }
 
 @inlinable
-func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
-    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ grid: UnsafePointer<T>,
-    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type
-) {
+func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
+    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type,
+    _ fill: UnsafePointer<T>? = nil
+) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    withBlockScratch(T.self, ints: 64, reals: 64 + 1) { o, r in
+    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 64, reals: 64 + 1) { o, r in
         let zero = r + sampleBlock
         zero.initialize(to: 0)
         forEachBatchSegment(positions, plane: plane) { b, flat in
             let src = input + b * C * inPlane
             let dst = output + b * C * plane - b * plane
             forEachBlock(flat) { q, n in
-                nearestBlockOffsets(policy, grid + 2 * q, n, width: W, height: H, o)
+                nearestBlockOffsets(policy, source.points(b, q, n, pts), n, width: W, height: H, o)
                 for c in 0..<C {
                     let p = src + c * inPlane
-                    for i in 0..<n { r[i] = tapValue(p, o[i], zero: zero) }
+                    let z = fill.map { $0 + c } ?? UnsafePointer(zero)
+                    for i in 0..<n { r[i] = tapValue(p, o[i], zero: z) }
                     (dst + c * plane + q).update(from: r, count: n)
                 }
             }
         }
-    }
+    } }
 }
 
 // MARK: - Bicubic forward
@@ -243,13 +257,14 @@ func bicubicBlockTaps<T: STNFloat, P: SamplingPolicy>(
 }
 
 @inlinable
-func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
-    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ grid: UnsafePointer<T>,
-    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type
-) {
+func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
+    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type,
+    _ fill: UnsafePointer<T>? = nil
+) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    withBlockScratch(T.self, ints: 16 * 64, reals: 11 * 64 + 1) { o, w in
+    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 16 * 64, reals: 11 * 64 + 1) { o, w in
         let B = sampleBlock
         let r = w + 10 * B
         let zero = w + 11 * B
@@ -258,16 +273,17 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
             let src = input + b * C * inPlane
             let dst = output + b * C * plane - b * plane
             forEachBlock(flat) { q, n in
-                bicubicBlockTaps(policy, grid + 2 * q, n, width: W, height: H, o, w)
+                bicubicBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
                 for c in 0..<C {
                     let p = src + c * inPlane
+                    let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                     for k in 0..<n {
                         let cx0 = w[k], cx1 = w[B + k], cx2 = w[2 * B + k], cx3 = w[3 * B + k]
                         @inline(__always) func row(_ j: Int) -> T {
                             let base = 4 * j * B + k
-                            return (cx0 * tapValue(p, o[base], zero: zero)).addingProduct(cx1, tapValue(p, o[base + B], zero: zero))
-                                .addingProduct(cx2, tapValue(p, o[base + 2 * B], zero: zero))
-                                .addingProduct(cx3, tapValue(p, o[base + 3 * B], zero: zero))
+                            return (cx0 * tapValue(p, o[base], zero: z)).addingProduct(cx1, tapValue(p, o[base + B], zero: z))
+                                .addingProduct(cx2, tapValue(p, o[base + 2 * B], zero: z))
+                                .addingProduct(cx3, tapValue(p, o[base + 3 * B], zero: z))
                         }
                         r[k] = (w[4 * B + k] * row(0)).addingProduct(w[5 * B + k], row(1))
                             .addingProduct(w[6 * B + k], row(2)).addingProduct(w[7 * B + k], row(3))
@@ -276,7 +292,7 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                 }
             }
         }
-    }
+    } }
 }
 
 // MARK: - Dispatch
@@ -297,26 +313,29 @@ func dispatchPolicy<K: BlockKernel2D>(_ k: K, _ padding: PaddingMode, _ alignCor
 }
 
 @usableFromInline
-struct Forward2DBlockKernel<E: STNFloat>: BlockKernel2D {
+struct Forward2DBlockKernel<E: STNFloat, G: GridSource2D>: BlockKernel2D where G.Scalar == E {
     @usableFromInline let s: SamplingShape2D
-    @usableFromInline let input: UnsafePointer<E>, grid: UnsafePointer<E>
+    @usableFromInline let input: UnsafePointer<E>
+    @usableFromInline let source: G
     @usableFromInline let output: UnsafeMutablePointer<E>
     @usableFromInline let mode: InterpolationMode
     @usableFromInline let positions: Range<Int>
+    @usableFromInline let fill: UnsafePointer<E>?
 
     @inlinable
-    init(_ s: SamplingShape2D, _ input: UnsafePointer<E>, _ grid: UnsafePointer<E>,
-         _ output: UnsafeMutablePointer<E>, _ mode: InterpolationMode, _ positions: Range<Int>) {
-        self.s = s; self.input = input; self.grid = grid; self.output = output
-        self.mode = mode; self.positions = positions
+    init(_ s: SamplingShape2D, _ input: UnsafePointer<E>, _ source: G,
+         _ output: UnsafeMutablePointer<E>, _ mode: InterpolationMode, _ positions: Range<Int>,
+         _ fill: UnsafePointer<E>?) {
+        self.s = s; self.input = input; self.source = source; self.output = output
+        self.mode = mode; self.positions = positions; self.fill = fill
     }
 
     @inlinable @inline(__always)
     func run<P: SamplingPolicy>(_ p: P.Type) {
         switch mode {
-        case .bilinear: bilinear2DForwardBlocks(s, input, grid, output, positions, p)
-        case .nearest: nearest2DForwardBlocks(s, input, grid, output, positions, p)
-        case .bicubic: bicubic2DForwardBlocks(s, input, grid, output, positions, p)
+        case .bilinear: bilinear2DForwardBlocks(s, input, source, output, positions, p, fill)
+        case .nearest: nearest2DForwardBlocks(s, input, source, output, positions, p, fill)
+        case .bicubic: bicubic2DForwardBlocks(s, input, source, output, positions, p, fill)
         }
     }
 }

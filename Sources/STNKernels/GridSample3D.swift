@@ -68,14 +68,20 @@ func sourceIndexScalar<T: STNFloat>(_ coord: T, size: Int, padding: PaddingMode,
 }
 
 /// Samples a 5-D `input` at a 5-D `grid` for flattened output positions `positions`
-/// ⊂ [0, N·Do·Ho·Wo). `mode` must be bilinear (trilinear) or nearest.
+/// ⊂ [0, N·Do·Ho·Wo): trilinear (`.bilinear`), nearest, or tricubic (`.bicubic`, see
+/// GridSample3DCubic.swift). `fill` (fill padding, with `.zeros`): the C values taps outside the
+/// input read instead of zero.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func gridSample3DForward<T: STNFloat>(
     _ s: SamplingShape3D, input: UnsafePointer<T>, grid: UnsafePointer<T>,
     output: UnsafeMutablePointer<T>, mode: InterpolationMode, padding: PaddingMode,
-    alignCorners: Bool, positions: Range<Int>
+    alignCorners: Bool, positions: Range<Int>, fill: UnsafePointer<T>? = nil
 ) {
+    if mode == .bicubic {
+        tricubic3DForward(s, input, grid, output, padding, alignCorners, positions, fill)
+        return
+    }
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight, D = s.inputDepth
     forEachBatchSegment(positions, plane: plane) { b, flat in
@@ -87,14 +93,20 @@ public func gridSample3DForward<T: STNFloat>(
             let z = sourceIndexScalar(grid[3 * q + 2], size: D, padding: padding, alignCorners: alignCorners)
             if mode == .nearest {
                 let o = nearestOffset3D(x: x, y: y, z: z, width: W, height: H, depth: D)
-                for c in 0..<C { dst[c * plane + q] = o >= 0 ? src[c * inPlane + o] : 0 }
+                for c in 0..<C { dst[c * plane + q] = o >= 0 ? src[c * inPlane + o] : (fill?[c] ?? 0) }
                 continue
             }
             let t = TrilinearTaps3D(x: x, y: y, z: z, width: W, height: H, depth: D)
             for c in 0..<C {
                 let p = src + c * inPlane
                 var acc: T = 0
-                for k in 0..<8 where t.isInside(k) { acc += p[t.offset(k)] * t.weight(k) }
+                if let fill {
+                    // Outside corners read the fill value (with a zero fill, the added terms are
+                    // ±0, which leave a sum that starts at +0 unchanged: zeros padding's bits).
+                    for k in 0..<8 { acc += (t.isInside(k) ? p[t.offset(k)] : fill[c]) * t.weight(k) }
+                } else {
+                    for k in 0..<8 where t.isInside(k) { acc += p[t.offset(k)] * t.weight(k) }
+                }
                 dst[c * plane + q] = acc
             }
         }
@@ -109,6 +121,10 @@ public func gridSample3DBackwardInput<T: STNFloat>(
     gradInput: UnsafeMutablePointer<T>, mode: InterpolationMode, padding: PaddingMode,
     alignCorners: Bool, batch b: Int, channels: Range<Int>
 ) {
+    if mode == .bicubic {
+        tricubic3DBackwardInput(s, gradOutput, grid, gradInput, padding, alignCorners, b, channels)
+        return
+    }
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight, D = s.inputDepth
     let gOut = gradOutput + b * C * plane
@@ -135,14 +151,18 @@ public func gridSample3DBackwardInput<T: STNFloat>(
 }
 
 /// Writes d(loss)/d(grid) for flattened output positions `positions` into `gradGrid`
-/// (N×Do×Ho×Wo×3). Zero for nearest.
+/// (N×Do×Ho×Wo×3). Zero for nearest. With `fill`, outside taps contribute their fill value.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func gridSample3DBackwardGrid<T: STNFloat>(
     _ s: SamplingShape3D, gradOutput: UnsafePointer<T>, input: UnsafePointer<T>,
     grid: UnsafePointer<T>, gradGrid: UnsafeMutablePointer<T>, mode: InterpolationMode,
-    padding: PaddingMode, alignCorners: Bool, positions: Range<Int>
+    padding: PaddingMode, alignCorners: Bool, positions: Range<Int>, fill: UnsafePointer<T>? = nil
 ) {
+    if mode == .bicubic {
+        tricubic3DBackwardGrid(s, gradOutput, input, grid, gradGrid, padding, alignCorners, positions, fill)
+        return
+    }
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight, D = s.inputDepth
     forEachBatchSegment(positions, plane: plane) { b, flat in
@@ -161,8 +181,8 @@ public func gridSample3DBackwardGrid<T: STNFloat>(
             for c in 0..<C {
                 let go = gOut[c * plane + q]
                 let p = src + c * inPlane
-                for k in 0..<8 where t.isInside(k) {
-                    let v = p[t.offset(k)]
+                for k in 0..<8 where fill != nil || t.isInside(k) {
+                    let v = t.isInside(k) ? p[t.offset(k)] : fill![c]
                     let (wx, wy, wz) = t.axisWeights(k)
                     // Moving x towards the far corner raises the weights of the x1 corners.
                     if k & 1 == 0 { gx -= v * wy * wz * go } else { gx += v * wy * wz * go }

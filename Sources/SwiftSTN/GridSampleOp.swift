@@ -1,7 +1,9 @@
 /// `grid_sample`: validation, threading and the safe Swift API around the sampler kernels.
 ///
 /// input N×C×H×W with grid N×Ho×Wo×2 gives N×C×Ho×Wo; input N×C×D×H×W with grid N×Do×Ho×Wo×3
-/// gives N×C×Do×Ho×Wo — `torch.nn.functional.grid_sample`'s contract, every mode and padding.
+/// gives N×C×Do×Ho×Wo — `torch.nn.functional.grid_sample`'s contract, every mode and padding —
+/// plus tricubic sampling (`.bicubic` on 5-D input) and fill padding (`fill`: taps outside the
+/// input read a per-channel value instead of zero; coordinates are zeros padding's).
 public enum GridSample {
     /// Validates input and grid shapes for `mode` and returns the output's shape.
     public static func outputShape(inputShape: [Int], gridShape: [Int], mode: InterpolationMode,
@@ -23,33 +25,52 @@ public enum GridSample {
         for i in 2..<inputShape.count where inputShape[i] == 0 {
             throw STNError.invalid("\(op): expected input to have non-empty spatial dimensions, got \(inDesc) with dimension \(i) empty")
         }
-        if mode == .bicubic && d == 3 {
-            throw STNError.invalid("\(op): bicubic interpolation only supports 4-D input, got \(inDesc)")
-        }
         let shape = [inputShape[0], inputShape[1]] + gridShape[1...d]
         _ = try elementCount(shape, name: "output")
         return shape
     }
 
-    /// Validates and samples `input` at `grid` into `output` (of `outputShape(...)`).
+    /// Validates fill padding's values for `inputShape` (N, C, ...): one value for every channel,
+    /// or C of them; all finite. Returns them expanded to C values. `padding` must be `.zeros`
+    /// (fill padding locates taps as zeros padding does).
+    public static func fillValues<T: STNFloat>(_ fill: UnsafeBufferPointer<T>, inputShape: [Int], padding: PaddingMode,
+                                               op: String = "grid_sample") throws -> [T] {
+        guard padding == .zeros else {
+            throw STNError.invalid("\(op): fill values are only used by fill padding, got padding \(padding) with fill")
+        }
+        let c = inputShape.count >= 2 ? inputShape[1] : 0
+        guard fill.count == 1 || fill.count == c else {
+            throw STNError.invalid("\(op): expected fill to have 1 value or C = \(c) values (one per channel) for input of shape \(describeShape(inputShape)), got \(fill.count) values")
+        }
+        if let i = fill.firstIndex(where: { !$0.isFinite }) {
+            throw STNError.invalid("\(op): fill values must be finite, got \(fill[i]) at index \(i)")
+        }
+        return fill.count == c ? Array(fill) : [T](repeating: fill[0], count: c)
+    }
+
+    /// Validates and samples `input` at `grid` into `output` (of `outputShape(...)`). `fill`
+    /// selects fill padding (with `padding` `.zeros`): see `fillValues`.
     public static func run<T: STNFloat>(
         input: UnsafePointer<T>, inputShape: [Int], grid: UnsafePointer<T>, gridShape: [Int],
         mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool,
-        output: UnsafeMutablePointer<T>
+        fill: UnsafeBufferPointer<T>? = nil, output: UnsafeMutablePointer<T>
     ) throws {
         _ = try outputShape(inputShape: inputShape, gridShape: gridShape, mode: mode)
+        let fills = try fill.map { try fillValues($0, inputShape: inputShape, padding: padding) }
         let (n, c) = (inputShape[0], inputShape[1])
-        if inputShape.count == 4 {
-            let s = shape2D(inputShape, gridShape)
-            Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
-                gridSample2DForward(s, input: input, grid: grid, output: output, mode: mode,
-                                    padding: padding, alignCorners: alignCorners, positions: r)
-            }
-        } else {
-            let s = shape3D(inputShape, gridShape)
-            Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
-                gridSample3DForward(s, input: input, grid: grid, output: output, mode: mode,
-                                    padding: padding, alignCorners: alignCorners, positions: r)
+        try withOptionalBase(fills) { fill in
+            if inputShape.count == 4 {
+                let s = shape2D(inputShape, gridShape)
+                Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
+                    gridSample2DForward(s, input: input, grid: grid, output: output, mode: mode,
+                                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
+                }
+            } else {
+                let s = shape3D(inputShape, gridShape)
+                Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
+                    gridSample3DForward(s, input: input, grid: grid, output: output, mode: mode,
+                                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
+                }
             }
         }
     }
@@ -58,6 +79,9 @@ public enum GridSample {
     ///
     /// - Parameters:
     ///   - gradOutput: d(loss)/d(output), of the forward output's shape.
+    ///   - fill: fill padding's values (with `padding` `.zeros`), see `fillValues`. The input
+    ///     gradient is zeros padding's (fill values are constants); the grid gradient includes
+    ///     the fill values read by outside taps.
     ///   - gradInput: receives d(loss)/d(input) (input's shape); pass `nil` to skip that work
     ///     entirely, as a spatial transformer does when its input needs no gradient.
     ///   - gradGrid: receives d(loss)/d(grid) (grid's shape).
@@ -65,6 +89,7 @@ public enum GridSample {
         gradOutput: UnsafePointer<T>, gradOutputShape: [Int],
         input: UnsafePointer<T>, inputShape: [Int], grid: UnsafePointer<T>, gridShape: [Int],
         mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool,
+        fill: UnsafeBufferPointer<T>? = nil,
         gradInput: UnsafeMutablePointer<T>?, gradGrid: UnsafeMutablePointer<T>
     ) throws {
         let outShape = try outputShape(inputShape: inputShape, gridShape: gridShape, mode: mode,
@@ -72,6 +97,19 @@ public enum GridSample {
         guard gradOutputShape == outShape else {
             throw STNError.invalid("grid_sample_backward: expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and grid of shape \(describeShape(gridShape))), got grad_output of shape \(describeShape(gradOutputShape))")
         }
+        let fills = try fill.map { try fillValues($0, inputShape: inputShape, padding: padding, op: "grid_sample_backward") }
+        try withOptionalBase(fills) { fill in
+            backward(gradOutput: gradOutput, input: input, inputShape: inputShape, grid: grid, gridShape: gridShape,
+                     mode: mode, padding: padding, alignCorners: alignCorners, fill: fill, gradInput: gradInput,
+                     gradGrid: gradGrid)
+        }
+    }
+
+    private static func backward<T: STNFloat>(
+        gradOutput: UnsafePointer<T>, input: UnsafePointer<T>, inputShape: [Int], grid: UnsafePointer<T>,
+        gridShape: [Int], mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool,
+        fill: UnsafePointer<T>?, gradInput: UnsafeMutablePointer<T>?, gradGrid: UnsafeMutablePointer<T>
+    ) {
         let (n, c) = (inputShape[0], inputShape[1])
         let inPlane = inputShape.dropFirst(2).reduce(1, *)
         let grain = positionGrain(channels: c)
@@ -89,7 +127,7 @@ public enum GridSample {
                                               padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<c)
                     gridSample2DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
                                              padding: padding, alignCorners: alignCorners,
-                                             positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane))
+                                             positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane), fill: fill)
                 }
             }
         } else if inputShape.count == 5 && fuse, let gradInput {
@@ -101,7 +139,7 @@ public enum GridSample {
                                               padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<c)
                     gridSample3DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
                                              padding: padding, alignCorners: alignCorners,
-                                             positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane))
+                                             positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane), fill: fill)
                 }
             }
         } else if inputShape.count == 4 {
@@ -117,7 +155,7 @@ public enum GridSample {
             }
             Threading.parallelFor(n * s.outputPlane, grain: grain) { r in
                 gridSample2DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
-                                         padding: padding, alignCorners: alignCorners, positions: r)
+                                         padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
             }
         } else {
             let s = shape3D(inputShape, gridShape)
@@ -132,7 +170,7 @@ public enum GridSample {
             }
             Threading.parallelFor(n * s.outputPlane, grain: grain) { r in
                 gridSample3DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
-                                         padding: padding, alignCorners: alignCorners, positions: r)
+                                         padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
             }
         }
     }
@@ -166,18 +204,37 @@ public enum GridSample {
     }
 }
 
-/// Samples `input` at `grid` (`torch.nn.functional.grid_sample`).
+/// Samples `input` at `grid` (`torch.nn.functional.grid_sample`; `.bicubic` on 5-D input is
+/// tricubic).
 public func gridSample<T: STNFloat>(
     _ input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear,
     padding: PaddingMode = .zeros, alignCorners: Bool = false
+) throws -> Tensor<T> {
+    try sample(input, grid, mode, padding, nil, alignCorners)
+}
+
+/// Samples `input` at `grid` with fill padding: taps outside the input read `fill[c]` (one value
+/// for all channels, or one per channel) instead of zero.
+public func gridSample<T: STNFloat>(
+    _ input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear, fill: [T],
+    alignCorners: Bool = false
+) throws -> Tensor<T> {
+    try sample(input, grid, mode, .zeros, fill, alignCorners)
+}
+
+private func sample<T: STNFloat>(
+    _ input: Tensor<T>, _ grid: Tensor<T>, _ mode: InterpolationMode, _ padding: PaddingMode, _ fill: [T]?,
+    _ alignCorners: Bool
 ) throws -> Tensor<T> {
     let shape = try GridSample.outputShape(inputShape: input.shape, gridShape: grid.shape, mode: mode)
     var output = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "output"))
     try input.scalars.withBase { i in
         try grid.scalars.withBase { g in
             try output.scalars.withMutableBase { o in
-                try GridSample.run(input: i, inputShape: input.shape, grid: g, gridShape: grid.shape,
-                                   mode: mode, padding: padding, alignCorners: alignCorners, output: o)
+                try withOptionalBuffer(fill) { f in
+                    try GridSample.run(input: i, inputShape: input.shape, grid: g, gridShape: grid.shape,
+                                       mode: mode, padding: padding, alignCorners: alignCorners, fill: f, output: o)
+                }
             }
         }
     }
@@ -190,6 +247,22 @@ public func gridSampleBackward<T: STNFloat>(
     gradOutput: Tensor<T>, input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear,
     padding: PaddingMode = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
 ) throws -> (gradInput: Tensor<T>?, gradGrid: Tensor<T>) {
+    try sampleBackward(gradOutput, input, grid, mode, padding, nil, alignCorners, inputRequiresGrad)
+}
+
+/// The gradients of fill-padded `gridSample`: the input gradient is zeros padding's, the grid
+/// gradient includes the fill values that outside taps read.
+public func gridSampleBackward<T: STNFloat>(
+    gradOutput: Tensor<T>, input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear,
+    fill: [T], alignCorners: Bool = false, inputRequiresGrad: Bool = true
+) throws -> (gradInput: Tensor<T>?, gradGrid: Tensor<T>) {
+    try sampleBackward(gradOutput, input, grid, mode, .zeros, fill, alignCorners, inputRequiresGrad)
+}
+
+private func sampleBackward<T: STNFloat>(
+    _ gradOutput: Tensor<T>, _ input: Tensor<T>, _ grid: Tensor<T>, _ mode: InterpolationMode,
+    _ padding: PaddingMode, _ fill: [T]?, _ alignCorners: Bool, _ inputRequiresGrad: Bool
+) throws -> (gradInput: Tensor<T>?, gradGrid: Tensor<T>) {
     _ = try GridSample.outputShape(inputShape: input.shape, gridShape: grid.shape, mode: mode, op: "grid_sample_backward")
     var gradGrid = Tensor<T>(uncheckedShape: grid.shape, count: grid.count)
     var gradInput: Tensor<T>? = inputRequiresGrad ? Tensor<T>(uncheckedShape: input.shape, count: input.count) : nil
@@ -197,22 +270,39 @@ public func gridSampleBackward<T: STNFloat>(
         try input.scalars.withBase { i in
             try grid.scalars.withBase { g in
                 try gradGrid.scalars.withMutableBase { gg in
-                    if gradInput != nil {
-                        try gradInput!.scalars.withMutableBase { gi in
+                    try withOptionalBuffer(fill) { f in
+                        if gradInput != nil {
+                            try gradInput!.scalars.withMutableBase { gi in
+                                try GridSample.runBackward(gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
+                                                           inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
+                                                           padding: padding, alignCorners: alignCorners, fill: f,
+                                                           gradInput: gi, gradGrid: gg)
+                            }
+                        } else {
                             try GridSample.runBackward(gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
                                                        inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
-                                                       padding: padding, alignCorners: alignCorners, gradInput: gi, gradGrid: gg)
+                                                       padding: padding, alignCorners: alignCorners, fill: f,
+                                                       gradInput: nil, gradGrid: gg)
                         }
-                    } else {
-                        try GridSample.runBackward(gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
-                                                   inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
-                                                   padding: padding, alignCorners: alignCorners, gradInput: nil, gradGrid: gg)
                     }
                 }
             }
         }
     }
     return (gradInput, gradGrid)
+}
+
+/// `body` with the buffer of `values`, or nil.
+func withOptionalBuffer<T, R>(_ values: [T]?, _ body: (UnsafeBufferPointer<T>?) throws -> R) rethrows -> R {
+    guard let values else { return try body(nil) }
+    return try values.withUnsafeBufferPointer { try body($0) }
+}
+
+/// `body` with a valid pointer to `values`' first element (a harmless address when it is
+/// empty: kernels never read it then), or nil.
+func withOptionalBase<T: STNFloat, R>(_ values: [T]?, _ body: (UnsafePointer<T>?) throws -> R) rethrows -> R {
+    guard let values else { return try body(nil) }
+    return try values.withBase { try body($0) }
 }
 
 extension Array where Element: STNFloat {

@@ -117,22 +117,48 @@ public func stn_grid_sample(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let ins = try readShape(inputShape, inputNdim, name: "input")
-        let gs = try readShape(gridShape, gridNdim, name: "grid")
-        let m = try interpolation(mode), p = try paddingMode(padding)
-        let outShape = try GridSample.outputShape(inputShape: ins, gridShape: gs, mode: m)
+        try gridSample(dtype, input, inputShape, inputNdim, grid, gridShape, gridNdim, mode, try paddingMode(padding), false,
+                       alignCorners, nil, 0, output)
+    }
+}
+
+@_cdecl("stn_grid_sample_fill")
+public func stn_grid_sample_fill(
+    _ dtype: Int32, _ input: UnsafeRawPointer?, _ inputShape: UnsafePointer<Int64>?, _ inputNdim: Int32,
+    _ grid: UnsafeRawPointer?, _ gridShape: UnsafePointer<Int64>?, _ gridNdim: Int32,
+    _ mode: Int32, _ padding: Int32, _ alignCorners: Int32, _ fill: UnsafeRawPointer?, _ fillLen: Int64,
+    _ output: UnsafeMutableRawPointer?, _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
+    reporting(err, errLen) {
+        let (p, usesFill) = try paddingWithFill(padding)
+        try gridSample(dtype, input, inputShape, inputNdim, grid, gridShape, gridNdim, mode, p, usesFill,
+                       alignCorners, fill, fillLen, output)
+    }
+}
+
+private func gridSample(
+    _ dtype: Int32, _ input: UnsafeRawPointer?, _ inputShape: UnsafePointer<Int64>?, _ inputNdim: Int32,
+    _ grid: UnsafeRawPointer?, _ gridShape: UnsafePointer<Int64>?, _ gridNdim: Int32,
+    _ mode: Int32, _ p: PaddingMode, _ usesFill: Bool, _ alignCorners: Int32, _ fill: UnsafeRawPointer?, _ fillLen: Int64,
+    _ output: UnsafeMutableRawPointer?
+) throws {
+    let ins = try readShape(inputShape, inputNdim, name: "input")
+    let gs = try readShape(gridShape, gridNdim, name: "grid")
+    let m = try interpolation(mode)
+    let outShape = try GridSample.outputShape(inputShape: ins, gridShape: gs, mode: m)
+    let dt = try DType(code: dtype)
+    func run<T: STNFloat>(_: T.Type) throws {
+        let f = try fillBuffer(fill, fillLen, usesFill: usesFill, as: T.self)
+        if let f { _ = try GridSample.fillValues(f, inputShape: ins, padding: p) }
         if outShape.reduce(1, *) == 0 { return }
         let i = try require(input, "input"), g = try require(grid, "grid"), o = try requireMutable(output, "output")
-        switch try DType(code: dtype) {
-        case .float32:
-            try GridSample.run(input: i.assumingMemoryBound(to: Float.self), inputShape: ins,
-                               grid: g.assumingMemoryBound(to: Float.self), gridShape: gs, mode: m, padding: p,
-                               alignCorners: alignCorners != 0, output: o.assumingMemoryBound(to: Float.self))
-        case .float64:
-            try GridSample.run(input: i.assumingMemoryBound(to: Double.self), inputShape: ins,
-                               grid: g.assumingMemoryBound(to: Double.self), gridShape: gs, mode: m, padding: p,
-                               alignCorners: alignCorners != 0, output: o.assumingMemoryBound(to: Double.self))
-        }
+        try GridSample.run(input: i.assumingMemoryBound(to: T.self), inputShape: ins,
+                           grid: g.assumingMemoryBound(to: T.self), gridShape: gs, mode: m, padding: p,
+                           alignCorners: alignCorners != 0, fill: f, output: o.assumingMemoryBound(to: T.self))
+    }
+    switch dt {
+    case .float32: try run(Float.self)
+    case .float64: try run(Double.self)
     }
 }
 
@@ -146,36 +172,60 @@ public func stn_grid_sample_backward(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let gos = try readShape(gradOutputShape, gradOutputNdim, name: "grad_output")
-        let ins = try readShape(inputShape, inputNdim, name: "input")
-        let gs = try readShape(gridShape, gridNdim, name: "grid")
-        let m = try interpolation(mode), p = try paddingMode(padding)
-        _ = try GridSample.outputShape(inputShape: ins, gridShape: gs, mode: m, op: "grid_sample_backward")
-        // Empty tensors may come with NULL data; give the kernels a harmless address instead.
-        var scratch = 0.0
-        try withUnsafeMutablePointer(to: &scratch) { s in
-            let dummy = UnsafeMutableRawPointer(s)
-            let go = gos.reduce(1, *) == 0 ? UnsafeRawPointer(dummy) : try require(gradOutput, "grad_output")
-            let i = ins.reduce(1, *) == 0 ? UnsafeRawPointer(dummy) : try require(input, "input")
-            let g = gs.reduce(1, *) == 0 ? UnsafeRawPointer(dummy) : try require(grid, "grid")
-            let gg = gs.reduce(1, *) == 0 ? dummy : try requireMutable(gradGrid, "grad_grid")
-            let gi: UnsafeMutableRawPointer? = ins.reduce(1, *) == 0 ? nil : gradInput
-            switch try DType(code: dtype) {
-            case .float32:
-                try GridSample.runBackward(
-                    gradOutput: go.assumingMemoryBound(to: Float.self), gradOutputShape: gos,
-                    input: i.assumingMemoryBound(to: Float.self), inputShape: ins,
-                    grid: g.assumingMemoryBound(to: Float.self), gridShape: gs, mode: m, padding: p,
-                    alignCorners: alignCorners != 0, gradInput: gi?.assumingMemoryBound(to: Float.self),
-                    gradGrid: gg.assumingMemoryBound(to: Float.self))
-            case .float64:
-                try GridSample.runBackward(
-                    gradOutput: go.assumingMemoryBound(to: Double.self), gradOutputShape: gos,
-                    input: i.assumingMemoryBound(to: Double.self), inputShape: ins,
-                    grid: g.assumingMemoryBound(to: Double.self), gridShape: gs, mode: m, padding: p,
-                    alignCorners: alignCorners != 0, gradInput: gi?.assumingMemoryBound(to: Double.self),
-                    gradGrid: gg.assumingMemoryBound(to: Double.self))
-            }
+        try gridSampleBackward(dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim, grid, gridShape,
+                               gridNdim, mode, try paddingMode(padding), false, alignCorners, nil, 0, gradInput, gradGrid)
+    }
+}
+
+@_cdecl("stn_grid_sample_backward_fill")
+public func stn_grid_sample_backward_fill(
+    _ dtype: Int32, _ gradOutput: UnsafeRawPointer?, _ gradOutputShape: UnsafePointer<Int64>?, _ gradOutputNdim: Int32,
+    _ input: UnsafeRawPointer?, _ inputShape: UnsafePointer<Int64>?, _ inputNdim: Int32,
+    _ grid: UnsafeRawPointer?, _ gridShape: UnsafePointer<Int64>?, _ gridNdim: Int32,
+    _ mode: Int32, _ padding: Int32, _ alignCorners: Int32, _ fill: UnsafeRawPointer?, _ fillLen: Int64,
+    _ gradInput: UnsafeMutableRawPointer?, _ gradGrid: UnsafeMutableRawPointer?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
+    reporting(err, errLen) {
+        let (p, usesFill) = try paddingWithFill(padding)
+        try gridSampleBackward(dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim, grid, gridShape,
+                               gridNdim, mode, p, usesFill, alignCorners, fill, fillLen, gradInput, gradGrid)
+    }
+}
+
+private func gridSampleBackward(
+    _ dtype: Int32, _ gradOutput: UnsafeRawPointer?, _ gradOutputShape: UnsafePointer<Int64>?, _ gradOutputNdim: Int32,
+    _ input: UnsafeRawPointer?, _ inputShape: UnsafePointer<Int64>?, _ inputNdim: Int32,
+    _ grid: UnsafeRawPointer?, _ gridShape: UnsafePointer<Int64>?, _ gridNdim: Int32,
+    _ mode: Int32, _ p: PaddingMode, _ usesFill: Bool, _ alignCorners: Int32, _ fill: UnsafeRawPointer?, _ fillLen: Int64,
+    _ gradInput: UnsafeMutableRawPointer?, _ gradGrid: UnsafeMutableRawPointer?
+) throws {
+    let gos = try readShape(gradOutputShape, gradOutputNdim, name: "grad_output")
+    let ins = try readShape(inputShape, inputNdim, name: "input")
+    let gs = try readShape(gridShape, gridNdim, name: "grid")
+    let m = try interpolation(mode)
+    _ = try GridSample.outputShape(inputShape: ins, gridShape: gs, mode: m, op: "grid_sample_backward")
+    let dt = try DType(code: dtype)
+    // Empty tensors may come with NULL data; give the kernels a harmless address instead.
+    var scratch = 0.0
+    try withUnsafeMutablePointer(to: &scratch) { s in
+        let dummy = UnsafeMutableRawPointer(s)
+        let go = gos.reduce(1, *) == 0 ? UnsafeRawPointer(dummy) : try require(gradOutput, "grad_output")
+        let i = ins.reduce(1, *) == 0 ? UnsafeRawPointer(dummy) : try require(input, "input")
+        let g = gs.reduce(1, *) == 0 ? UnsafeRawPointer(dummy) : try require(grid, "grid")
+        let gg = gs.reduce(1, *) == 0 ? dummy : try requireMutable(gradGrid, "grad_grid")
+        let gi: UnsafeMutableRawPointer? = ins.reduce(1, *) == 0 ? nil : gradInput
+        func run<T: STNFloat>(_: T.Type) throws {
+            try GridSample.runBackward(
+                gradOutput: go.assumingMemoryBound(to: T.self), gradOutputShape: gos,
+                input: i.assumingMemoryBound(to: T.self), inputShape: ins,
+                grid: g.assumingMemoryBound(to: T.self), gridShape: gs, mode: m, padding: p,
+                alignCorners: alignCorners != 0, fill: try fillBuffer(fill, fillLen, usesFill: usesFill, as: T.self),
+                gradInput: gi?.assumingMemoryBound(to: T.self), gradGrid: gg.assumingMemoryBound(to: T.self))
+        }
+        switch dt {
+        case .float32: try run(Float.self)
+        case .float64: try run(Double.self)
         }
     }
 }

@@ -10,8 +10,10 @@ arrays:
 """
 from ._native import get_num_threads, set_num_threads
 from ._native import version as _native_version
-from .functional import affine_grid, affine_grid_backward, grid_sample, grid_sample_backward
-from .transforms import perspective_grid, perspective_grid_backward, tps_grid, tps_grid_backward
+from .functional import (affine_grid, affine_grid_backward, grid_sample, grid_sample_backward, warp_affine,
+                         warp_affine_backward)
+from .transforms import (perspective_grid, perspective_grid_backward, tps_grid, tps_grid_backward, warp_perspective,
+                         warp_perspective_backward)
 from . import checkpoint, datasets, models, nn
 
 __version__ = "0.1.0"
@@ -25,6 +27,10 @@ __all__ = [
     "perspective_grid_backward",
     "tps_grid",
     "tps_grid_backward",
+    "warp_affine",
+    "warp_affine_backward",
+    "warp_perspective",
+    "warp_perspective_backward",
     "set_num_threads",
     "get_num_threads",
     "nn",

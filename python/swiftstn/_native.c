@@ -75,18 +75,20 @@ fail:
 /* ---- grid_sample ---- */
 
 static PyObject *py_grid_sample(PyObject *self, PyObject *args) {
-    PyObject *in_obj, *grid_obj;
+    PyObject *in_obj, *grid_obj, *fill_obj = Py_None;
     int mode, padding, align;
-    if (!PyArg_ParseTuple(args, "OOiip:grid_sample", &in_obj, &grid_obj, &mode, &padding, &align)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOiip|O:grid_sample", &in_obj, &grid_obj, &mode, &padding, &align, &fill_obj))
+        return NULL;
     int typenum = -1;
-    int64_t ishape[MAX_DIMS], gshape[MAX_DIMS], oshape[MAX_DIMS];
+    int64_t ishape[MAX_DIMS], gshape[MAX_DIMS], oshape[MAX_DIMS], fill_len = 0;
     int32_t indim, gndim, ondim;
     char err[ERR_LEN];
-    PyArrayObject *input = NULL, *grid = NULL, *out = NULL;
+    PyArrayObject *input = NULL, *grid = NULL, *out = NULL, *fill = NULL;
     input = as_float_array(in_obj, "grid_sample", "input", &typenum, NULL);
     if (input == NULL) return NULL;
     grid = as_float_array(grid_obj, "grid_sample", "grid", &typenum, "input");
     if (grid == NULL) goto fail;
+    if (as_fill_array(fill_obj, "grid_sample", typenum, &fill, &fill_len) < 0) goto fail;
     if (array_shape(input, ishape, &indim, "grid_sample", "input") < 0) goto fail;
     if (array_shape(grid, gshape, &gndim, "grid_sample", "grid") < 0) goto fail;
     int32_t st = stn_grid_sample_shape(ishape, indim, gshape, gndim, mode, oshape, &ondim, err, ERR_LEN);
@@ -94,31 +96,38 @@ static PyObject *py_grid_sample(PyObject *self, PyObject *args) {
     out = new_array(oshape, ondim, typenum, 0);
     if (out == NULL) goto fail;
     Py_BEGIN_ALLOW_THREADS
-    st = stn_grid_sample(dtype_code(typenum), PyArray_DATA(input), ishape, indim, PyArray_DATA(grid),
-                         gshape, gndim, mode, padding, align, PyArray_DATA(out), err, ERR_LEN);
+    if (fill != NULL || padding == STN_PADDING_FILL)
+        st = stn_grid_sample_fill(dtype_code(typenum), PyArray_DATA(input), ishape, indim, PyArray_DATA(grid),
+                                  gshape, gndim, mode, padding, align, fill ? PyArray_DATA(fill) : NULL, fill_len,
+                                  PyArray_DATA(out), err, ERR_LEN);
+    else
+        st = stn_grid_sample(dtype_code(typenum), PyArray_DATA(input), ishape, indim, PyArray_DATA(grid),
+                             gshape, gndim, mode, padding, align, PyArray_DATA(out), err, ERR_LEN);
     Py_END_ALLOW_THREADS
     if (st != STN_OK) { raise_status(st, err); goto fail; }
     Py_DECREF(input);
     Py_DECREF(grid);
+    Py_XDECREF(fill);
     return (PyObject *)out;
 fail:
     Py_XDECREF(input);
     Py_XDECREF(grid);
+    Py_XDECREF(fill);
     Py_XDECREF(out);
     return NULL;
 }
 
 static PyObject *py_grid_sample_backward(PyObject *self, PyObject *args) {
-    PyObject *go_obj, *in_obj, *grid_obj;
+    PyObject *go_obj, *in_obj, *grid_obj, *fill_obj = Py_None;
     int mode, padding, align, input_requires_grad;
-    if (!PyArg_ParseTuple(args, "OOOiipp:grid_sample_backward", &go_obj, &in_obj, &grid_obj, &mode,
-                          &padding, &align, &input_requires_grad))
+    if (!PyArg_ParseTuple(args, "OOOiipp|O:grid_sample_backward", &go_obj, &in_obj, &grid_obj, &mode,
+                          &padding, &align, &input_requires_grad, &fill_obj))
         return NULL;
     int typenum = -1;
-    int64_t oshape[MAX_DIMS], ishape[MAX_DIMS], gshape[MAX_DIMS], expected[MAX_DIMS];
+    int64_t oshape[MAX_DIMS], ishape[MAX_DIMS], gshape[MAX_DIMS], expected[MAX_DIMS], fill_len = 0;
     int32_t ondim, indim, gndim, endim;
     char err[ERR_LEN];
-    PyArrayObject *go = NULL, *input = NULL, *grid = NULL, *gin = NULL, *ggrid = NULL;
+    PyArrayObject *go = NULL, *input = NULL, *grid = NULL, *gin = NULL, *ggrid = NULL, *fill = NULL;
     const char *op = "grid_sample_backward";
     go = as_float_array(go_obj, op, "grad_output", &typenum, NULL);
     if (go == NULL) return NULL;
@@ -126,6 +135,7 @@ static PyObject *py_grid_sample_backward(PyObject *self, PyObject *args) {
     if (input == NULL) goto fail;
     grid = as_float_array(grid_obj, op, "grid", &typenum, "grad_output");
     if (grid == NULL) goto fail;
+    if (as_fill_array(fill_obj, op, typenum, &fill, &fill_len) < 0) goto fail;
     if (array_shape(go, oshape, &ondim, op, "grad_output") < 0) goto fail;
     if (array_shape(input, ishape, &indim, op, "input") < 0) goto fail;
     if (array_shape(grid, gshape, &gndim, op, "grid") < 0) goto fail;
@@ -140,15 +150,22 @@ static PyObject *py_grid_sample_backward(PyObject *self, PyObject *args) {
     ggrid = new_array(gshape, gndim, typenum, 0);
     if (ggrid == NULL) goto fail;
     Py_BEGIN_ALLOW_THREADS
-    st = stn_grid_sample_backward(dtype_code(typenum), PyArray_DATA(go), oshape, ondim,
-                                  PyArray_DATA(input), ishape, indim, PyArray_DATA(grid), gshape, gndim,
-                                  mode, padding, align, gin ? PyArray_DATA(gin) : NULL,
-                                  PyArray_DATA(ggrid), err, ERR_LEN);
+    if (fill != NULL || padding == STN_PADDING_FILL)
+        st = stn_grid_sample_backward_fill(dtype_code(typenum), PyArray_DATA(go), oshape, ondim,
+                                           PyArray_DATA(input), ishape, indim, PyArray_DATA(grid), gshape, gndim,
+                                           mode, padding, align, fill ? PyArray_DATA(fill) : NULL, fill_len,
+                                           gin ? PyArray_DATA(gin) : NULL, PyArray_DATA(ggrid), err, ERR_LEN);
+    else
+        st = stn_grid_sample_backward(dtype_code(typenum), PyArray_DATA(go), oshape, ondim,
+                                      PyArray_DATA(input), ishape, indim, PyArray_DATA(grid), gshape, gndim,
+                                      mode, padding, align, gin ? PyArray_DATA(gin) : NULL,
+                                      PyArray_DATA(ggrid), err, ERR_LEN);
     Py_END_ALLOW_THREADS
     if (st != STN_OK) { raise_status(st, err); goto fail; }
     Py_DECREF(go);
     Py_DECREF(input);
     Py_DECREF(grid);
+    Py_XDECREF(fill);
     PyObject *result = PyTuple_Pack(2, gin ? (PyObject *)gin : Py_None, (PyObject *)ggrid);
     Py_XDECREF(gin);
     Py_DECREF(ggrid);
@@ -157,6 +174,7 @@ fail:
     Py_XDECREF(go);
     Py_XDECREF(input);
     Py_XDECREF(grid);
+    Py_XDECREF(fill);
     Py_XDECREF(gin);
     Py_XDECREF(ggrid);
     return NULL;
@@ -190,10 +208,10 @@ static PyMethodDef methods[] = {
     {"affine_grid_backward", py_affine_grid_backward, METH_VARARGS,
      "affine_grid_backward(grad_grid, size, align_corners) -> grad_theta"},
     {"grid_sample", py_grid_sample, METH_VARARGS,
-     "grid_sample(input, grid, mode, padding, align_corners) -> output (integer mode codes)"},
+     "grid_sample(input, grid, mode, padding, align_corners[, fill]) -> output (integer mode codes)"},
     {"grid_sample_backward", py_grid_sample_backward, METH_VARARGS,
      "grid_sample_backward(grad_output, input, grid, mode, padding, align_corners, "
-     "input_requires_grad) -> (grad_input or None, grad_grid)"},
+     "input_requires_grad[, fill]) -> (grad_input or None, grad_grid)"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
     {"version", py_version, METH_NOARGS, "version() -> str (the Swift library's version)"},
@@ -211,5 +229,6 @@ PyMODINIT_FUNC PyInit__native(void) {
     if (m == NULL) return NULL;
     if (PyModule_AddFunctions(m, swiftstn_network_methods) < 0) { Py_DECREF(m); return NULL; }
     if (PyModule_AddFunctions(m, swiftstn_generator_methods) < 0) { Py_DECREF(m); return NULL; }
+    if (PyModule_AddFunctions(m, swiftstn_warp_methods) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }

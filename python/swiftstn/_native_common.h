@@ -134,8 +134,40 @@ static inline PyArrayObject *new_array(const int64_t *shape, int32_t ndim, int t
                                   : PyArray_EMPTY(ndim, dims, typenum, 0));
 }
 
+/*
+ * Fill values of a call (`obj` None: no fill, *fill = NULL, *len = 0). Otherwise a number or a
+ * 1-D sequence/array of numbers, converted once to a C-contiguous array of the call's dtype
+ * `typenum` (a new reference in *fill). Returns -1 with an exception set on error.
+ */
+static inline int as_fill_array(PyObject *obj, const char *op, int typenum, PyArrayObject **fill, int64_t *len) {
+    *fill = NULL;
+    *len = 0;
+    if (obj == Py_None) return 0;
+    PyArrayObject *raw = (PyArrayObject *)PyArray_FROM_O(obj);
+    if (raw == NULL || !(PyArray_ISINTEGER(raw) || PyArray_ISFLOAT(raw) || PyArray_ISBOOL(raw))) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s(): fill must be a number or a 1-D array of numbers (one per channel), got %.100s",
+                     op, Py_TYPE(obj)->tp_name);
+        Py_XDECREF(raw);
+        return -1;
+    }
+    if (PyArray_NDIM(raw) > 1) {
+        PyErr_Format(PyExc_ValueError, "%s(): fill must be a number or a 1-D array of C values, got an array with %d dimensions",
+                     op, PyArray_NDIM(raw));
+        Py_DECREF(raw);
+        return -1;
+    }
+    *fill = (PyArrayObject *)PyArray_FromAny((PyObject *)raw, PyArray_DescrFromType(typenum), 0, 1,
+                                             NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED |
+                                                 NPY_ARRAY_FORCECAST, NULL);
+    Py_DECREF(raw);
+    if (*fill == NULL) return -1;
+    *len = (int64_t)PyArray_SIZE(*fill);
+    return 0;
+}
 
 extern PyMethodDef swiftstn_network_methods[];
 extern PyMethodDef swiftstn_generator_methods[];
+extern PyMethodDef swiftstn_warp_methods[];
 
 #endif

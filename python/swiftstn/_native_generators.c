@@ -1,6 +1,6 @@
 /*
  * swiftstn._native, part 3 — glue over the projective and thin-plate-spline grid generators
- * (include/swiftstn.h, "perspective_grid" and "tps_grid").
+ * and the fused warps (include/swiftstn.h, "perspective_grid", "tps_grid", "fused warps").
  *
  * Conversions only, as in _native.c: arrays to C-contiguous float32/float64 (control points to
  * float64), shapes to int64, status codes to exceptions. Shapes are validated by the Swift
@@ -209,5 +209,182 @@ PyMethodDef swiftstn_generator_methods[] = {
     {"tps_grid_backward", py_tps_grid_backward, METH_VARARGS,
      "tps_grid_backward(grad_grid, size, control_points or None, default_count or -1, align_corners) "
      "-> grad_displacements"},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ---- fused warps (warp_affine, warp_perspective) ---- */
+
+typedef int32_t (*warp_shape_fn)(const int64_t *, int32_t, const int64_t *, int32_t, const int64_t *, int32_t,
+                                 int64_t *, int32_t *, char *, size_t);
+typedef int32_t (*warp_fn)(int32_t, const void *, const int64_t *, int32_t, const void *, const int64_t *, int32_t,
+                           const int64_t *, int32_t, int32_t, int32_t, int32_t, const void *, int64_t, void *, char *,
+                           size_t);
+typedef int32_t (*warp_backward_fn)(int32_t, const void *, const int64_t *, int32_t, const void *, const int64_t *,
+                                    int32_t, const void *, const int64_t *, int32_t, const int64_t *, int32_t, int32_t,
+                                    int32_t, int32_t, const void *, int64_t, void *, void *, char *, size_t);
+
+/* Reads out_size: a sequence of ints (Ho, Wo) (its length and values are checked by Swift). */
+static int read_out_size(PyObject *obj, int64_t *size, int32_t *len, const char *op) {
+    PyObject *seq = PySequence_Fast(obj, "");
+    if (seq == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s(): out_size must be a sequence of two ints (Ho, Wo), got %.100s", op,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > MAX_DIMS) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "%s(): out_size has %zd entries; expected 2 (Ho, Wo)", op, n);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *index = PyNumber_Index(item);
+        if (index == NULL) {
+            Py_DECREF(seq);
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s(): out_size must contain ints, got %.100s at position %zd", op,
+                         Py_TYPE(item)->tp_name, i);
+            return -1;
+        }
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
+        Py_DECREF(index);
+        if (overflow) {
+            Py_DECREF(seq);
+            PyErr_Format(PyExc_ValueError, "%s(): out_size[%zd] does not fit in 64 bits", op, i);
+            return -1;
+        }
+        size[i] = (int64_t)v;
+    }
+    *len = (int32_t)n;
+    Py_DECREF(seq);
+    return 0;
+}
+
+static PyObject *warp_forward(PyObject *args, const char *op, const char *mname, warp_shape_fn shape_fn, warp_fn fn) {
+    PyObject *in_obj, *m_obj, *size_obj, *fill_obj = Py_None;
+    int mode, padding, align;
+    if (!PyArg_ParseTuple(args, "OOOiip|O", &in_obj, &m_obj, &size_obj, &mode, &padding, &align, &fill_obj)) return NULL;
+    int typenum = -1;
+    int64_t ishape[MAX_DIMS], mshape[MAX_DIMS], size[MAX_DIMS], oshape[MAX_DIMS], fill_len = 0;
+    int32_t indim, mndim, size_len, ondim;
+    char err[ERR_LEN];
+    PyArrayObject *input = NULL, *m = NULL, *fill = NULL, *out = NULL;
+    if (read_out_size(size_obj, size, &size_len, op) < 0) return NULL;
+    input = as_float_array(in_obj, op, "input", &typenum, NULL);
+    if (input == NULL) return NULL;
+    m = as_float_array(m_obj, op, mname, &typenum, "input");
+    if (m == NULL) goto fail;
+    if (as_fill_array(fill_obj, op, typenum, &fill, &fill_len) < 0) goto fail;
+    if (array_shape(input, ishape, &indim, op, "input") < 0) goto fail;
+    if (array_shape(m, mshape, &mndim, op, mname) < 0) goto fail;
+    int32_t st = shape_fn(ishape, indim, mshape, mndim, size, size_len, oshape, &ondim, err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    out = new_array(oshape, ondim, typenum, 0);
+    if (out == NULL) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    st = fn(dtype_code(typenum), PyArray_DATA(input), ishape, indim, PyArray_DATA(m), mshape, mndim, size, size_len,
+            mode, padding, align, fill ? PyArray_DATA(fill) : NULL, fill_len, PyArray_DATA(out), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(input);
+    Py_DECREF(m);
+    Py_XDECREF(fill);
+    return (PyObject *)out;
+fail:
+    Py_XDECREF(input);
+    Py_XDECREF(m);
+    Py_XDECREF(fill);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+static PyObject *warp_backward(PyObject *args, const char *op, const char *mname, warp_shape_fn shape_fn,
+                               warp_backward_fn fn) {
+    PyObject *go_obj, *in_obj, *m_obj, *size_obj, *fill_obj = Py_None;
+    int mode, padding, align, input_requires_grad;
+    if (!PyArg_ParseTuple(args, "OOOOiipp|O", &go_obj, &in_obj, &m_obj, &size_obj, &mode, &padding, &align,
+                          &input_requires_grad, &fill_obj))
+        return NULL;
+    int typenum = -1;
+    int64_t oshape[MAX_DIMS], ishape[MAX_DIMS], mshape[MAX_DIMS], size[MAX_DIMS], expected[MAX_DIMS], fill_len = 0;
+    int32_t ondim, indim, mndim, size_len, endim;
+    char err[ERR_LEN];
+    PyArrayObject *go = NULL, *input = NULL, *m = NULL, *fill = NULL, *gin = NULL, *gm = NULL;
+    if (read_out_size(size_obj, size, &size_len, op) < 0) return NULL;
+    go = as_float_array(go_obj, op, "grad_output", &typenum, NULL);
+    if (go == NULL) return NULL;
+    input = as_float_array(in_obj, op, "input", &typenum, "grad_output");
+    if (input == NULL) goto fail;
+    m = as_float_array(m_obj, op, mname, &typenum, "grad_output");
+    if (m == NULL) goto fail;
+    if (as_fill_array(fill_obj, op, typenum, &fill, &fill_len) < 0) goto fail;
+    if (array_shape(go, oshape, &ondim, op, "grad_output") < 0) goto fail;
+    if (array_shape(input, ishape, &indim, op, "input") < 0) goto fail;
+    if (array_shape(m, mshape, &mndim, op, mname) < 0) goto fail;
+    /* Validates input, matrices and out_size; grad_output's shape is checked by the backward
+     * call itself, before it writes anything. */
+    int32_t st = shape_fn(ishape, indim, mshape, mndim, size, size_len, expected, &endim, err, ERR_LEN);
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    if (input_requires_grad) {
+        gin = new_array(ishape, indim, typenum, 0);
+        if (gin == NULL) goto fail;
+    }
+    gm = new_array(mshape, mndim, typenum, 0);
+    if (gm == NULL) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    st = fn(dtype_code(typenum), PyArray_DATA(go), oshape, ondim, PyArray_DATA(input), ishape, indim, PyArray_DATA(m),
+            mshape, mndim, size, size_len, mode, padding, align, fill ? PyArray_DATA(fill) : NULL, fill_len,
+            gin ? PyArray_DATA(gin) : NULL, PyArray_DATA(gm), err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    Py_DECREF(go);
+    Py_DECREF(input);
+    Py_DECREF(m);
+    Py_XDECREF(fill);
+    PyObject *result = PyTuple_Pack(2, gin ? (PyObject *)gin : Py_None, (PyObject *)gm);
+    Py_XDECREF(gin);
+    Py_DECREF(gm);
+    return result;
+fail:
+    Py_XDECREF(go);
+    Py_XDECREF(input);
+    Py_XDECREF(m);
+    Py_XDECREF(fill);
+    Py_XDECREF(gin);
+    Py_XDECREF(gm);
+    return NULL;
+}
+
+static PyObject *py_warp_affine(PyObject *self, PyObject *args) {
+    return warp_forward(args, "warp_affine", "theta", stn_warp_affine_shape, stn_warp_affine);
+}
+
+static PyObject *py_warp_affine_backward(PyObject *self, PyObject *args) {
+    return warp_backward(args, "warp_affine_backward", "theta", stn_warp_affine_shape, stn_warp_affine_backward);
+}
+
+static PyObject *py_warp_perspective(PyObject *self, PyObject *args) {
+    return warp_forward(args, "warp_perspective", "H", stn_warp_perspective_shape, stn_warp_perspective);
+}
+
+static PyObject *py_warp_perspective_backward(PyObject *self, PyObject *args) {
+    return warp_backward(args, "warp_perspective_backward", "H", stn_warp_perspective_shape,
+                         stn_warp_perspective_backward);
+}
+
+PyMethodDef swiftstn_warp_methods[] = {
+    {"warp_affine", py_warp_affine, METH_VARARGS,
+     "warp_affine(input, theta, out_size, mode, padding, align_corners[, fill]) -> output"},
+    {"warp_affine_backward", py_warp_affine_backward, METH_VARARGS,
+     "warp_affine_backward(grad_output, input, theta, out_size, mode, padding, align_corners, "
+     "input_requires_grad[, fill]) -> (grad_input or None, grad_theta)"},
+    {"warp_perspective", py_warp_perspective, METH_VARARGS,
+     "warp_perspective(input, H, out_size, mode, padding, align_corners[, fill]) -> output"},
+    {"warp_perspective_backward", py_warp_perspective_backward, METH_VARARGS,
+     "warp_perspective_backward(grad_output, input, H, out_size, mode, padding, align_corners, "
+     "input_requires_grad[, fill]) -> (grad_input or None, grad_H)"},
     {NULL, NULL, 0, NULL},
 };

@@ -7,7 +7,7 @@ lists) is converted once. Results are new C-contiguous arrays of the same dtype.
 from . import _native
 
 _MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
-_PADDINGS = {"zeros": 0, "border": 1, "reflection": 2}
+_PADDINGS = {"zeros": 0, "border": 1, "reflection": 2, "fill": 3}
 
 
 def _code(table, value, what, op):
@@ -16,6 +16,17 @@ def _code(table, value, what, op):
     except (KeyError, TypeError):
         options = ", ".join(repr(k) for k in table)
         raise ValueError(f"{op}(): expected {what} to be one of {options}, got {value!r}") from None
+
+
+def _padding(padding_mode, fill, op):
+    """The padding code, with ``fill`` checked against it: required for ``"fill"``, refused
+    otherwise."""
+    p = _code(_PADDINGS, padding_mode, "padding_mode", op)
+    if p == _PADDINGS["fill"] and fill is None:
+        raise ValueError(f"{op}(): padding_mode='fill' needs fill values: pass fill=<number or one value per channel>")
+    if p != _PADDINGS["fill"] and fill is not None:
+        raise ValueError(f"{op}(): fill is only used with padding_mode='fill', got padding_mode={padding_mode!r}")
+    return p
 
 
 def affine_grid(theta, size, align_corners=False):
@@ -34,26 +45,59 @@ def affine_grid_backward(grad_grid, size, align_corners=False):
     return _native.affine_grid_backward(grad_grid, size, bool(align_corners))
 
 
-def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False, fill=None):
     """Samples ``input`` (N×C×H×W or N×C×D×H×W) at ``grid`` (N×Ho×Wo×2 or N×Do×Ho×Wo×3).
 
     ``mode`` is ``"bilinear"`` (trilinear on 5-D input), ``"nearest"`` (halves round to even) or
-    ``"bicubic"`` (4-D only); ``padding_mode`` is ``"zeros"``, ``"border"`` or ``"reflection"``.
-    The output is N×C×Ho×Wo (or N×C×Do×Ho×Wo).
+    ``"bicubic"`` (Keys cubic, A = −0.75: 4×4 taps on 4-D input, tricubic 4×4×4 on 5-D input);
+    ``padding_mode`` is ``"zeros"``, ``"border"``, ``"reflection"`` or ``"fill"``. With ``"fill"``,
+    ``fill`` (a number, or one value per channel; finite) is what every tap outside the input
+    reads instead of 0 — each of the bilinear corners, the nearest pixel, each bicubic tap — taps
+    being located as with ``"zeros"``; ``fill=0`` gives exactly ``"zeros"``'s result. ``fill`` is
+    an error with any other padding. The output is N×C×Ho×Wo (or N×C×Do×Ho×Wo).
     """
     m = _code(_MODES, mode, "mode", "grid_sample")
-    p = _code(_PADDINGS, padding_mode, "padding_mode", "grid_sample")
-    return _native.grid_sample(input, grid, m, p, bool(align_corners))
+    p = _padding(padding_mode, fill, "grid_sample")
+    if fill is None:
+        return _native.grid_sample(input, grid, m, p, bool(align_corners))
+    return _native.grid_sample(input, grid, m, p, bool(align_corners), fill)
 
 
 def grid_sample_backward(grad_output, input, grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False, input_requires_grad=True):
+                         align_corners=False, input_requires_grad=True, fill=None):
     """Gradients of :func:`grid_sample`: returns ``(grad_input, grad_grid)``.
 
     With ``input_requires_grad=False`` the input gradient is not computed at all (``None`` is
-    returned in its place): a spatial transformer needs only the grid's gradient.
+    returned in its place): a spatial transformer needs only the grid's gradient. With fill
+    padding the input gradient is zeros padding's (the fill values are constants) and the grid
+    gradient includes the fill values read by outside taps.
     """
     m = _code(_MODES, mode, "mode", "grid_sample_backward")
-    p = _code(_PADDINGS, padding_mode, "padding_mode", "grid_sample_backward")
+    p = _padding(padding_mode, fill, "grid_sample_backward")
+    if fill is None:
+        return _native.grid_sample_backward(grad_output, input, grid, m, p, bool(align_corners),
+                                            bool(input_requires_grad))
     return _native.grid_sample_backward(grad_output, input, grid, m, p, bool(align_corners),
-                                        bool(input_requires_grad))
+                                        bool(input_requires_grad), fill)
+
+
+def warp_affine(input, theta, out_size, mode="bilinear", padding_mode="zeros", align_corners=False, fill=None):
+    """``grid_sample(input, affine_grid(theta, (N, C, Ho, Wo)), ...)`` in one pass.
+
+    ``input`` is N×C×H×W, ``theta`` N×2×3, ``out_size`` (Ho, Wo); returns N×C×Ho×Wo. The grid is
+    generated a block of points at a time and never stored, and the result is bit for bit the
+    two-step path's, for every mode, padding (``fill`` included) and ``align_corners``.
+    """
+    m = _code(_MODES, mode, "mode", "warp_affine")
+    p = _padding(padding_mode, fill, "warp_affine")
+    return _native.warp_affine(input, theta, out_size, m, p, bool(align_corners), fill)
+
+
+def warp_affine_backward(grad_output, input, theta, out_size, mode="bilinear", padding_mode="zeros",
+                         align_corners=False, input_requires_grad=True, fill=None):
+    """Gradients of :func:`warp_affine`: returns ``(grad_input or None, grad_theta)``, bit for bit
+    ``grid_sample_backward`` followed by ``affine_grid_backward``."""
+    m = _code(_MODES, mode, "mode", "warp_affine_backward")
+    p = _padding(padding_mode, fill, "warp_affine_backward")
+    return _native.warp_affine_backward(grad_output, input, theta, out_size, m, p, bool(align_corners),
+                                        bool(input_requires_grad), fill)

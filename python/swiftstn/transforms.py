@@ -1,5 +1,6 @@
 """Grid generators beyond PyTorch's: projective (``perspective_grid``) and thin-plate-spline
-(``tps_grid``) warps, with their backward passes.
+(``tps_grid``) warps, with their backward passes, and the fused projective warp
+(``warp_perspective``).
 
 Both produce an N×H×W×2 grid in the normalised coordinates :func:`swiftstn.grid_sample` reads,
 from the same base coordinates as :func:`swiftstn.affine_grid` (``align_corners`` means the same
@@ -10,6 +11,7 @@ the computation.
 import numbers
 
 from . import _native
+from .functional import _MODES, _code, _padding
 
 
 def perspective_grid(H, size, align_corners=False):
@@ -32,6 +34,29 @@ def perspective_grid_backward(grad_grid, H, size, align_corners=False):
     """Gradient of a loss with respect to ``H`` given its gradient with respect to the grid
     (quotient rule; guarded points contribute nothing). Returns an N×3×3 array."""
     return _native.perspective_grid_backward(grad_grid, H, size, bool(align_corners))
+
+
+def warp_perspective(input, H, out_size, mode="bilinear", padding_mode="zeros", align_corners=False, fill=None):
+    """``grid_sample(input, perspective_grid(H, (N, C, Ho, Wo)), ...)`` in one pass.
+
+    ``input`` is N×C×H×W, ``H`` N×3×3, ``out_size`` (Ho, Wo); returns N×C×Ho×Wo. The grid (with
+    its guard and sentinel) is generated a block of points at a time and never stored; the result
+    is bit for bit the two-step path's, for every mode, padding (``fill`` included) and
+    ``align_corners``.
+    """
+    m = _code(_MODES, mode, "mode", "warp_perspective")
+    p = _padding(padding_mode, fill, "warp_perspective")
+    return _native.warp_perspective(input, H, out_size, m, p, bool(align_corners), fill)
+
+
+def warp_perspective_backward(grad_output, input, H, out_size, mode="bilinear", padding_mode="zeros",
+                              align_corners=False, input_requires_grad=True, fill=None):
+    """Gradients of :func:`warp_perspective`: returns ``(grad_input or None, grad_H)``, bit for bit
+    ``grid_sample_backward`` followed by ``perspective_grid_backward``."""
+    m = _code(_MODES, mode, "mode", "warp_perspective_backward")
+    p = _padding(padding_mode, fill, "warp_perspective_backward")
+    return _native.warp_perspective_backward(grad_output, input, H, out_size, m, p, bool(align_corners),
+                                             bool(input_requires_grad), fill)
 
 
 def _control_points(control_points):

@@ -72,10 +72,12 @@ def test_bad_mode_and_padding():
     x, g = np.zeros((1, 1, 4, 4), F32), np.zeros((1, 2, 2, 2), F32)
     with pytest.raises(ValueError, match=r"mode to be one of 'bilinear', 'nearest', 'bicubic', got 'linear'"):
         swiftstn.grid_sample(x, g, mode="linear")
-    with pytest.raises(ValueError, match=r"padding_mode to be one of 'zeros', 'border', 'reflection', got 'wrap'"):
+    with pytest.raises(ValueError, match=r"padding_mode to be one of 'zeros', 'border', 'reflection', 'fill', got 'wrap'"):
         swiftstn.grid_sample(x, g, padding_mode="wrap")
-    with pytest.raises(ValueError, match=r"bicubic interpolation only supports 4-D input"):
-        swiftstn.grid_sample(np.zeros((1, 1, 2, 2, 2), F32), np.zeros((1, 1, 1, 1, 3), F32), mode="bicubic")
+    # 5-D bicubic (tricubic) is supported; an unknown padding still is not, in 3-D too.
+    with pytest.raises(ValueError, match=r"padding_mode to be one of .* got 'constant'"):
+        swiftstn.grid_sample(np.zeros((1, 1, 2, 2, 2), F32), np.zeros((1, 1, 1, 1, 3), F32), mode="bicubic",
+                             padding_mode="constant")
 
 
 def test_empty_spatial_input():
