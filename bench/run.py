@@ -176,7 +176,9 @@ else:
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     for i in range(0, {n}, 64):
         opt.zero_grad(); F.nll_loss(net(tx[i:i+64]), ty[i:i+64]).backward(); opt.step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM is this process image's own peak (ru_maxrss would include the forking parent's, which
+# Linux carries across exec).
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
