@@ -47,14 +47,11 @@ public func stn_affine_grid(
         let sz = try readShape(size, sizeLen, name: "size")
         _ = try AffineGrid.outputShape(thetaShape: ts, size: sz)
         let t = try require(theta, "theta"), g = try requireMutable(grid, "grid")
-        switch try DType(code: dtype) {
-        case .float32:
-            try AffineGrid.run(theta: t.assumingMemoryBound(to: Float.self), thetaShape: ts, size: sz,
-                               alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: Float.self))
-        case .float64:
-            try AffineGrid.run(theta: t.assumingMemoryBound(to: Double.self), thetaShape: ts, size: sz,
-                               alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: Double.self))
+        func run<T: STNFloat>(_: T.Type) throws {
+            try AffineGrid.run(theta: t.assumingMemoryBound(to: T.self), thetaShape: ts, size: sz,
+                               alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
         }
+        try withScalarType(dtype) { try run($0) }
     }
 }
 
@@ -82,14 +79,11 @@ public func stn_affine_grid_backward(
         let sz = try readShape(size, sizeLen, name: "size")
         _ = try AffineGrid.backwardShape(gradGridShape: gs, size: sz)
         let g = try require(gradGrid, "grad_grid"), t = try requireMutable(gradTheta, "grad_theta")
-        switch try DType(code: dtype) {
-        case .float32:
-            try AffineGrid.runBackward(gradGrid: g.assumingMemoryBound(to: Float.self), gradGridShape: gs, size: sz,
-                                       alignCorners: alignCorners != 0, gradTheta: t.assumingMemoryBound(to: Float.self))
-        case .float64:
-            try AffineGrid.runBackward(gradGrid: g.assumingMemoryBound(to: Double.self), gradGridShape: gs, size: sz,
-                                       alignCorners: alignCorners != 0, gradTheta: t.assumingMemoryBound(to: Double.self))
+        func run<T: STNFloat>(_: T.Type) throws {
+            try AffineGrid.runBackward(gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs, size: sz,
+                                       alignCorners: alignCorners != 0, gradTheta: t.assumingMemoryBound(to: T.self))
         }
+        try withScalarType(dtype) { try run($0) }
     }
 }
 

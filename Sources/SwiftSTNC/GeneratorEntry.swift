@@ -30,14 +30,11 @@ public func stn_perspective_grid(
         let sz = try readShape(size, sizeLen, name: "size")
         _ = try PerspectiveGrid.outputShape(homographyShape: hs, size: sz)
         let m = try require(homography, "H"), g = try requireMutable(grid, "grid")
-        switch try DType(code: dtype) {
-        case .float32:
-            try PerspectiveGrid.run(homography: m.assumingMemoryBound(to: Float.self), homographyShape: hs, size: sz,
-                                    alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: Float.self))
-        case .float64:
-            try PerspectiveGrid.run(homography: m.assumingMemoryBound(to: Double.self), homographyShape: hs, size: sz,
-                                    alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: Double.self))
+        func run<T: STNFloat>(_: T.Type) throws {
+            try PerspectiveGrid.run(homography: m.assumingMemoryBound(to: T.self), homographyShape: hs, size: sz,
+                                    alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
         }
+        try withScalarType(dtype) { try run($0) }
     }
 }
 
@@ -70,18 +67,13 @@ public func stn_perspective_grid_backward(
         _ = try PerspectiveGrid.backwardShape(gradGridShape: gs, homographyShape: hs, size: sz)
         let g = try require(gradGrid, "grad_grid"), m = try require(homography, "H")
         let o = try requireMutable(gradH, "grad_H")
-        switch try DType(code: dtype) {
-        case .float32:
-            try PerspectiveGrid.runBackward(gradGrid: g.assumingMemoryBound(to: Float.self), gradGridShape: gs,
-                                            homography: m.assumingMemoryBound(to: Float.self), homographyShape: hs,
+        func run<T: STNFloat>(_: T.Type) throws {
+            try PerspectiveGrid.runBackward(gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs,
+                                            homography: m.assumingMemoryBound(to: T.self), homographyShape: hs,
                                             size: sz, alignCorners: alignCorners != 0,
-                                            gradHomography: o.assumingMemoryBound(to: Float.self))
-        case .float64:
-            try PerspectiveGrid.runBackward(gradGrid: g.assumingMemoryBound(to: Double.self), gradGridShape: gs,
-                                            homography: m.assumingMemoryBound(to: Double.self), homographyShape: hs,
-                                            size: sz, alignCorners: alignCorners != 0,
-                                            gradHomography: o.assumingMemoryBound(to: Double.self))
+                                            gradHomography: o.assumingMemoryBound(to: T.self))
         }
+        try withScalarType(dtype) { try run($0) }
     }
 }
 
@@ -121,16 +113,12 @@ public func stn_tps_grid(
         let sz = try readShape(size, sizeLen, name: "size")
         _ = try TPSGrid.outputShape(displacementsShape: ds, controlPointsShape: cs, size: sz, regular: controlPoints == nil)
         let d = try require(displacements, "displacements"), g = try requireMutable(grid, "grid")
-        switch try DType(code: dtype) {
-        case .float32:
-            try TPSGrid.run(displacements: d.assumingMemoryBound(to: Float.self), displacementsShape: ds,
+        func run<T: STNFloat>(_: T.Type) throws {
+            try TPSGrid.run(displacements: d.assumingMemoryBound(to: T.self), displacementsShape: ds,
                             controlPoints: controlPoints, controlPointsShape: cs, size: sz,
-                            alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: Float.self))
-        case .float64:
-            try TPSGrid.run(displacements: d.assumingMemoryBound(to: Double.self), displacementsShape: ds,
-                            controlPoints: controlPoints, controlPointsShape: cs, size: sz,
-                            alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: Double.self))
+                            alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
         }
+        try withScalarType(dtype) { try run($0) }
     }
 }
 
@@ -162,17 +150,12 @@ public func stn_tps_grid_backward(
         let sz = try readShape(size, sizeLen, name: "size")
         _ = try TPSGrid.backwardShape(gradGridShape: gs, controlPointsShape: cs, size: sz, regular: controlPoints == nil)
         let g = try require(gradGrid, "grad_grid"), o = try requireMutable(gradDisplacements, "grad_displacements")
-        switch try DType(code: dtype) {
-        case .float32:
-            try TPSGrid.runBackward(gradGrid: g.assumingMemoryBound(to: Float.self), gradGridShape: gs,
+        func run<T: STNFloat>(_: T.Type) throws {
+            try TPSGrid.runBackward(gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs,
                                     controlPoints: controlPoints, controlPointsShape: cs, size: sz,
                                     alignCorners: alignCorners != 0,
-                                    gradDisplacements: o.assumingMemoryBound(to: Float.self))
-        case .float64:
-            try TPSGrid.runBackward(gradGrid: g.assumingMemoryBound(to: Double.self), gradGridShape: gs,
-                                    controlPoints: controlPoints, controlPointsShape: cs, size: sz,
-                                    alignCorners: alignCorners != 0,
-                                    gradDisplacements: o.assumingMemoryBound(to: Double.self))
+                                    gradDisplacements: o.assumingMemoryBound(to: T.self))
         }
+        try withScalarType(dtype) { try run($0) }
     }
 }

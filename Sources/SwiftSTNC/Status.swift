@@ -76,6 +76,15 @@ enum DType {
     }
 }
 
+/// Calls `body` with the element type `code` names, so one generic body serves both dtypes:
+/// `func run<T: STNFloat>(_: T.Type) throws { … }; try withScalarType(dtype) { try run($0) }`.
+func withScalarType(_ code: Int32, _ body: (any STNFloat.Type) throws -> Void) throws {
+    switch try DType(code: code) {
+    case .float32: try body(Float.self)
+    case .float64: try body(Double.self)
+    }
+}
+
 func interpolation(_ code: Int32) throws -> InterpolationMode {
     guard let m = InterpolationMode(rawValue: code) else {
         throw STNError(.invalidArgument, "mode code \(code) is not 0 (bilinear), 1 (nearest) or 2 (bicubic)")
