@@ -84,15 +84,17 @@ static PyObject *py_grid_sample(PyObject *self, PyObject *args) {
     int32_t indim, gndim, ondim;
     char err[ERR_LEN];
     PyArrayObject *input = NULL, *grid = NULL, *out = NULL, *fill = NULL;
-    input = as_float_array(in_obj, "grid_sample", "input", &typenum, NULL);
+    input = float_view(in_obj, "grid_sample", "input", &typenum, NULL);
     if (input == NULL) return NULL;
-    grid = as_float_array(grid_obj, "grid_sample", "grid", &typenum, "input");
+    grid = float_view(grid_obj, "grid_sample", "grid", &typenum, "input");
     if (grid == NULL) goto fail;
     if (as_fill_array(fill_obj, "grid_sample", typenum, &fill, &fill_len) < 0) goto fail;
     if (array_shape(input, ishape, &indim, "grid_sample", "input") < 0) goto fail;
     if (array_shape(grid, gshape, &gndim, "grid_sample", "grid") < 0) goto fail;
     int32_t st = stn_grid_sample_shape(ishape, indim, gshape, gndim, mode, oshape, &ondim, err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
+    /* Shapes are valid: now (and only now) copy strided inputs into contiguous arrays. */
+    if (make_contiguous(&input) < 0 || make_contiguous(&grid) < 0) goto fail;
     out = new_array(oshape, ondim, typenum, 0);
     if (out == NULL) goto fail;
     Py_BEGIN_ALLOW_THREADS
@@ -129,11 +131,11 @@ static PyObject *py_grid_sample_backward(PyObject *self, PyObject *args) {
     char err[ERR_LEN];
     PyArrayObject *go = NULL, *input = NULL, *grid = NULL, *gin = NULL, *ggrid = NULL, *fill = NULL;
     const char *op = "grid_sample_backward";
-    go = as_float_array(go_obj, op, "grad_output", &typenum, NULL);
+    go = float_view(go_obj, op, "grad_output", &typenum, NULL);
     if (go == NULL) return NULL;
-    input = as_float_array(in_obj, op, "input", &typenum, "grad_output");
+    input = float_view(in_obj, op, "input", &typenum, "grad_output");
     if (input == NULL) goto fail;
-    grid = as_float_array(grid_obj, op, "grid", &typenum, "grad_output");
+    grid = float_view(grid_obj, op, "grid", &typenum, "grad_output");
     if (grid == NULL) goto fail;
     if (as_fill_array(fill_obj, op, typenum, &fill, &fill_len) < 0) goto fail;
     if (array_shape(go, oshape, &ondim, op, "grad_output") < 0) goto fail;
@@ -143,6 +145,12 @@ static PyObject *py_grid_sample_backward(PyObject *self, PyObject *args) {
      * before it writes anything. */
     int32_t st = stn_grid_sample_shape(ishape, indim, gshape, gndim, mode, expected, &endim, err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
+    /* Copy strided inputs only once every shape is known to be right; a grad_output of the wrong
+     * shape is left as it is (the backward call refuses it before reading any data). */
+    int go_ok = ondim == endim;
+    for (int i = 0; go_ok && i < ondim; i++) go_ok = oshape[i] == expected[i];
+    if ((go_ok && make_contiguous(&go) < 0) || make_contiguous(&input) < 0 || make_contiguous(&grid) < 0)
+        goto fail;
     if (input_requires_grad) {
         gin = new_array(ishape, indim, typenum, 0);
         if (gin == NULL) goto fail;

@@ -38,12 +38,14 @@ static inline const char *dtype_name(PyArrayObject *a) {
 }
 
 /*
- * Returns a new reference to a C-contiguous, aligned, native-order float32 or float64 array
- * holding `obj`. `*typenum` is -1 for the first array of a call (its dtype decides) and the
- * decided type afterwards (later arrays must match it).
+ * Returns a new reference to the float32 or float64 array behind `obj`, without copying a NumPy
+ * array (it may be strided or byte-swapped). `*typenum` is -1 for the first array of a call (its
+ * dtype decides) and the decided type afterwards (later arrays must match it). Callers validate
+ * shapes on the view and only then call make_contiguous, so an input that will be refused is
+ * never copied (a huge broadcast view, say).
  */
-static inline PyArrayObject *as_float_array(PyObject *obj, const char *op, const char *name,
-                                     int *typenum, const char *first_name) {
+static inline PyArrayObject *float_view(PyObject *obj, const char *op, const char *name,
+                                        int *typenum, const char *first_name) {
     PyArrayObject *raw = (PyArrayObject *)PyArray_FROM_O(obj);
     if (raw == NULL) {
         PyErr_Clear();
@@ -67,10 +69,25 @@ static inline PyArrayObject *as_float_array(PyObject *obj, const char *op, const
         return NULL;
     }
     *typenum = t;
+    return raw;
+}
+
+/* Replaces *a by a C-contiguous, aligned, native-order copy when it is not one already (no copy
+ * otherwise). Returns -1 with an exception set (and *a released) on failure. */
+static inline int make_contiguous(PyArrayObject **a) {
     PyArrayObject *arr = (PyArrayObject *)PyArray_FromAny(
-        (PyObject *)raw, PyArray_DescrFromType(t), 0, 0,
+        (PyObject *)*a, PyArray_DescrFromType(PyArray_TYPE(*a)), 0, 0,
         NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED, NULL);
-    Py_DECREF(raw);
+    Py_DECREF(*a);
+    *a = arr;
+    return arr == NULL ? -1 : 0;
+}
+
+/* float_view + make_contiguous: for small arguments whose shapes the Swift side checks later. */
+static inline PyArrayObject *as_float_array(PyObject *obj, const char *op, const char *name,
+                                     int *typenum, const char *first_name) {
+    PyArrayObject *arr = float_view(obj, op, name, typenum, first_name);
+    if (arr == NULL || make_contiguous(&arr) < 0) return NULL;
     return arr;
 }
 

@@ -129,3 +129,15 @@ def test_where_pytorch_crashes_the_result_is_the_clamped_forward(pad):
         assert out[0, 0, 0, 0] == x[0, 0, 0, expected_col]
         assert gi[0, 0, 0, expected_col] == 1 and gi.sum() == 1
         assert gg[0, 0, 0, 0] == 0
+
+
+def test_refused_inputs_are_not_copied_first():
+    """Shapes are validated on the caller's arrays before strided ones are made contiguous: a huge
+    broadcast view with a wrong shape is a ValueError, not an attempt to allocate terabytes."""
+    huge = np.broadcast_to(np.float64(1), (1, 1, 2**20, 2**20))       # 8 TiB if it were copied
+    with pytest.raises(ValueError, match="same batch size"):
+        swiftstn.grid_sample(huge, np.zeros((2, 2, 2, 2)))
+    with pytest.raises(ValueError, match="last dimension"):
+        swiftstn.grid_sample_backward(np.zeros((1, 1, 2, 2)), huge, np.zeros((1, 2, 2, 3)))
+    with pytest.raises(ValueError, match="grad_output of shape"):
+        swiftstn.grid_sample_backward(huge, np.zeros((1, 1, 4, 4)), np.zeros((1, 2, 2, 2)))
