@@ -104,19 +104,22 @@ static inline int array_shape(PyArrayObject *a, int64_t *shape, int32_t *ndim, c
     return 0;
 }
 
-/* Reads a sequence of ints (Python ints, NumPy integers, anything with __index__). */
-static inline int read_size(PyObject *obj, int64_t *size, int32_t *len, const char *op) {
+/* Reads a sequence of ints (Python ints, NumPy integers, anything with __index__) named `name`
+ * into `values`; `example` completes "must be a sequence of …" and `expected` "expected …" in
+ * the error messages. */
+static inline int read_ints(PyObject *obj, int64_t *values, int32_t *len, const char *op, const char *name,
+                            const char *example, const char *expected) {
     PyObject *seq = PySequence_Fast(obj, "");
     if (seq == NULL) {
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s(): size must be a sequence of ints such as (N, C, H, W), got %.100s",
-                     op, Py_TYPE(obj)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s(): %s must be a sequence of %s, got %.100s", op, name, example,
+                     Py_TYPE(obj)->tp_name);
         return -1;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     if (n > MAX_DIMS) {
         Py_DECREF(seq);
-        PyErr_Format(PyExc_ValueError, "%s(): size has %zd entries; expected 4 (N, C, H, W) or 5 (N, C, D, H, W)", op, n);
+        PyErr_Format(PyExc_ValueError, "%s(): %s has %zd entries; expected %s", op, name, n, expected);
         return -1;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -125,8 +128,8 @@ static inline int read_size(PyObject *obj, int64_t *size, int32_t *len, const ch
         if (index == NULL) {
             Py_DECREF(seq);
             PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "%s(): size must contain ints, got %.100s at position %zd",
-                         op, Py_TYPE(item)->tp_name, i);
+            PyErr_Format(PyExc_TypeError, "%s(): %s must contain ints, got %.100s at position %zd",
+                         op, name, Py_TYPE(item)->tp_name, i);
             return -1;
         }
         int overflow = 0;
@@ -134,14 +137,20 @@ static inline int read_size(PyObject *obj, int64_t *size, int32_t *len, const ch
         Py_DECREF(index);
         if (overflow) {
             Py_DECREF(seq);
-            PyErr_Format(PyExc_ValueError, "%s(): size[%zd] does not fit in 64 bits", op, i);
+            PyErr_Format(PyExc_ValueError, "%s(): %s[%zd] does not fit in 64 bits", op, name, i);
             return -1;
         }
-        size[i] = (int64_t)v;
+        values[i] = (int64_t)v;
     }
     *len = (int32_t)n;
     Py_DECREF(seq);
     return 0;
+}
+
+/* A tensor size such as (N, C, H, W). */
+static inline int read_size(PyObject *obj, int64_t *size, int32_t *len, const char *op) {
+    return read_ints(obj, size, len, op, "size", "ints such as (N, C, H, W)",
+                     "4 (N, C, H, W) or 5 (N, C, D, H, W)");
 }
 
 static inline PyArrayObject *new_array(const int64_t *shape, int32_t ndim, int typenum, int zero) {

@@ -225,42 +225,7 @@ typedef int32_t (*warp_backward_fn)(int32_t, const void *, const int64_t *, int3
 
 /* Reads out_size: a sequence of ints (Ho, Wo) (its length and values are checked by Swift). */
 static int read_out_size(PyObject *obj, int64_t *size, int32_t *len, const char *op) {
-    PyObject *seq = PySequence_Fast(obj, "");
-    if (seq == NULL) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s(): out_size must be a sequence of two ints (Ho, Wo), got %.100s", op,
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n > MAX_DIMS) {
-        Py_DECREF(seq);
-        PyErr_Format(PyExc_ValueError, "%s(): out_size has %zd entries; expected 2 (Ho, Wo)", op, n);
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *index = PyNumber_Index(item);
-        if (index == NULL) {
-            Py_DECREF(seq);
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "%s(): out_size must contain ints, got %.100s at position %zd", op,
-                         Py_TYPE(item)->tp_name, i);
-            return -1;
-        }
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
-        Py_DECREF(index);
-        if (overflow) {
-            Py_DECREF(seq);
-            PyErr_Format(PyExc_ValueError, "%s(): out_size[%zd] does not fit in 64 bits", op, i);
-            return -1;
-        }
-        size[i] = (int64_t)v;
-    }
-    *len = (int32_t)n;
-    Py_DECREF(seq);
-    return 0;
+    return read_ints(obj, size, len, op, "out_size", "two ints (Ho, Wo)", "2 (Ho, Wo)");
 }
 
 static PyObject *warp_forward(PyObject *args, const char *op, const char *mname, warp_shape_fn shape_fn, warp_fn fn) {
