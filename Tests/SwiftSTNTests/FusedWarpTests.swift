@@ -146,18 +146,8 @@ final class FusedWarpTests: XCTestCase {
         func loss(_ x: Tensor<Double>, _ m: Tensor<Double>) throws -> Double {
             dot(try warp(kind, x, m, outSize, mode, padding, fill, ac), weights)
         }
-        var numM = [Double](repeating: 0, count: m.count)
-        for i in 0..<m.count {
-            var mp = m, mm = m
-            mp.scalars[i] += h; mm.scalars[i] -= h
-            numM[i] = (try loss(x, mp) - loss(x, mm)) / (2 * h)
-        }
-        var numX = [Double](repeating: 0, count: x.count)
-        for i in 0..<x.count {
-            var xp = x, xm = x
-            xp.scalars[i] += h; xm.scalars[i] -= h
-            numX[i] = (try loss(xp, m) - loss(xm, m)) / (2 * h)
-        }
+        let numM = try centralDifferences(m, h: h) { try loss(x, $0) }
+        let numX = try centralDifferences(x, h: h) { try loss($0, m) }
         let what = "\(kind) \(mode) \(padding) alignCorners=\(ac)"
         XCTAssertLessThanOrEqual(maxScaledError(gm.scalars, numM), tolerance, "matrix gradient, \(what)")
         XCTAssertLessThanOrEqual(maxScaledError(gi.scalars, numX), tolerance, "input gradient, \(what)")

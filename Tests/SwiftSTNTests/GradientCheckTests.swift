@@ -26,18 +26,8 @@ final class GradientCheckTests: XCTestCase {
         func loss(_ i: Tensor<Double>, _ g: Tensor<Double>) throws -> Double {
             dot(try gridSample(i, grid: g, mode: mode, padding: padding, alignCorners: alignCorners), weights)
         }
-        var numGrid = [Double](repeating: 0, count: grid.count)
-        for i in 0..<grid.count {
-            var gp = grid, gm = grid
-            gp.scalars[i] += h; gm.scalars[i] -= h
-            numGrid[i] = (try loss(input, gp) - loss(input, gm)) / (2 * h)
-        }
-        var numInput = [Double](repeating: 0, count: input.count)
-        for i in 0..<input.count {
-            var ip = input, im = input
-            ip.scalars[i] += h; im.scalars[i] -= h
-            numInput[i] = (try loss(ip, grid) - loss(im, grid)) / (2 * h)
-        }
+        let numGrid = try centralDifferences(grid, h: h) { try loss(input, $0) }
+        let numInput = try centralDifferences(input, h: h) { try loss($0, grid) }
         let what = "\(dims)-D \(mode) \(padding) alignCorners=\(alignCorners)"
         XCTAssertLessThanOrEqual(maxScaledError(gGrid.scalars, numGrid), tolerance, "grid gradient, \(what)")
         XCTAssertLessThanOrEqual(maxScaledError(gIn!.scalars, numInput), tolerance, "input gradient, \(what)")
@@ -73,13 +63,7 @@ final class GradientCheckTests: XCTestCase {
                 let grid = try affineGrid(theta, size: size, alignCorners: ac)
                 let weights = rng.tensor(grid.shape)
                 let analytic = try affineGridBackward(weights, size: size, alignCorners: ac)
-                var numeric = [Double](repeating: 0, count: theta.count)
-                for i in 0..<theta.count {
-                    var tp = theta, tm = theta
-                    tp.scalars[i] += h; tm.scalars[i] -= h
-                    numeric[i] = (dot(try affineGrid(tp, size: size, alignCorners: ac), weights)
-                        - dot(try affineGrid(tm, size: size, alignCorners: ac), weights)) / (2 * h)
-                }
+                let numeric = try centralDifferences(theta, h: h) { dot(try affineGrid($0, size: size, alignCorners: ac), weights) }
                 XCTAssertLessThanOrEqual(maxScaledError(analytic.scalars, numeric), tolerance, "affine_grid \(size) ac=\(ac)")
             }
         }

@@ -28,13 +28,7 @@ final class PerspectiveGridTests: XCTestCase {
         // them from the loss, where ±1e4 sentinels would swamp the finite differences.
         for i in 0..<grid.count where grid.scalars[i] == sentinel { weights.scalars[i] = 0 }
         XCTAssertEqual(try perspectiveGridBackward(weights, homography: homography, size: size, alignCorners: alignCorners), analytic)
-        var numeric = [Double](repeating: 0, count: homography.count)
-        for i in 0..<homography.count {
-            var hp = homography, hm = homography
-            hp.scalars[i] += h; hm.scalars[i] -= h
-            numeric[i] = (dot(try perspectiveGrid(hp, size: size, alignCorners: alignCorners), weights)
-                - dot(try perspectiveGrid(hm, size: size, alignCorners: alignCorners), weights)) / (2 * h)
-        }
+        let numeric = try centralDifferences(homography, h: h) { dot(try perspectiveGrid($0, size: size, alignCorners: alignCorners), weights) }
         XCTAssertLessThanOrEqual(maxScaledError(analytic.scalars, numeric), tolerance, "perspective_grid \(size) ac=\(alignCorners)")
         XCTAssertGreaterThan(analytic.scalars.map(abs).max()!, 0)
     }

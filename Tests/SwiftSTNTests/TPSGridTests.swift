@@ -27,13 +27,7 @@ final class TPSGridTests: XCTestCase {
             a = try tpsGridBackward(weights, size: size, controlPointCount: k, alignCorners: alignCorners)
         }
         XCTAssertEqual(a.shape, d.shape)
-        var numeric = [Double](repeating: 0, count: d.count)
-        for i in 0..<d.count {
-            var dp = d, dm = d
-            dp.scalars[i] += h; dm.scalars[i] -= h
-            numeric[i] = (dot(try tpsGrid(dp, size: size, controlPoints: controlPoints, alignCorners: alignCorners), weights)
-                - dot(try tpsGrid(dm, size: size, controlPoints: controlPoints, alignCorners: alignCorners), weights)) / (2 * h)
-        }
+        let numeric = try centralDifferences(d, h: h) { dot(try tpsGrid($0, size: size, controlPoints: controlPoints, alignCorners: alignCorners), weights) }
         XCTAssertLessThanOrEqual(maxScaledError(a.scalars, numeric), tolerance, "tps_grid \(size) K=\(k) ac=\(alignCorners)")
         XCTAssertGreaterThan(a.scalars.map(abs).max()!, 0)
     }

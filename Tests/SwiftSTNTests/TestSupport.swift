@@ -44,3 +44,14 @@ func smoothGridValue(_ rng: inout SplitMix64, size: Int, alignCorners: Bool) -> 
 func maxScaledError(_ a: [Double], _ b: [Double]) -> Double {
     zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
 }
+
+/// Central differences (f(x + h·e_i) − f(x − h·e_i)) / 2h for every element i of x.
+func centralDifferences(_ x: Tensor<Double>, h: Double, _ f: (Tensor<Double>) throws -> Double) rethrows -> [Double] {
+    var out = [Double](repeating: 0, count: x.count)
+    for i in 0..<x.count {
+        var plus = x, minus = x
+        plus.scalars[i] += h; minus.scalars[i] -= h
+        out[i] = (try f(plus) - f(minus)) / (2 * h)
+    }
+    return out
+}

@@ -30,18 +30,8 @@ final class TricubicTests: XCTestCase {
                                      alignCorners: alignCorners)
             : try gridSampleBackward(gradOutput: weights, input: input, grid: grid, mode: .bicubic, padding: padding!,
                                      alignCorners: alignCorners)
-        var numGrid = [Double](repeating: 0, count: grid.count)
-        for i in 0..<grid.count {
-            var gp = grid, gm = grid
-            gp.scalars[i] += h; gm.scalars[i] -= h
-            numGrid[i] = (dot(try forward(input, gp), weights) - dot(try forward(input, gm), weights)) / (2 * h)
-        }
-        var numInput = [Double](repeating: 0, count: input.count)
-        for i in 0..<input.count {
-            var ip = input, im = input
-            ip.scalars[i] += h; im.scalars[i] -= h
-            numInput[i] = (dot(try forward(ip, grid), weights) - dot(try forward(im, grid), weights)) / (2 * h)
-        }
+        let numGrid = try centralDifferences(grid, h: h) { dot(try forward(input, $0), weights) }
+        let numInput = try centralDifferences(input, h: h) { dot(try forward($0, grid), weights) }
         let what = "tricubic \(padding.map { "\($0)" } ?? "fill") alignCorners=\(alignCorners)"
         XCTAssertLessThanOrEqual(maxScaledError(gGrid.scalars, numGrid), tolerance, "grid gradient, \(what)")
         XCTAssertLessThanOrEqual(maxScaledError(gIn!.scalars, numInput), tolerance, "input gradient, \(what)")
