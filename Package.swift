@@ -2,6 +2,7 @@
 //
 // swiftstn — a CPU engine for Spatial Transformer Networks.
 //
+//   STNSIMD     one C header: the vector instructions Swift cannot spell (AVX-512 gathers).
 //   STNKernels  pure kernels over pointers, shapes and strides: no allocation on the hot path,
 //               no validation, no error paths (one concept per file).
 //   SwiftSTN    the validated Swift API: shape checks, errors, threading, array conveniences.
@@ -13,7 +14,11 @@ import PackageDescription
 // keep Swift's checked arithmetic). Swift's default x86-64 target is SSE2-only;
 // SWIFTSTN_TARGET_CPU picks the ISA (`native` for the build machine, `x86-64-v3` for a portable
 // AVX2 build, `x86-64` for the baseline). setup.py passes it through; see README "Build settings".
-let targetCPU = Context.environment["SWIFTSTN_TARGET_CPU"] ?? ""
+// swiftc knows CPU names (haswell, znver4, …) but not the x86-64 micro-architecture levels, so
+// those are mapped to the oldest CPU that has exactly their features.
+let cpuLevels = ["x86-64-v2": "nehalem", "x86-64-v3": "haswell", "x86-64-v4": "skylake-avx512"]
+let requestedCPU = Context.environment["SWIFTSTN_TARGET_CPU"] ?? ""
+let targetCPU = cpuLevels[requestedCPU] ?? requestedCPU
 let kernelFlags: [SwiftSetting] = targetCPU.isEmpty
     ? [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
     : [.unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU], .when(configuration: .release))]
@@ -25,7 +30,8 @@ let package = Package(
         .library(name: "swiftstn", type: .dynamic, targets: ["SwiftSTNC"]),
     ],
     targets: [
-        .target(name: "STNKernels", swiftSettings: kernelFlags),
+        .target(name: "STNSIMD"),
+        .target(name: "STNKernels", dependencies: ["STNSIMD"], swiftSettings: kernelFlags),
         .target(name: "SwiftSTN", dependencies: ["STNKernels"]),
         .target(name: "SwiftSTNC", dependencies: ["SwiftSTN"]),
         .testTarget(name: "STNKernelsTests", dependencies: ["STNKernels"]),

@@ -42,6 +42,19 @@ func withPointScratch<T, R>(_: T.Type, _ body: (UnsafeMutablePointer<T>) -> R) -
     withUnsafeTemporaryAllocation(of: T.self, capacity: 2 * 64) { body($0.baseAddress!) }
 }
 
+/// Prefetching of batch element b + 1's input while the segment `flat` of element b (inside
+/// `positions`) is sampled; `input` is element b's input, `count` its length.
+@inlinable @inline(__always)
+func nextInputPrefetch<T>(
+    _ positions: Range<Int>, _ flat: Range<Int>, _ b: Int, plane: Int,
+    input: UnsafePointer<T>, count: Int
+) -> NextInputPrefetch {
+    let hasNext = (b + 1) * plane < positions.upperBound
+    return NextInputPrefetch(next: hasNext ? UnsafeRawPointer(input + count) : nil,
+                             bytes: count * MemoryLayout<T>.stride,
+                             blocks: (flat.count + sampleBlock - 1) / sampleBlock)
+}
+
 /// Walks `flat` (inside one batch element) in blocks: `body(q, n)` for positions q..<q+n.
 @inlinable @inline(__always)
 func forEachBlock(_ flat: Range<Int>, _ body: (_ q: Int, _ n: Int) -> Void) {
@@ -140,8 +153,18 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
         forEachBatchSegment(positions, plane: plane) { b, flat in
             let src = input + b * C * inPlane
             let dst = output + b * C * plane - b * plane
+            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane)
             forEachBlock(flat) { q, n in
+                prefetch.step()
                 bilinearBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
+                if simdGathers && T.self == Float.self {
+                    for c in 0..<C {
+                        let z = fill.map { $0 + c } ?? UnsafePointer(zero)
+                        bilinearChannelGathered(asFloat(src + c * inPlane), o, asFloat(UnsafePointer(w)),
+                                                asFloat(dst + c * plane + q), n, outside: asFloat(z))
+                    }
+                    return
+                }
                 if n == B && allInside(o, 4 * B) {
                     for c in 0..<C {
                         let p = src + c * inPlane
@@ -169,6 +192,42 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
             }
         }
     } }
+}
+
+/// One channel of a block, lanes 0..<n, Float: 16 lanes at a time with gathers, the rest one by
+/// one; the same operations per lane as the loops above. Chunks whose taps are all inside read
+/// each row's two taps as one pair; others read tap by tap, `outside.pointee` where a tap is out.
+@inlinable @inline(__always)
+func bilinearChannelGathered(
+    _ p: UnsafePointer<Float>, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<Float>,
+    _ out: UnsafeMutablePointer<Float>, _ n: Int, outside z: UnsafePointer<Float>
+) {
+    let B = sampleBlock
+    var i = 0
+    while i + 16 <= n {
+        let o0 = lanes16(o + i), o1 = lanes16(o + B + i)
+        let o2 = lanes16(o + 2 * B + i), o3 = lanes16(o + 3 * B + i)
+        let v00, v01, v10, v11: SIMD16<Float>
+        if anyOutside(o0 | o1 | o2 | o3) {
+            let f = SIMD16<Float>(repeating: z.pointee)
+            v00 = gatherTaps(p, o0, or: f); v01 = gatherTaps(p, o1, or: f)
+            v10 = gatherTaps(p, o2, or: f); v11 = gatherTaps(p, o3, or: f)
+        } else {
+            (v00, v01) = gatherTapPairs(p, o0)   // o1 = o0 + 1 when both are inside
+            (v10, v11) = gatherTapPairs(p, o2)
+        }
+        let r = (v00 * lanes16(w + i)).addingProduct(v01, lanes16(w + B + i))
+            .addingProduct(v10, lanes16(w + 2 * B + i)).addingProduct(v11, lanes16(w + 3 * B + i))
+        storeLanes16(r, out + i)
+        i += 16
+    }
+    while i < n {
+        let v00 = tapValue(p, o[i], zero: z), v01 = tapValue(p, o[B + i], zero: z)
+        let v10 = tapValue(p, o[2 * B + i], zero: z), v11 = tapValue(p, o[3 * B + i], zero: z)
+        out[i] = (v00 * w[i]).addingProduct(v01, w[B + i])
+            .addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
+        i += 1
+    }
 }
 
 // MARK: - Nearest forward
@@ -203,8 +262,18 @@ func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
         forEachBatchSegment(positions, plane: plane) { b, flat in
             let src = input + b * C * inPlane
             let dst = output + b * C * plane - b * plane
+            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane)
             forEachBlock(flat) { q, n in
+                prefetch.step()
                 nearestBlockOffsets(policy, source.points(b, q, n, pts), n, width: W, height: H, o)
+                if simdGathers && T.self == Float.self {
+                    for c in 0..<C {
+                        let z = fill.map { $0 + c } ?? UnsafePointer(zero)
+                        nearestChannelGathered(asFloat(src + c * inPlane), o, asFloat(dst + c * plane + q), n,
+                                               outside: asFloat(z))
+                    }
+                    return
+                }
                 for c in 0..<C {
                     let p = src + c * inPlane
                     let z = fill.map { $0 + c } ?? UnsafePointer(zero)
@@ -214,6 +283,24 @@ func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
             }
         }
     } }
+}
+
+/// One channel of a block, lanes 0..<n, Float: 16 lanes at a time with a gather, the rest one
+/// by one.
+@inlinable @inline(__always)
+func nearestChannelGathered(
+    _ p: UnsafePointer<Float>, _ o: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+    outside z: UnsafePointer<Float>
+) {
+    var i = 0
+    while i + 16 <= n {
+        storeLanes16(gatherTaps(p, lanes16(o + i), or: SIMD16(repeating: z.pointee)), out + i)
+        i += 16
+    }
+    while i < n {
+        out[i] = tapValue(p, o[i], zero: z)
+        i += 1
+    }
 }
 
 // MARK: - Bicubic forward
@@ -272,8 +359,18 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
         forEachBatchSegment(positions, plane: plane) { b, flat in
             let src = input + b * C * inPlane
             let dst = output + b * C * plane - b * plane
+            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane)
             forEachBlock(flat) { q, n in
+                prefetch.step()
                 bicubicBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
+                if simdGathers && T.self == Float.self {
+                    for c in 0..<C {
+                        let z = fill.map { $0 + c } ?? UnsafePointer(zero)
+                        bicubicChannelGathered(asFloat(src + c * inPlane), o, asFloat(UnsafePointer(w)),
+                                               asFloat(dst + c * plane + q), n, outside: asFloat(z))
+                    }
+                    return
+                }
                 for c in 0..<C {
                     let p = src + c * inPlane
                     let z = fill.map { $0 + c } ?? UnsafePointer(zero)
@@ -293,6 +390,51 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
             }
         }
     } }
+}
+
+/// One channel of a block, lanes 0..<n, Float: 16 lanes at a time with gathers, the rest one by
+/// one; the same operations per lane as the loop above. Where a row's four taps are two inside
+/// pairs (always, away from the border with zero padding) they are read as pairs.
+@inlinable @inline(__always)
+func bicubicChannelGathered(
+    _ p: UnsafePointer<Float>, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<Float>,
+    _ out: UnsafeMutablePointer<Float>, _ n: Int, outside z: UnsafePointer<Float>
+) {
+    let B = sampleBlock
+    var i = 0
+    while i + 16 <= n {
+        let cx0 = lanes16(w + i), cx1 = lanes16(w + B + i), cx2 = lanes16(w + 2 * B + i), cx3 = lanes16(w + 3 * B + i)
+        @inline(__always) func row(_ j: Int) -> SIMD16<Float> {
+            let base = o + 4 * j * B + i
+            let o0 = lanes16(base), o1 = lanes16(base + B), o2 = lanes16(base + 2 * B), o3 = lanes16(base + 3 * B)
+            let t0, t1, t2, t3: SIMD16<Float>
+            if arePairs(o0, o1) && arePairs(o2, o3) {
+                (t0, t1) = gatherTapPairs(p, o0)
+                (t2, t3) = gatherTapPairs(p, o2)
+            } else {
+                let f = SIMD16<Float>(repeating: z.pointee)
+                t0 = gatherTaps(p, o0, or: f); t1 = gatherTaps(p, o1, or: f)
+                t2 = gatherTaps(p, o2, or: f); t3 = gatherTaps(p, o3, or: f)
+            }
+            return (cx0 * t0).addingProduct(cx1, t1).addingProduct(cx2, t2).addingProduct(cx3, t3)
+        }
+        let r = (lanes16(w + 4 * B + i) * row(0)).addingProduct(lanes16(w + 5 * B + i), row(1))
+            .addingProduct(lanes16(w + 6 * B + i), row(2)).addingProduct(lanes16(w + 7 * B + i), row(3))
+        storeLanes16(r, out + i)
+        i += 16
+    }
+    while i < n {
+        let cx0 = w[i], cx1 = w[B + i], cx2 = w[2 * B + i], cx3 = w[3 * B + i]
+        @inline(__always) func row(_ j: Int) -> Float {
+            let base = 4 * j * B + i
+            return (cx0 * tapValue(p, o[base], zero: z)).addingProduct(cx1, tapValue(p, o[base + B], zero: z))
+                .addingProduct(cx2, tapValue(p, o[base + 2 * B], zero: z))
+                .addingProduct(cx3, tapValue(p, o[base + 3 * B], zero: z))
+        }
+        out[i] = (w[4 * B + i] * row(0)).addingProduct(w[5 * B + i], row(1))
+            .addingProduct(w[6 * B + i], row(2)).addingProduct(w[7 * B + i], row(3))
+        i += 1
+    }
 }
 
 // MARK: - Dispatch

@@ -215,6 +215,23 @@ def test_fill_padding_equals_a_padded_image_with_zeros_padding(mode, ac):
     assert same_bits(gi, gi0)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_fill_padding_in_float32_on_whole_blocks(mode):
+    """float32 and 740 points per batch element: the samplers' vector paths (16 lanes at a time,
+    the fill in the lanes of taps outside) and their scalar tails."""
+    rng = np.random.default_rng(40 + MODES.index(mode))
+    x = rng.standard_normal((2, 3, 9, 11)).astype(np.float32)
+    grid = rng.uniform(-1.3, 1.3, (2, 20, 37, 2)).astype(np.float32)
+    fill = rng.standard_normal(3).astype(np.float32)
+    for ac in (False, True):
+        out = swiftstn.grid_sample(x, grid, mode, "fill", ac, fill=fill)
+        assert out.dtype == np.float32
+        x64, g64 = x.astype(np.float64), grid.astype(np.float64)
+        ref = (direct_fill_reference(x64, g64, mode, ac, fill) if mode != "bicubic"
+               else padded_reference(x64, g64, mode, ac, fill.astype(np.float64), border=12)[0])
+        np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_fill_zero_is_zeros_padding_bit_for_bit(dtype):
     rng = np.random.default_rng(7)

@@ -14,6 +14,10 @@ Fixtures
   seed_stn.npz   the blog Net's stn() on MNIST-like digits: input, theta, grid, output
   sampling.npz   affine_grid / grid_sample forward and backward over the cross product
                  2-D/3-D × mode × padding × align_corners × float32/float64 × shapes
+  blocks.npz     grid_sample forward and backward on grids of 2×17×29 points (whole 64-point
+                 blocks, 16-lane chunks and a tail): a rotated affine grid (taps inside) and a
+                 random one (taps across the border), every mode × padding × align_corners;
+                 for bicubic also the float64 results on the same values
   special.npz    grid_sample on NaN / ±Inf / ±1e30 grid values (what PyTorch returns)
   blog_net.npz   the blog Net: weights, a batch, eval-mode log-probabilities, every parameter
                  gradient of the NLL loss, the weights after one SGD step (lr 0.01), and after
@@ -186,6 +190,46 @@ def sampling(rng):
     return out
 
 
+def blocks(rng):
+    """Grids big enough for the samplers' vector paths (blocks of 64 points read 16 at a time)."""
+    out = {}
+    x = rng.standard_normal((2, 3, 23, 25))
+    theta = np.array([[[0.8, -0.25, 0.05], [0.2, 0.85, -0.1]], [[0.6, 0.1, -0.2], [-0.1, 0.7, 0.15]]])
+    for dname, npdtype in (("f32", np.float32), ("f64", np.float64)):
+        xd = x.astype(npdtype)
+        grids = {"rot": F.affine_grid(torch.tensor(theta.astype(npdtype)), [2, 3, 17, 29], align_corners=False).numpy(),
+                 "rand": rng.uniform(-1.1, 1.1, size=(2, 17, 29, 2)).astype(npdtype)}
+        for gname, g in grids.items():
+            for mode in MODES:
+                if dname == "f64" and mode != "bilinear":
+                    continue
+                for pad in PADDINGS:
+                    for ac in (0, 1):
+                        key = f"bk_{mode}_{pad}_ac{ac}_{dname}_{gname}"
+                        xt = torch.tensor(xd, requires_grad=True)
+                        gt = torch.tensor(g, requires_grad=True)
+                        y = F.grid_sample(xt, gt, mode=mode, padding_mode=pad, align_corners=bool(ac))
+                        go = rng.standard_normal(y.shape).astype(npdtype)
+                        y.backward(torch.tensor(go))
+                        out[key + "__output"] = y.detach().numpy()
+                        out[key + "__grad_output"] = go
+                        out[key + "__grad_input"] = xt.grad.numpy()
+                        out[key + "__grad_grid"] = gt.grad.numpy()
+                        if mode == "bicubic":
+                            # The float64 result on the same values: bicubic gradients cancel
+                            # strongly, and PyTorch's own float32 result can be 1e-4 away from it.
+                            xt = torch.tensor(xd.astype(np.float64), requires_grad=True)
+                            gt = torch.tensor(g.astype(np.float64), requires_grad=True)
+                            y = F.grid_sample(xt, gt, mode=mode, padding_mode=pad, align_corners=bool(ac))
+                            y.backward(torch.tensor(go.astype(np.float64)))
+                            out[key + "__output_f64"] = y.detach().numpy()
+                            out[key + "__grad_input_f64"] = xt.grad.numpy()
+                            out[key + "__grad_grid_f64"] = gt.grad.numpy()
+            out[f"grid_{dname}_{gname}"] = g
+        out[f"input_{dname}"] = xd
+    return out
+
+
 def special(rng):
     out = {}
     values = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 3e9, -3e9, 1.0, -1.0], dtype=np.float64)
@@ -261,7 +305,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     meta = {"torch_version": np.array(torch.__version__), "numpy_version": np.array(np.__version__)}
-    makers = {"seed_stn": seed_stn, "sampling": sampling, "special": special, "blog_net": blog_net}
+    makers = {"seed_stn": seed_stn, "sampling": sampling, "blocks": blocks, "special": special,
+              "blog_net": blog_net}
     os.makedirs(FIXTURES, exist_ok=True)
     status = 0
     for name, maker in makers.items():
