@@ -81,15 +81,19 @@ func sample2DBackwardInput<T: STNFloat, G: GridSource2D>(
 /// Writes d(loss)/d(grid) for the flattened output positions `positions` into `gradGrid`
 /// (N×Ho×Wo×2). Nearest sampling is piecewise constant: its grid gradient is zero. With `fill`
 /// (fill padding, `.zeros`), taps outside the input contribute their fill value like any value.
+/// `prefetchThrough`: positions up to which the caller goes on after `positions` (with the same
+/// thread), so that the kernel may bring the next batch element's input into cache while it works
+/// on this one; nil for `positions.upperBound`. A hint only: results do not depend on it.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func gridSample2DBackwardGrid<T: STNFloat>(
     _ s: SamplingShape2D, gradOutput: UnsafePointer<T>, input: UnsafePointer<T>,
     grid: UnsafePointer<T>, gradGrid: UnsafeMutablePointer<T>, mode: InterpolationMode,
-    padding: PaddingMode, alignCorners: Bool, positions: Range<Int>, fill: UnsafePointer<T>? = nil
+    padding: PaddingMode, alignCorners: Bool, positions: Range<Int>, fill: UnsafePointer<T>? = nil,
+    prefetchThrough: Int? = nil
 ) {
     sample2DBackwardGrid(s, gradOutput, input, StoredGrid2D(grid), StoredGridGradient2D(gradGrid), mode,
-                         padding, alignCorners, positions, fill)
+                         padding, alignCorners, positions, fill, prefetchThrough: prefetchThrough)
 }
 
 /// `gridSample2DBackwardGrid` with the grid points from `source` and the gradients to `sink`.
@@ -97,10 +101,12 @@ public func gridSample2DBackwardGrid<T: STNFloat>(
 func sample2DBackwardGrid<T: STNFloat, G: GridSource2D, K: GridGradientSink2D>(
     _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>,
     _ source: G, _ sink: K, _ mode: InterpolationMode, _ padding: PaddingMode, _ alignCorners: Bool,
-    _ positions: Range<Int>, _ fill: UnsafePointer<T>?
+    _ positions: Range<Int>, _ fill: UnsafePointer<T>?, prefetchThrough: Int? = nil
 ) where G.Scalar == T, K.Scalar == T {
     if mode == .bilinear && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
-        dispatchPolicy(BackwardGrid2DBlockKernel(s, gradOutput, input, source, sink, positions, fill), padding, alignCorners)
+        dispatchPolicy(BackwardGrid2DBlockKernel(s, gradOutput, input, source, sink, positions, fill,
+                                                 prefetchThrough: prefetchThrough ?? positions.upperBound),
+                       padding, alignCorners)
         return
     }
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels

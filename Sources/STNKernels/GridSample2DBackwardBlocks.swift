@@ -35,7 +35,8 @@ func bilinearBlockTapsWithGradient<T: STNFloat, P: SamplingPolicy>(
 @inlinable
 func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D, K: GridGradientSink2D>(
     _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>,
-    _ source: G, _ sink: K, _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?
+    _ source: G, _ sink: K, _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?,
+    prefetchThrough: Int
 ) where G.Scalar == T, K.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
@@ -47,10 +48,27 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
         forEachBatchSegment(positions, plane: plane) { b, flat in
             let src = input + b * C * inPlane
             let gOut = gradOutput + b * C * plane - b * plane
+            // Steps: one per channel of each 16-lane chunk.
+            var prefetch = nextInputPrefetch(positions.lowerBound..<Swift.max(positions.upperBound, prefetchThrough),
+                                             flat, b, plane: plane, input: src, count: C * inPlane,
+                                             stepsPerBlock: sampleBlock / 16 * C)
             forEachBlock(flat) { q, n in
                 bilinearBlockTapsWithGradient(policy, source.points(b, q, n, pts), n, width: W, height: H, o, f)
                 let out = sink.destination(q, outScratch)
                 defer { sink.commit(b, q, n, out) }
+                if simdGathers && T.self == Float.self {
+                    let gx = f + 7 * B, gy = f + 8 * B
+                    bilinearGridGradientGathered(asFloat(src), inPlane, asFloat(gOut + q), plane, C, o,
+                                                 asFloat(UnsafePointer(f)), asFloat(gx), asFloat(gy), n,
+                                                 fill: fill.map { asFloat($0) }, zero: asFloat(UnsafePointer(zero)),
+                                                 &prefetch)
+                    for i in 0..<n {
+                        out[2 * i] = gx[i]
+                        out[2 * i + 1] = gy[i]
+                    }
+                    return
+                }
+                prefetch.step(sampleBlock / 16 * C)
                 if C < 4 {
                     // Few channels: channel outer, lanes inner (vectorised across the block).
                     let gx = f + 7 * B, gy = f + 8 * B
@@ -120,6 +138,67 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
     } } }
 }
 
+/// Grid gradient of a block, Float: 16 lanes at a time with gathers (channel inner, so the sums
+/// stay in registers and run over the channels in order), the rest lane by lane; the same
+/// operations per lane as the loops above. Writes the x and y gradients to gx and gy.
+@inlinable @inline(__always)
+func bilinearGridGradientGathered(
+    _ src: UnsafePointer<Float>, _ inPlane: Int, _ gOut: UnsafePointer<Float>, _ plane: Int, _ C: Int,
+    _ o: UnsafePointer<Int32>, _ f: UnsafePointer<Float>,
+    _ gx: UnsafeMutablePointer<Float>, _ gy: UnsafeMutablePointer<Float>, _ n: Int,
+    fill: UnsafePointer<Float>?, zero: UnsafePointer<Float>, _ prefetch: inout NextInputPrefetch
+) {
+    let B = sampleBlock
+    var i = 0
+    while i + 16 <= n {
+        let o00 = lanes16(o + i), o01 = lanes16(o + B + i), o10 = lanes16(o + 2 * B + i), o11 = lanes16(o + 3 * B + i)
+        let fw = lanes16(f + i), fe = lanes16(f + B + i), fn = lanes16(f + 2 * B + i), fs = lanes16(f + 3 * B + i)
+        var ax = SIMD16<Float>(), ay = SIMD16<Float>()
+        if !anyOutside(o00 | o01 | o10 | o11) {
+            for c in 0..<C {
+                prefetch.step()
+                let p = src + c * inPlane
+                let (nw, ne) = gatherTapPairs(p, o00)
+                let (sw, se) = gatherTapPairs(p, o10)
+                let gval = lanes16(gOut + c * plane + i)
+                ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
+                ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
+            }
+        } else {
+            for c in 0..<C {
+                prefetch.step()
+                let p = src + c * inPlane
+                let z = SIMD16<Float>(repeating: (fill.map { $0 + c } ?? zero).pointee)
+                let nw = gatherTaps(p, o00, or: z), ne = gatherTaps(p, o01, or: z)
+                let sw = gatherTaps(p, o10, or: z), se = gatherTaps(p, o11, or: z)
+                let gval = lanes16(gOut + c * plane + i)
+                ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
+                ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
+            }
+        }
+        storeLanes16(ax * lanes16(f + 4 * B + i), gx + i)
+        storeLanes16(ay * lanes16(f + 5 * B + i), gy + i)
+        i += 16
+    }
+    while i < n {
+        let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
+        let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
+        var ax: Float = 0, ay: Float = 0
+        for c in 0..<C {
+            let p = src + c * inPlane
+            let z = fill.map { $0 + c } ?? zero
+            let nw = tapValue(p, o00, zero: z), ne = tapValue(p, o01, zero: z)
+            let sw = tapValue(p, o10, zero: z), se = tapValue(p, o11, zero: z)
+            let gval = gOut[c * plane + i]
+            ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
+            ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
+        }
+        gx[i] = ax * f[4 * B + i]
+        gy[i] = ay * f[5 * B + i]
+        i += 1
+    }
+}
+
 /// Bilinear input gradient for batch element `b`, channels `channels`, block form of
 /// `gridSample2DBackwardInput`: each channel plane receives its contributions in position order.
 @inlinable
@@ -160,17 +239,19 @@ struct BackwardGrid2DBlockKernel<E: STNFloat, G: GridSource2D, K: GridGradientSi
     @usableFromInline let sink: K
     @usableFromInline let positions: Range<Int>
     @usableFromInline let fill: UnsafePointer<E>?
+    @usableFromInline let prefetchThrough: Int
 
     @inlinable
     init(_ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ input: UnsafePointer<E>,
-         _ source: G, _ sink: K, _ positions: Range<Int>, _ fill: UnsafePointer<E>?) {
+         _ source: G, _ sink: K, _ positions: Range<Int>, _ fill: UnsafePointer<E>?, prefetchThrough: Int) {
         self.s = s; self.gradOutput = gradOutput; self.input = input; self.source = source
-        self.sink = sink; self.positions = positions; self.fill = fill
+        self.sink = sink; self.positions = positions; self.fill = fill; self.prefetchThrough = prefetchThrough
     }
 
     @inlinable @inline(__always)
     func run<P: SamplingPolicy>(_ p: P.Type) {
-        bilinear2DBackwardGridBlocks(s, gradOutput, input, source, sink, positions, p, fill)
+        bilinear2DBackwardGridBlocks(s, gradOutput, input, source, sink, positions, p, fill,
+                                     prefetchThrough: prefetchThrough)
     }
 }
 

@@ -43,16 +43,17 @@ func withPointScratch<T, R>(_: T.Type, _ body: (UnsafeMutablePointer<T>) -> R) -
 }
 
 /// Prefetching of batch element b + 1's input while the segment `flat` of element b (inside
-/// `positions`) is sampled; `input` is element b's input, `count` its length.
+/// `positions`) is sampled; `input` is element b's input, `count` its length; `step()` will be
+/// called `stepsPerBlock` times per block.
 @inlinable @inline(__always)
 func nextInputPrefetch<T>(
     _ positions: Range<Int>, _ flat: Range<Int>, _ b: Int, plane: Int,
-    input: UnsafePointer<T>, count: Int
+    input: UnsafePointer<T>, count: Int, stepsPerBlock: Int
 ) -> NextInputPrefetch {
     let hasNext = (b + 1) * plane < positions.upperBound
     return NextInputPrefetch(next: hasNext ? UnsafeRawPointer(input + count) : nil,
                              bytes: count * MemoryLayout<T>.stride,
-                             blocks: (flat.count + sampleBlock - 1) / sampleBlock)
+                             steps: (flat.count + sampleBlock - 1) / sampleBlock * stepsPerBlock)
 }
 
 /// Walks `flat` (inside one batch element) in blocks: `body(q, n)` for positions q..<q+n.
@@ -153,12 +154,13 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
         forEachBatchSegment(positions, plane: plane) { b, flat in
             let src = input + b * C * inPlane
             let dst = output + b * C * plane - b * plane
-            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane)
+            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane,
+                                             stepsPerBlock: C)
             forEachBlock(flat) { q, n in
-                prefetch.step()
                 bilinearBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
                 if simdGathers && T.self == Float.self {
                     for c in 0..<C {
+                        prefetch.step()
                         let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                         bilinearChannelGathered(asFloat(src + c * inPlane), o, asFloat(UnsafePointer(w)),
                                                 asFloat(dst + c * plane + q), n, outside: asFloat(z))
@@ -167,6 +169,7 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                 }
                 if n == B && allInside(o, 4 * B) {
                     for c in 0..<C {
+                        prefetch.step()
                         let p = src + c * inPlane
                         for i in 0..<B {
                             let v00 = p[Int(o[i])], v01 = p[Int(o[B + i])]
@@ -179,6 +182,7 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                     return
                 }
                 for c in 0..<C {
+                    prefetch.step()
                     let p = src + c * inPlane
                     let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                     for i in 0..<n {
@@ -262,12 +266,13 @@ func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
         forEachBatchSegment(positions, plane: plane) { b, flat in
             let src = input + b * C * inPlane
             let dst = output + b * C * plane - b * plane
-            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane)
+            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane,
+                                             stepsPerBlock: C)
             forEachBlock(flat) { q, n in
-                prefetch.step()
                 nearestBlockOffsets(policy, source.points(b, q, n, pts), n, width: W, height: H, o)
                 if simdGathers && T.self == Float.self {
                     for c in 0..<C {
+                        prefetch.step()
                         let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                         nearestChannelGathered(asFloat(src + c * inPlane), o, asFloat(dst + c * plane + q), n,
                                                outside: asFloat(z))
@@ -275,6 +280,7 @@ func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                     return
                 }
                 for c in 0..<C {
+                    prefetch.step()
                     let p = src + c * inPlane
                     let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                     for i in 0..<n { r[i] = tapValue(p, o[i], zero: z) }
@@ -359,12 +365,13 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
         forEachBatchSegment(positions, plane: plane) { b, flat in
             let src = input + b * C * inPlane
             let dst = output + b * C * plane - b * plane
-            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane)
+            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane,
+                                             stepsPerBlock: C)
             forEachBlock(flat) { q, n in
-                prefetch.step()
                 bicubicBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
                 if simdGathers && T.self == Float.self {
                     for c in 0..<C {
+                        prefetch.step()
                         let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                         bicubicChannelGathered(asFloat(src + c * inPlane), o, asFloat(UnsafePointer(w)),
                                                asFloat(dst + c * plane + q), n, outside: asFloat(z))
@@ -372,6 +379,7 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                     return
                 }
                 for c in 0..<C {
+                    prefetch.step()
                     let p = src + c * inPlane
                     let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                     for k in 0..<n {

@@ -127,7 +127,8 @@ public enum GridSample {
                                               padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<c)
                     gridSample2DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
                                              padding: padding, alignCorners: alignCorners,
-                                             positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane), fill: fill)
+                                             positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane), fill: fill,
+                                             prefetchThrough: batches.upperBound * s.outputPlane)
                 }
             }
         } else if inputShape.count == 5 && fuse, let gradInput {
