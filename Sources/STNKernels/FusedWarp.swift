@@ -82,24 +82,29 @@ public func warp2DBackwardInput<T: STNFloat>(
 /// For the flattened output rows `rows` ⊂ [0, N·Ho), computes the grid gradient (exactly
 /// `gridSample2DBackwardGrid`'s) block by block and folds it into the generator backward's
 /// per-row sums: rowSums[w·r ..< w·(r + 1)] for row r, w = `geometry.rowSumWidth` (written).
+/// `prefetchThroughRow`: as `gridSample2DBackwardGrid`'s `prefetchThrough`, in rows.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func warp2DBackwardRowSums<T: STNFloat>(
     _ s: SamplingShape2D, gradOutput: UnsafePointer<T>, input: UnsafePointer<T>,
     geometry: WarpGeometry2D<T>, rowSums: UnsafeMutablePointer<T>, mode: InterpolationMode,
-    padding: PaddingMode, alignCorners: Bool, rows: Range<Int>, fill: UnsafePointer<T>? = nil
+    padding: PaddingMode, alignCorners: Bool, rows: Range<Int>, fill: UnsafePointer<T>? = nil,
+    prefetchThroughRow: Int? = nil
 ) {
     let width = geometry.rowSumWidth, Wo = s.outputWidth
     (rowSums + width * rows.lowerBound).initialize(repeating: 0, count: width * rows.count)
     let positions = (rows.lowerBound * Wo)..<(rows.upperBound * Wo)
+    let prefetchThrough = prefetchThroughRow.map { $0 * Wo }
     switch geometry.kind {
     case .affine:
         let sink = AffineRowSums2D(rowSums: rowSums, baseX: geometry.baseX, height: s.outputHeight, width: Wo)
-        sample2DBackwardGrid(s, gradOutput, input, geometry.affine(s), sink, mode, padding, alignCorners, positions, fill)
+        sample2DBackwardGrid(s, gradOutput, input, geometry.affine(s), sink, mode, padding, alignCorners, positions, fill,
+                             prefetchThrough: prefetchThrough)
     case .perspective:
         let sink = PerspectiveRowSums2D(rowSums: rowSums, homography: geometry.matrices, baseX: geometry.baseX,
                                         baseY: geometry.baseY, height: s.outputHeight, width: Wo)
-        sample2DBackwardGrid(s, gradOutput, input, geometry.perspective(s), sink, mode, padding, alignCorners, positions, fill)
+        sample2DBackwardGrid(s, gradOutput, input, geometry.perspective(s), sink, mode, padding, alignCorners, positions, fill,
+                             prefetchThrough: prefetchThrough)
     }
 }
 

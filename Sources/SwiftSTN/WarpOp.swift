@@ -88,9 +88,10 @@ public enum Warp {
                 try baseY.withBase { by in
                     try rowSums.withMutableBase { sums in
                         let geometry = WarpGeometry2D(kind: kind, matrices: matrices, baseX: bx, baseY: by)
-                        @inline(__always) func gridPass(_ rows: Range<Int>) {
+                        @inline(__always) func gridPass(_ rows: Range<Int>, prefetchThrough: Int? = nil) {
                             warp2DBackwardRowSums(s, gradOutput: gradOutput, input: input, geometry: geometry, rowSums: sums,
-                                                  mode: mode, padding: padding, alignCorners: alignCorners, rows: rows, fill: fill)
+                                                  mode: mode, padding: padding, alignCorners: alignCorners, rows: rows, fill: fill,
+                                                  prefetchThroughRow: prefetchThrough)
                         }
                         if let gradInput, n >= 2 * Threading.threadCount {
                             // One task per run of whole batch elements does everything for them
@@ -101,7 +102,7 @@ public enum Warp {
                                     warp2DBackwardInput(s, gradOutput: gradOutput, geometry: geometry, gradInput: gradInput,
                                                         mode: mode, padding: padding, alignCorners: alignCorners,
                                                         batch: b, channels: 0..<c)
-                                    gridPass((b * ho)..<((b + 1) * ho))
+                                    gridPass((b * ho)..<((b + 1) * ho), prefetchThrough: batches.upperBound * ho)
                                 }
                                 warp2DBackwardFold(geometry: geometry, rowSums: sums, gradMatrices: gradMatrices,
                                                    height: ho, batches: batches)
