@@ -122,7 +122,7 @@ public enum GridSample {
             let s = shape2D(inputShape, gridShape)
             Threading.parallelFor(n, grain: 1) { batches in
                 for b in batches {
-                    (gradInput + b * c * inPlane).initialize(repeating: 0, count: c * inPlane)
+                    zeroElements(gradInput + b * c * inPlane, count: c * inPlane)
                     gridSample2DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
                                               padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<c)
                     gridSample2DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
@@ -135,7 +135,7 @@ public enum GridSample {
             let s = shape3D(inputShape, gridShape)
             Threading.parallelFor(n, grain: 1) { batches in
                 for b in batches {
-                    (gradInput + b * c * inPlane).initialize(repeating: 0, count: c * inPlane)
+                    zeroElements(gradInput + b * c * inPlane, count: c * inPlane)
                     gridSample3DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
                                               padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<c)
                     gridSample3DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
@@ -148,7 +148,7 @@ public enum GridSample {
             if let gradInput {
                 Threading.parallelFor(n * c, grain: channelGrain(s.outputPlane)) { r in
                     forEachChannelRange(r, channels: c) { b, channels in
-                        (gradInput + (b * c + channels.lowerBound) * inPlane).initialize(repeating: 0, count: channels.count * inPlane)
+                        zeroElements(gradInput + (b * c + channels.lowerBound) * inPlane, count: channels.count * inPlane)
                         gridSample2DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
                                                   padding: padding, alignCorners: alignCorners, batch: b, channels: channels)
                     }
@@ -163,7 +163,7 @@ public enum GridSample {
             if let gradInput {
                 Threading.parallelFor(n * c, grain: channelGrain(s.outputPlane)) { r in
                     forEachChannelRange(r, channels: c) { b, channels in
-                        (gradInput + (b * c + channels.lowerBound) * inPlane).initialize(repeating: 0, count: channels.count * inPlane)
+                        zeroElements(gradInput + (b * c + channels.lowerBound) * inPlane, count: channels.count * inPlane)
                         gridSample3DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
                                                   padding: padding, alignCorners: alignCorners, batch: b, channels: channels)
                     }

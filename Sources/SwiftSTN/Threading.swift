@@ -186,3 +186,11 @@ final class WorkerPool: @unchecked Sendable {
     }
 }
 #endif
+
+/// Sets `count` elements at `p` to zero with one `memset`. The generic
+/// `initialize(repeating: 0, count:)` in these unspecialised generic ops copied element by
+/// element through the type's value witness: 23 % of an 8×64×56×56 grid_sample_backward.
+@inline(__always)
+func zeroElements<T: STNFloat>(_ p: UnsafeMutablePointer<T>, count: Int) {
+    UnsafeMutableRawPointer(p).initializeMemory(as: UInt8.self, repeating: 0, count: count * MemoryLayout<T>.stride)
+}

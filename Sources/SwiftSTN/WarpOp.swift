@@ -98,7 +98,7 @@ public enum Warp {
                             // (as GridSample.runBackward does); the bits do not depend on the split.
                             Threading.parallelFor(n, grain: 1) { batches in
                                 for b in batches {
-                                    (gradInput + b * c * s.inputPlane).initialize(repeating: 0, count: c * s.inputPlane)
+                                    zeroElements(gradInput + b * c * s.inputPlane, count: c * s.inputPlane)
                                     warp2DBackwardInput(s, gradOutput: gradOutput, geometry: geometry, gradInput: gradInput,
                                                         mode: mode, padding: padding, alignCorners: alignCorners,
                                                         batch: b, channels: 0..<c)
@@ -112,8 +112,8 @@ public enum Warp {
                         if let gradInput {
                             Threading.parallelFor(n * c, grain: GridSample.channelGrain(s.outputPlane)) { r in
                                 GridSample.forEachChannelRange(r, channels: c) { b, channels in
-                                    (gradInput + (b * c + channels.lowerBound) * s.inputPlane)
-                                        .initialize(repeating: 0, count: channels.count * s.inputPlane)
+                                    zeroElements(gradInput + (b * c + channels.lowerBound) * s.inputPlane,
+                                                 count: channels.count * s.inputPlane)
                                     warp2DBackwardInput(s, gradOutput: gradOutput, geometry: geometry, gradInput: gradInput,
                                                         mode: mode, padding: padding, alignCorners: alignCorners,
                                                         batch: b, channels: channels)
