@@ -58,7 +58,8 @@ class Suite:
         if unit == "time":
             print(f"{name:58s} swiftstn {fmt_time(s):>10s}  torch {fmt_time(t) if t else '—':>10s}  ratio {ratio}", flush=True)
         else:
-            print(f"{name:58s} swiftstn {work / s:>9.0f}/s  torch {work / t if t else 0:>9.0f}/s  ratio {ratio}", flush=True)
+            rate = f"{work / t:>9.0f}/s" if t else f"{'—':>11s}"
+            print(f"{name:58s} swiftstn {work / s:>9.0f}/s  torch {rate}  ratio {ratio}", flush=True)
 
 
 def sampling_rows(suite, rng, quick):
@@ -188,16 +189,55 @@ def scaling_rows(rng):
     """2 threads vs 1 on the large cases."""
     rows = []
     saved = swiftstn.get_num_threads()
-    cases = {"bilinear fwd 32×3×224×224": (32, 3, 224, 224), "bilinear fwd N=1 1×3×1024×1024": (1, 3, 1024, 1024)}
-    for name, shape in cases.items():
+    zoom = np.eye(2, 3, dtype=np.float32) * 0.9
+    rotated = np.array([[0.9, -0.15, 0.05], [0.15, 0.9, -0.02]], np.float32)
+    cases = {"bilinear fwd 32×3×224×224, zoom 0.9": ((32, 3, 224, 224), zoom),
+             "bilinear fwd 32×3×224×224, rotated (theta of the rows above)": ((32, 3, 224, 224), rotated),
+             "bilinear fwd N=1 1×3×1024×1024, zoom 0.9": ((1, 3, 1024, 1024), zoom),
+             "bilinear fwd N=1 1×3×1024×1024, rotated": ((1, 3, 1024, 1024), rotated)}
+    for name, (shape, theta) in cases.items():
         x = rng.standard_normal(shape).astype(np.float32)
-        g = swiftstn.affine_grid(np.tile(np.eye(2, 3, dtype=np.float32) * 0.9, (shape[0], 1, 1)), shape)
+        g = swiftstn.affine_grid(np.tile(theta, (shape[0], 1, 1)), shape)
         times = {}
         for t in (1, 2):
             swiftstn.set_num_threads(t)
             times[t] = median_time(lambda: swiftstn.grid_sample(x, g), 1.0)
         rows.append((name, times[1], times[2]))
     swiftstn.set_num_threads(saved)
+    return rows
+
+
+def fused_rows(rng, quick):
+    """warp_affine (grid never materialised) against affine_grid + grid_sample, forward and
+    backward (input and theta gradients), with PyTorch's two-step path for reference."""
+    rows = []
+    theta_base = np.array([[0.9, -0.15, 0.05], [0.15, 0.9, -0.02]], np.float32)
+    shapes = [(8, 64, 56, 56), (32, 3, 224, 224), (1, 3, 1024, 1024)]
+    for shape in shapes[:1] if quick else shapes:
+        x = rng.standard_normal(shape).astype(np.float32)
+        go = rng.standard_normal(shape).astype(np.float32)
+        theta = np.tile(theta_base, (shape[0], 1, 1))
+        size = shape[2:]
+        tag = "×".join(map(str, shape))
+
+        def two_step_bwd():
+            gi, gg = swiftstn.grid_sample_backward(go, x, swiftstn.affine_grid(theta, shape))
+            return gi, swiftstn.affine_grid_backward(gg, shape)
+
+        t_fwd = t_bwd = None
+        if torch is not None:
+            tx, tt, tgo = torch.from_numpy(x), torch.from_numpy(theta), torch.from_numpy(go)
+            t_fwd = median_time(lambda: F.grid_sample(tx, F.affine_grid(tt, shape, align_corners=False),
+                                                      align_corners=False))
+            txr, ttr = tx.clone().requires_grad_(), tt.clone().requires_grad_()
+            y = F.grid_sample(txr, F.affine_grid(ttr, shape, align_corners=False), align_corners=False)
+            t_bwd = median_time(lambda: torch.autograd.grad(y, (txr, ttr), tgo, retain_graph=True))
+        rows.append((f"forward {tag}", median_time(lambda: swiftstn.grid_sample(x, swiftstn.affine_grid(theta, shape))),
+                     median_time(lambda: swiftstn.warp_affine(x, theta, size)), t_fwd))
+        rows.append((f"backward (input + theta) {tag}", median_time(two_step_bwd),
+                     median_time(lambda: swiftstn.warp_affine_backward(go, x, theta, size)), t_bwd))
+        print(f"fused {rows[-2][0]}: {fmt_time(rows[-2][1])} -> {fmt_time(rows[-2][2])}; "
+              f"{rows[-1][0]}: {fmt_time(rows[-1][1])} -> {fmt_time(rows[-1][2])}", flush=True)
     return rows
 
 
@@ -230,6 +270,7 @@ def main():
     # rows were left out), so the rows that follow it would be measured on a disturbed machine.
     sampling_rows(suite, rng, args.quick)
     scaling = scaling_rows(rng)
+    fused = fused_rows(rng, args.quick)
     training_rows(suite, args.quick)
     mem = {w: peak_training_memory(w) for w in (["swiftstn", "torch"] if torch else ["swiftstn"])}
 
@@ -254,6 +295,11 @@ def main():
     lines += ["", "Thread scaling (swiftstn):", "", "| work | 1 thread | 2 threads | speed-up |", "|---|---|---|---|"]
     for name, t1, t2 in scaling:
         lines.append(f"| {name} | {fmt_time(t1)} | {fmt_time(t2)} | {t1 / t2:.2f}× |")
+    lines += ["", "Fused warps (`warp_affine`, the grid never materialised) against `affine_grid` + `grid_sample` "
+              "(swiftstn, same run; PyTorch's two-step path for reference):", "",
+              "| work | two-step | fused | fused speed-up | PyTorch two-step |", "|---|---|---|---|---|"]
+    for name, two, one, t in fused:
+        lines.append(f"| {name} | {fmt_time(two)} | {fmt_time(one)} | {two / one:.2f}× | {fmt_time(t) if t else '—'} |")
     lines += ["", "Peak memory of a process training the blog Net for one epoch (6,400 images, batch 64):", ""]
     for w, mib in mem.items():
         lines.append(f"- {w}: {mib:.0f} MiB")
