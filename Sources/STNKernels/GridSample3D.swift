@@ -82,6 +82,10 @@ public func gridSample3DForward<T: STNFloat>(
         tricubic3DForward(s, input, grid, output, padding, alignCorners, positions, fill)
         return
     }
+    if mode == .bilinear && block3DKernelsApply(inputVolume: s.inputPlane, sliceSize: s.inputWidth * s.inputHeight) {
+        dispatchPolicy(Trilinear3DBlockKernel(s, input, grid, output, positions, fill), padding, alignCorners)
+        return
+    }
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight, D = s.inputDepth
     forEachBatchSegment(positions, plane: plane) { b, flat in

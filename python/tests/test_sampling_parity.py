@@ -76,6 +76,7 @@ BK_CASES = cases(BLOCKS, "bk_")
 def test_blocks_fixture_covers_the_cross_product():
     # float32: 3 modes, float64: bilinear; × 3 paddings × 2 align_corners × 2 grids
     assert len(BK_CASES) == (3 + 1) * 3 * 2 * 2
+    assert len(cases(BLOCKS, "bk3d_")) == 2 * 3 * 2 * 2  # 3-D: 2 dtypes × paddings × ac × grids
 
 
 @pytest.mark.parametrize("case", BK_CASES)
@@ -113,3 +114,16 @@ def assert_close_or_as_accurate(actual, torch32, torch64, dtype, what):
         return
     ours, theirs = scaled_error(actual, torch64), scaled_error(torch32, torch64)
     assert ours <= 1.1 * theirs, f"{what}: {ours:.3g} from the float64 result, PyTorch float32 {theirs:.3g}"
+
+
+BK3D_CASES = cases(BLOCKS, "bk3d_")
+
+
+@pytest.mark.parametrize("case", BK3D_CASES)
+def test_trilinear_on_whole_blocks(case):
+    """3-D trilinear on 135 points per batch element (the block kernel's whole blocks and tail):
+    bit for bit PyTorch's output."""
+    _, mode, pad, ac, dname, gname = case.split("_")
+    out = swiftstn.grid_sample(BLOCKS[f"input3d_{dname}"], BLOCKS[f"grid3d_{dname}_{gname}"], mode=mode,
+                               padding_mode=pad, align_corners=ac == "ac1")
+    np.testing.assert_array_equal(out, BLOCKS[f"{case}__output"], err_msg=case)

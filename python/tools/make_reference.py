@@ -17,7 +17,8 @@ Fixtures
   blocks.npz     grid_sample forward and backward on grids of 2×17×29 points (whole 64-point
                  blocks, 16-lane chunks and a tail): a rotated affine grid (taps inside) and a
                  random one (taps across the border), every mode × padding × align_corners;
-                 for bicubic also the float64 results on the same values
+                 for bicubic also the float64 results on the same values; and 3-D trilinear
+                 forward on 135-point grids
   special.npz    grid_sample on NaN / ±Inf / ±1e30 grid values (what PyTorch returns)
   blog_net.npz   the blog Net: weights, a batch, eval-mode log-probabilities, every parameter
                  gradient of the NLL loss, the weights after one SGD step (lr 0.01), and after
@@ -227,6 +228,22 @@ def blocks(rng):
                             out[key + "__grad_grid_f64"] = gt.grad.numpy()
             out[f"grid_{dname}_{gname}"] = g
         out[f"input_{dname}"] = xd
+    # 3-D trilinear forward on 2×3×5×9 = 135 points per element (two 64-point blocks and a tail).
+    x3 = rng.standard_normal((2, 2, 5, 6, 7))
+    theta3 = np.array([[0.8, -0.2, 0.05, 0.05], [0.2, 0.8, 0.0, -0.1], [0.0, 0.1, 0.9, 0.02]])
+    for dname, npdtype in (("f32", np.float32), ("f64", np.float64)):
+        xd = x3.astype(npdtype)
+        grids = {"rot": F.affine_grid(torch.tensor(np.tile(theta3, (2, 1, 1)).astype(npdtype)), [2, 2, 3, 5, 9],
+                                      align_corners=False).numpy(),
+                 "rand": rng.uniform(-1.1, 1.1, size=(2, 3, 5, 9, 3)).astype(npdtype)}
+        for gname, g in grids.items():
+            for pad in PADDINGS:
+                for ac in (0, 1):
+                    y = F.grid_sample(torch.tensor(xd), torch.tensor(g), mode="bilinear", padding_mode=pad,
+                                      align_corners=bool(ac))
+                    out[f"bk3d_bilinear_{pad}_ac{ac}_{dname}_{gname}__output"] = y.numpy()
+            out[f"grid3d_{dname}_{gname}"] = g
+        out[f"input3d_{dname}"] = xd
     return out
 
 
