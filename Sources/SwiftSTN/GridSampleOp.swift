@@ -58,7 +58,7 @@ public enum GridSample {
         _ = try outputShape(inputShape: inputShape, gridShape: gridShape, mode: mode)
         let fills = try fill.map { try fillValues($0, inputShape: inputShape, padding: padding) }
         let (n, c) = (inputShape[0], inputShape[1])
-        try withOptionalBase(fills) { fill in
+        withOptionalBase(fills) { fill in
             if inputShape.count == 4 {
                 let s = shape2D(inputShape, gridShape)
                 Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
@@ -98,7 +98,7 @@ public enum GridSample {
             throw STNError.invalid("grid_sample_backward: expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and grid of shape \(describeShape(gridShape))), got grad_output of shape \(describeShape(gradOutputShape))")
         }
         let fills = try fill.map { try fillValues($0, inputShape: inputShape, padding: padding, op: "grid_sample_backward") }
-        try withOptionalBase(fills) { fill in
+        withOptionalBase(fills) { fill in
             backward(gradOutput: gradOutput, input: input, inputShape: inputShape, grid: grid, gridShape: gridShape,
                      mode: mode, padding: padding, alignCorners: alignCorners, fill: fill, gradInput: gradInput,
                      gradGrid: gradGrid)
