@@ -158,6 +158,12 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                                              stepsPerBlock: C)
             forEachBlock(flat) { q, n in
                 bilinearBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
+                if C >= manyChannels {
+                    prefetch.step(C)
+                    bilinearPositionsOuter(src, inPlane, dst + q, plane, C, o, UnsafePointer(w), n, fill: fill,
+                                           zero: UnsafePointer(zero))
+                    return
+                }
                 if simdGathers && T.self == Float.self {
                     for c in 0..<C {
                         prefetch.step()
@@ -234,6 +240,43 @@ func bilinearChannelGathered(
     }
 }
 
+/// From this many channels on, the bilinear forward runs positions outer and channels inner.
+@inlinable @inline(__always) var manyChannels: Int { 8 }
+
+/// Bilinear forward of a block with positions outer and channels inner: each position's offsets
+/// and weights stay in registers for all channels, and each row's two taps come as one 2-lane
+/// load. Same operations per element as the loops above.
+@inlinable @inline(__always)
+func bilinearPositionsOuter<T: STNFloat>(
+    _ src: UnsafePointer<T>, _ inPlane: Int, _ dst: UnsafeMutablePointer<T>, _ plane: Int, _ C: Int,
+    _ o: UnsafePointer<Int32>, _ w: UnsafePointer<T>, _ n: Int, fill: UnsafePointer<T>?, zero: UnsafePointer<T>
+) {
+    let B = sampleBlock
+    let stride = MemoryLayout<T>.stride
+    for i in 0..<n {
+        let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
+        let w00 = w[i], w01 = w[B + i], w10 = w[2 * B + i], w11 = w[3 * B + i]
+        let out = dst + i
+        if (o00 | o01 | o10 | o11) >= 0 {
+            let top = Int(o00) * stride, bottom = Int(o10) * stride
+            for c in 0..<C {
+                let p = UnsafeRawPointer(src + c * inPlane)
+                let t = p.loadUnaligned(fromByteOffset: top, as: SIMD2<T>.self)
+                let b = p.loadUnaligned(fromByteOffset: bottom, as: SIMD2<T>.self)
+                out[c * plane] = (t[0] * w00).addingProduct(t[1], w01).addingProduct(b[0], w10).addingProduct(b[1], w11)
+            }
+        } else {
+            for c in 0..<C {
+                let p = src + c * inPlane
+                let z = fill.map { $0 + c } ?? zero
+                let v00 = tapValue(p, o00, zero: z), v01 = tapValue(p, o01, zero: z)
+                let v10 = tapValue(p, o10, zero: z), v11 = tapValue(p, o11, zero: z)
+                out[c * plane] = (v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11)
+            }
+        }
+    }
+}
+
 // MARK: - Nearest forward
 
 @inlinable @inline(__always)
@@ -270,6 +313,19 @@ func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                                              stepsPerBlock: C)
             forEachBlock(flat) { q, n in
                 nearestBlockOffsets(policy, source.points(b, q, n, pts), n, width: W, height: H, o)
+                if C >= manyChannels {
+                    prefetch.step(C)
+                    for i in 0..<n {
+                        let oi = o[i], out = dst + q + i
+                        if oi >= 0 {
+                            let p = src + Int(oi)
+                            for c in 0..<C { out[c * plane] = p[c * inPlane] }
+                        } else {
+                            for c in 0..<C { out[c * plane] = fill?[c] ?? 0 }
+                        }
+                    }
+                    return
+                }
                 if simdGathers && T.self == Float.self {
                     for c in 0..<C {
                         prefetch.step()

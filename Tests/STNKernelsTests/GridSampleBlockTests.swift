@@ -34,7 +34,9 @@ final class GridSampleBlockTests: XCTestCase {
         var rng = LCG(s: 42)
         let shapes = [SamplingShape2D(batch: 2, channels: 3, inputHeight: 7, inputWidth: 9, outputHeight: 13, outputWidth: 11),
                       SamplingShape2D(batch: 1, channels: 5, inputHeight: 1, inputWidth: 1, outputHeight: 3, outputWidth: 70),
-                      SamplingShape2D(batch: 3, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20)]
+                      SamplingShape2D(batch: 3, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20),
+                      // At least `manyChannels`: the forward runs positions outer, channels inner.
+                      SamplingShape2D(batch: 2, channels: 9, inputHeight: 6, inputWidth: 10, outputHeight: 9, outputWidth: 15)]
         // Each shape twice: grid values in ±1.4 (taps across the border: masked reads), then
         // scaled by 0.6 (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512).
         for (s, scale) in shapes.flatMap({ s in [(s, 1.0), (s, 0.6)] }) {

@@ -216,13 +216,15 @@ def test_fill_padding_equals_a_padded_image_with_zeros_padding(mode, ac):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_fill_padding_in_float32_on_whole_blocks(mode):
+@pytest.mark.parametrize("channels", [3, 9])
+def test_fill_padding_in_float32_on_whole_blocks(mode, channels):
     """float32 and 740 points per batch element: the samplers' vector paths (16 lanes at a time,
-    the fill in the lanes of taps outside) and their scalar tails."""
+    the fill in the lanes of taps outside; with 9 channels, positions outer and channels inner)
+    and their scalar tails."""
     rng = np.random.default_rng(40 + MODES.index(mode))
-    x = rng.standard_normal((2, 3, 9, 11)).astype(np.float32)
+    x = rng.standard_normal((2, channels, 9, 11)).astype(np.float32)
     grid = rng.uniform(-1.3, 1.3, (2, 20, 37, 2)).astype(np.float32)
-    fill = rng.standard_normal(3).astype(np.float32)
+    fill = rng.standard_normal(channels).astype(np.float32)
     for ac in (False, True):
         out = swiftstn.grid_sample(x, grid, mode, "fill", ac, fill=fill)
         assert out.dtype == np.float32
