@@ -19,14 +19,7 @@ func bilinearBlockTapsWithGradient<T: STNFloat, P: SamplingPolicy>(
         let fw = x - xw, fn = y - yn
         f[i] = fw; f[B + i] = 1 - fw; f[2 * B + i] = fn; f[3 * B + i] = 1 - fn
         f[4 * B + i] = mx; f[5 * B + i] = my
-        let x0 = clampedIndex(xw, lo: -2, hi: W32), y0 = clampedIndex(yn, lo: -2, hi: H32)
-        let mx0 = insideMask(x0, W32), mx1 = insideMask(x0 &+ 1, W32)
-        let my0 = insideMask(y0, H32), my1 = insideMask(y0 &+ 1, H32)
-        let base = y0 &* W32 &+ x0
-        o[i] = base | ~(mx0 & my0)
-        o[B + i] = (base &+ 1) | ~(mx1 & my0)
-        o[2 * B + i] = (base &+ W32) | ~(mx0 & my1)
-        o[3 * B + i] = (base &+ W32 &+ 1) | ~(mx1 & my1)
+        storeBilinearOffsets(xw, yn, W32, H32, o, i)
     }
 }
 
@@ -106,36 +99,49 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
                 // Many channels: lane outer, channel inner, so the sums stay in registers (and
                 // run over the channels in order, as in the scalar kernel).
                 for i in 0..<n {
-                    let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
-                    let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
-                    var ax: T = 0, ay: T = 0
-                    let go = gOut + q + i
-                    if (o00 | o01 | o10 | o11) >= 0 {
-                        let i00 = Int(o00), i01 = Int(o01), i10 = Int(o10), i11 = Int(o11)
-                        for c in 0..<C {
-                            let p = src + c * inPlane
-                            let nw = p[i00], ne = p[i01], sw = p[i10], se = p[i11]
-                            let gval = go[c * plane]
-                            ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
-                            ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
-                        }
-                    } else {
-                        for c in 0..<C {
-                            let p = src + c * inPlane
-                            let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                            let nw = tapValue(p, o00, zero: z), ne = tapValue(p, o01, zero: z)
-                            let sw = tapValue(p, o10, zero: z), se = tapValue(p, o11, zero: z)
-                            let gval = go[c * plane]
-                            ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
-                            ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
-                        }
-                    }
-                    out[2 * i] = ax * f[4 * B + i]
-                    out[2 * i + 1] = ay * f[5 * B + i]
+                    (out[2 * i], out[2 * i + 1]) = bilinearGridLane(src, inPlane, gOut + q, plane, C, o,
+                                                                    UnsafePointer(f), i, fill: fill,
+                                                                    zero: UnsafePointer(zero))
                 }
             }
         }
     } } }
+}
+
+/// The grid gradient (x, y) of lane i of a block: sums over the channels in order, with
+/// `gradientOutput[c · plane + i]`; outside taps read `fill[c]` or zero. The one per-lane form of
+/// the many-channel loop and the vector path's tail.
+@inlinable @inline(__always)
+func bilinearGridLane<T: STNFloat>(
+    _ src: UnsafePointer<T>, _ inPlane: Int, _ gOut: UnsafePointer<T>, _ plane: Int, _ C: Int,
+    _ o: UnsafePointer<Int32>, _ f: UnsafePointer<T>, _ i: Int, fill: UnsafePointer<T>?, zero: UnsafePointer<T>
+) -> (T, T) {
+    let B = sampleBlock
+    let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
+    let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
+    var ax: T = 0, ay: T = 0
+    let go = gOut + i
+    if (o00 | o01 | o10 | o11) >= 0 {
+        let i00 = Int(o00), i01 = Int(o01), i10 = Int(o10), i11 = Int(o11)
+        for c in 0..<C {
+            let p = src + c * inPlane
+            let nw = p[i00], ne = p[i01], sw = p[i10], se = p[i11]
+            let gval = go[c * plane]
+            ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
+            ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
+        }
+    } else {
+        for c in 0..<C {
+            let p = src + c * inPlane
+            let z = fill.map { $0 + c } ?? zero
+            let nw = tapValue(p, o00, zero: z), ne = tapValue(p, o01, zero: z)
+            let sw = tapValue(p, o10, zero: z), se = tapValue(p, o11, zero: z)
+            let gval = go[c * plane]
+            ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
+            ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
+        }
+    }
+    return (ax * f[4 * B + i], ay * f[5 * B + i])
 }
 
 /// Grid gradient of a block, Float: 16 lanes at a time with gathers (channel inner, so the sums
@@ -181,20 +187,7 @@ func bilinearGridGradientGathered(
         i += 16
     }
     while i < n {
-        let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
-        let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
-        var ax: Float = 0, ay: Float = 0
-        for c in 0..<C {
-            let p = src + c * inPlane
-            let z = fill.map { $0 + c } ?? zero
-            let nw = tapValue(p, o00, zero: z), ne = tapValue(p, o01, zero: z)
-            let sw = tapValue(p, o10, zero: z), se = tapValue(p, o11, zero: z)
-            let gval = gOut[c * plane + i]
-            ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
-            ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
-        }
-        gx[i] = ax * f[4 * B + i]
-        gy[i] = ay * f[5 * B + i]
+        (gx[i], gy[i]) = bilinearGridLane(src, inPlane, gOut, plane, C, o, f, i, fill: fill, zero: zero)
         i += 1
     }
 }

@@ -110,6 +110,23 @@ func truncatedInt32<T: STNFloat>(_ x: T) -> Int32 {
     return Int32(truncatingIfNeeded: x.truncatedInt)
 }
 
+/// Lane i's four tap offsets o[k·B + i] (−1 for a tap outside) from its floored coordinates.
+@inlinable @inline(__always)
+func storeBilinearOffsets<T: STNFloat>(
+    _ xw: T, _ yn: T, _ W32: Int32, _ H32: Int32, _ o: UnsafeMutablePointer<Int32>, _ i: Int
+) {
+    let B = sampleBlock
+    let x0 = clampedIndex(xw, lo: -2, hi: W32), y0 = clampedIndex(yn, lo: -2, hi: H32)
+    // All-ones when the index is inside, zero otherwise (branch-free, so it vectorises).
+    let mx0 = insideMask(x0, W32), mx1 = insideMask(x0 &+ 1, W32)
+    let my0 = insideMask(y0, H32), my1 = insideMask(y0 &+ 1, H32)
+    let base = y0 &* W32 &+ x0
+    o[i] = base | ~(mx0 & my0)
+    o[B + i] = (base &+ 1) | ~(mx1 & my0)
+    o[2 * B + i] = (base &+ W32) | ~(mx0 & my1)
+    o[3 * B + i] = (base &+ W32 &+ 1) | ~(mx1 & my1)
+}
+
 @inlinable @inline(__always)
 func bilinearBlockTaps<T: STNFloat, P: SamplingPolicy>(
     _: P.Type, _ g: UnsafePointer<T>, _ n: Int, width W: Int, height H: Int,
@@ -124,16 +141,21 @@ func bilinearBlockTaps<T: STNFloat, P: SamplingPolicy>(
         let xw = x.rounded(.down), yn = y.rounded(.down)
         let fw = x - xw, fe = 1 - fw, fn = y - yn, fs = 1 - fn
         w[i] = fs * fe; w[B + i] = fs * fw; w[2 * B + i] = fn * fe; w[3 * B + i] = fn * fw
-        let x0 = clampedIndex(xw, lo: -2, hi: W32), y0 = clampedIndex(yn, lo: -2, hi: H32)
-        // All-ones when the index is inside, zero otherwise (branch-free, so it vectorises).
-        let mx0 = insideMask(x0, W32), mx1 = insideMask(x0 &+ 1, W32)
-        let my0 = insideMask(y0, H32), my1 = insideMask(y0 &+ 1, H32)
-        let base = y0 &* W32 &+ x0
-        o[i] = base | ~(mx0 & my0)
-        o[B + i] = (base &+ 1) | ~(mx1 & my0)
-        o[2 * B + i] = (base &+ W32) | ~(mx0 & my1)
-        o[3 * B + i] = (base &+ W32 &+ 1) | ~(mx1 & my1)
+        storeBilinearOffsets(xw, yn, W32, H32, o, i)
     }
+}
+
+/// Lane i of a block's bilinear sample of plane p: its four taps (`z.pointee` for a tap outside)
+/// weighted as in the scalar kernel. The one per-lane form of the masked loop, the vector path's
+/// tail and the many-channel path's border positions.
+@inlinable @inline(__always)
+func bilinearLane<T: STNFloat>(
+    _ p: UnsafePointer<T>, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<T>, _ i: Int, zero z: UnsafePointer<T>
+) -> T {
+    let B = sampleBlock
+    let v00 = tapValue(p, o[i], zero: z), v01 = tapValue(p, o[B + i], zero: z)
+    let v10 = tapValue(p, o[2 * B + i], zero: z), v11 = tapValue(p, o[3 * B + i], zero: z)
+    return (v00 * w[i]).addingProduct(v01, w[B + i]).addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
 }
 
 /// Bilinear forward for `positions`, grid points from `source`. Taps outside the input read
@@ -191,12 +213,7 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                     prefetch.step()
                     let p = src + c * inPlane
                     let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                    for i in 0..<n {
-                        let v00 = tapValue(p, o[i], zero: z), v01 = tapValue(p, o[B + i], zero: z)
-                        let v10 = tapValue(p, o[2 * B + i], zero: z), v11 = tapValue(p, o[3 * B + i], zero: z)
-                        r[i] = (v00 * w[i]).addingProduct(v01, w[B + i])
-                            .addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
-                    }
+                    for i in 0..<n { r[i] = bilinearLane(p, o, w, i, zero: z) }
                     (dst + c * plane + q).update(from: r, count: n)
                 }
             }
@@ -232,10 +249,7 @@ func bilinearChannelGathered(
         i += 16
     }
     while i < n {
-        let v00 = tapValue(p, o[i], zero: z), v01 = tapValue(p, o[B + i], zero: z)
-        let v10 = tapValue(p, o[2 * B + i], zero: z), v11 = tapValue(p, o[3 * B + i], zero: z)
-        out[i] = (v00 * w[i]).addingProduct(v01, w[B + i])
-            .addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
+        out[i] = bilinearLane(p, o, w, i, zero: z)
         i += 1
     }
 }
@@ -267,11 +281,7 @@ func bilinearPositionsOuter<T: STNFloat>(
             }
         } else {
             for c in 0..<C {
-                let p = src + c * inPlane
-                let z = fill.map { $0 + c } ?? zero
-                let v00 = tapValue(p, o00, zero: z), v01 = tapValue(p, o01, zero: z)
-                let v10 = tapValue(p, o10, zero: z), v11 = tapValue(p, o11, zero: z)
-                out[c * plane] = (v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11)
+                out[c * plane] = bilinearLane(src + c * inPlane, o, w, i, zero: fill.map { $0 + c } ?? zero)
             }
         }
     }
@@ -405,6 +415,25 @@ func bicubicBlockTaps<T: STNFloat, P: SamplingPolicy>(
     }
 }
 
+/// Lane k of a block's bicubic sample of plane p: its 16 taps (`z.pointee` for a tap outside)
+/// weighted row by row as in the scalar kernel. The one per-lane form of the scalar loop, the
+/// vector path's tail and the many-channel path's border positions.
+@inlinable @inline(__always)
+func bicubicLane<T: STNFloat>(
+    _ p: UnsafePointer<T>, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<T>, _ k: Int, zero z: UnsafePointer<T>
+) -> T {
+    let B = sampleBlock
+    let cx0 = w[k], cx1 = w[B + k], cx2 = w[2 * B + k], cx3 = w[3 * B + k]
+    @inline(__always) func row(_ j: Int) -> T {
+        let base = 4 * j * B + k
+        return (cx0 * tapValue(p, o[base], zero: z)).addingProduct(cx1, tapValue(p, o[base + B], zero: z))
+            .addingProduct(cx2, tapValue(p, o[base + 2 * B], zero: z))
+            .addingProduct(cx3, tapValue(p, o[base + 3 * B], zero: z))
+    }
+    return (w[4 * B + k] * row(0)).addingProduct(w[5 * B + k], row(1))
+        .addingProduct(w[6 * B + k], row(2)).addingProduct(w[7 * B + k], row(3))
+}
+
 @inlinable
 func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
@@ -444,17 +473,7 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                     prefetch.step()
                     let p = src + c * inPlane
                     let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                    for k in 0..<n {
-                        let cx0 = w[k], cx1 = w[B + k], cx2 = w[2 * B + k], cx3 = w[3 * B + k]
-                        @inline(__always) func row(_ j: Int) -> T {
-                            let base = 4 * j * B + k
-                            return (cx0 * tapValue(p, o[base], zero: z)).addingProduct(cx1, tapValue(p, o[base + B], zero: z))
-                                .addingProduct(cx2, tapValue(p, o[base + 2 * B], zero: z))
-                                .addingProduct(cx3, tapValue(p, o[base + 3 * B], zero: z))
-                        }
-                        r[k] = (w[4 * B + k] * row(0)).addingProduct(w[5 * B + k], row(1))
-                            .addingProduct(w[6 * B + k], row(2)).addingProduct(w[7 * B + k], row(3))
-                    }
+                    for k in 0..<n { r[k] = bicubicLane(p, o, w, k, zero: z) }
                     (dst + c * plane + q).update(from: r, count: n)
                 }
             }
@@ -494,15 +513,7 @@ func bicubicChannelGathered(
         i += 16
     }
     while i < n {
-        let cx0 = w[i], cx1 = w[B + i], cx2 = w[2 * B + i], cx3 = w[3 * B + i]
-        @inline(__always) func row(_ j: Int) -> Float {
-            let base = 4 * j * B + i
-            return (cx0 * tapValue(p, o[base], zero: z)).addingProduct(cx1, tapValue(p, o[base + B], zero: z))
-                .addingProduct(cx2, tapValue(p, o[base + 2 * B], zero: z))
-                .addingProduct(cx3, tapValue(p, o[base + 3 * B], zero: z))
-        }
-        out[i] = (w[4 * B + i] * row(0)).addingProduct(w[5 * B + i], row(1))
-            .addingProduct(w[6 * B + i], row(2)).addingProduct(w[7 * B + i], row(3))
+        out[i] = bicubicLane(p, o, w, i, zero: z)
         i += 1
     }
 }
@@ -539,16 +550,7 @@ func bicubicPositionsOuter<T: STNFloat>(
             }
         } else {
             for c in 0..<C {
-                let p = src + c * inPlane
-                let z = fill.map { $0 + c } ?? zero
-                @inline(__always) func row(_ j: Int) -> T {
-                    let base = 4 * j * B + k
-                    return (cx0 * tapValue(p, o[base], zero: z)).addingProduct(cx1, tapValue(p, o[base + B], zero: z))
-                        .addingProduct(cx2, tapValue(p, o[base + 2 * B], zero: z))
-                        .addingProduct(cx3, tapValue(p, o[base + 3 * B], zero: z))
-                }
-                out[c * plane] = (cy0 * row(0)).addingProduct(cy1, row(1)).addingProduct(cy2, row(2))
-                    .addingProduct(cy3, row(3))
+                out[c * plane] = bicubicLane(src + c * inPlane, o, w, k, zero: fill.map { $0 + c } ?? zero)
             }
         }
     }
