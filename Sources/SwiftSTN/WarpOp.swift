@@ -50,9 +50,9 @@ public enum Warp {
         let fills = try fill.map { try GridSample.fillValues($0, inputShape: inputShape, padding: padding, op: op) }
         let s = shape(inputShape, outSize)
         let (baseX, baseY) = baseCoordinates(T.self, s, alignCorners)
-        try withOptionalBase(fills) { fill in
-            try baseX.withBase { bx in
-                try baseY.withBase { by in
+        withOptionalBase(fills) { fill in
+            baseX.withBase { bx in
+                baseY.withBase { by in
                     let geometry = WarpGeometry2D(kind: kind, matrices: matrices, baseX: bx, baseY: by)
                     Threading.parallelFor(s.batch * s.outputPlane, grain: GridSample.positionGrain(channels: s.channels)) { r in
                         warp2DForward(s, input: input, geometry: geometry, output: output, mode: mode, padding: padding,
@@ -83,10 +83,10 @@ public enum Warp {
         let (baseX, baseY) = baseCoordinates(T.self, s, alignCorners)
         let width = kind == .affine ? 4 : 6
         var rowSums = [T](repeating: 0, count: n * ho * width)
-        try withOptionalBase(fills) { fill in
-            try baseX.withBase { bx in
-                try baseY.withBase { by in
-                    try rowSums.withMutableBase { sums in
+        withOptionalBase(fills) { fill in
+            baseX.withBase { bx in
+                baseY.withBase { by in
+                    rowSums.withMutableBase { sums in
                         let geometry = WarpGeometry2D(kind: kind, matrices: matrices, baseX: bx, baseY: by)
                         @inline(__always) func gridPass(_ rows: Range<Int>, prefetchThrough: Int? = nil) {
                             warp2DBackwardRowSums(s, gradOutput: gradOutput, input: input, geometry: geometry, rowSums: sums,
