@@ -36,7 +36,11 @@ final class GridSampleBlockTests: XCTestCase {
                       SamplingShape2D(batch: 1, channels: 5, inputHeight: 1, inputWidth: 1, outputHeight: 3, outputWidth: 70),
                       SamplingShape2D(batch: 3, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20),
                       // At least `manyChannels`: the forward runs positions outer, channels inner.
-                      SamplingShape2D(batch: 2, channels: 9, inputHeight: 6, inputWidth: 10, outputHeight: 9, outputWidth: 15)]
+                      SamplingShape2D(batch: 2, channels: 9, inputHeight: 6, inputWidth: 10, outputHeight: 9, outputWidth: 15),
+                      // Float bicubic runs positions outer from 4 channels, 4 channels at a time:
+                      // a last group of 2 and of 3 channels.
+                      SamplingShape2D(batch: 2, channels: 6, inputHeight: 8, inputWidth: 9, outputHeight: 7, outputWidth: 12),
+                      SamplingShape2D(batch: 1, channels: 7, inputHeight: 9, inputWidth: 8, outputHeight: 10, outputWidth: 9)]
         // Each shape twice: grid values in ±1.4 (taps across the border: masked reads), then
         // scaled by 0.6 (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512).
         for (s, scale) in shapes.flatMap({ s in [(s, 1.0), (s, 0.6)] }) {

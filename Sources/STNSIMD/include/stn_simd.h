@@ -30,6 +30,13 @@
 typedef float stn_f32x16 __attribute__((ext_vector_type(16)));
 typedef int stn_i32x16 __attribute__((ext_vector_type(16)));
 typedef float stn_f32x32 __attribute__((ext_vector_type(32)));
+typedef float stn_f32x4 __attribute__((ext_vector_type(4)));
+typedef float stn_f32x8 __attribute__((ext_vector_type(8)));
+typedef float stn_f32x64 __attribute__((ext_vector_type(64)));
+/// Four floats from an address aligned to a float only.
+typedef float stn_f32x4_unaligned __attribute__((ext_vector_type(4), aligned(4)));
+
+typedef struct { stn_f32x4 q0, q1, q2, q3; } stn_f32x4x4;
 
 /// Asks for the cache line holding `p` to be brought into the level-2 cache (a hint: never faults).
 static inline __attribute__((always_inline))
@@ -75,6 +82,81 @@ stn_f32x16 stn_low_half_f32x32(stn_f32x32 v) {
 static inline __attribute__((always_inline))
 stn_f32x16 stn_high_half_f32x32(stn_f32x32 v) {
     return __builtin_shufflevector(v, v, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+}
+
+/// `p[row<j> + i]` in lane 4·j + i.
+static inline __attribute__((always_inline))
+stn_f32x16 stn_rows_4x4(const float *p, long row0, long row1, long row2, long row3) {
+    stn_f32x4 a = *(const stn_f32x4_unaligned *)(p + row0), b = *(const stn_f32x4_unaligned *)(p + row1);
+    stn_f32x4 c = *(const stn_f32x4_unaligned *)(p + row2), d = *(const stn_f32x4_unaligned *)(p + row3);
+    stn_f32x8 ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
+    stn_f32x8 cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7);
+    return __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+/// Four rows of four neighbouring floats from each of four planes, regrouped by column: lane
+/// 4·j + c of column i (lanes 16·i…16·i + 15 of the result) is `plane<c>[row<j> + i]`. Sixteen
+/// 4-float loads and an in-lane 4×4 transpose (shuffles clang picks for the target; no gathers).
+/// Every address must be readable. (One 64-lane vector: Swift cannot import a struct of 16-lane
+/// vectors, nor pointers to them.)
+static inline __attribute__((always_inline))
+stn_f32x64 stn_columns_4x4x4(const float *p0, const float *p1, const float *p2, const float *p3,
+                             long row0, long row1, long row2, long row3) {
+    stn_f32x16 r0 = stn_rows_4x4(p0, row0, row1, row2, row3), r1 = stn_rows_4x4(p1, row0, row1, row2, row3);
+    stn_f32x16 r2 = stn_rows_4x4(p2, row0, row1, row2, row3), r3 = stn_rows_4x4(p3, row0, row1, row2, row3);
+    // Per 128-bit lane: unpcklps/unpckhps, then unpcklpd/unpckhpd.
+    stn_f32x16 a = __builtin_shufflevector(r0, r1, 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+    stn_f32x16 b = __builtin_shufflevector(r0, r1, 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
+    stn_f32x16 c = __builtin_shufflevector(r2, r3, 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+    stn_f32x16 d = __builtin_shufflevector(r2, r3, 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
+    stn_f32x16 v0 = __builtin_shufflevector(a, c, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+    stn_f32x16 v1 = __builtin_shufflevector(a, c, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    stn_f32x16 v2 = __builtin_shufflevector(b, d, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+    stn_f32x16 v3 = __builtin_shufflevector(b, d, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    stn_f32x32 v01 = __builtin_shufflevector(v0, v1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                             16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+    stn_f32x32 v23 = __builtin_shufflevector(v2, v3, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                             16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+    return __builtin_shufflevector(v01, v23, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                   16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+                                   32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+                                   48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63);
+}
+
+/// Lanes 16·k…16·k + 15 of `v` (k = 0…3, a constant after inlining).
+static inline __attribute__((always_inline))
+stn_f32x16 stn_part_f32x64(stn_f32x64 v, int k) {
+    switch (k) {
+    case 0: return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    case 1: return __builtin_shufflevector(v, v, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+    case 2: return __builtin_shufflevector(v, v, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47);
+    default: return __builtin_shufflevector(v, v, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63);
+    }
+}
+
+/// `v`, unchanged, through an empty `asm` that the optimiser cannot look into. A kernel that
+/// computes four lanes in vector registers and then stores them to four strided addresses had
+/// its shuffles and vector FMAs turned back into scalar loads and FMAs by LLVM (the lane
+/// extractions pulled the arithmetic apart); passing the result through here keeps it whole.
+static inline __attribute__((always_inline))
+stn_f32x4 stn_opaque_f32x4(stn_f32x4 v) {
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__("" : "+x"(v));
+#elif defined(__aarch64__)
+    __asm__("" : "+w"(v));
+#endif
+    return v;
+}
+
+/// Lanes 0–3, 4–7, 8–11 and 12–15 of `v`.
+static inline __attribute__((always_inline))
+stn_f32x4x4 stn_quarters_f32x16(stn_f32x16 v) {
+    stn_f32x4x4 out;
+    out.q0 = __builtin_shufflevector(v, v, 0, 1, 2, 3);
+    out.q1 = __builtin_shufflevector(v, v, 4, 5, 6, 7);
+    out.q2 = __builtin_shufflevector(v, v, 8, 9, 10, 11);
+    out.q3 = __builtin_shufflevector(v, v, 12, 13, 14, 15);
+    return out;
 }
 
 /// `base[index[i]]` for each lane. Every index must address a readable element.
