@@ -170,6 +170,10 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
 ) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
+    if C < manyChannels, let g = borderedPlanes(T.self, policy, s, margin: 2) {
+        bilinear2DForwardBordered(s, input, source, output, positions, policy, fill, g)
+        return
+    }
     withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 4 * 64, reals: 5 * 64 + 1) { o, w in
         let B = sampleBlock
         let r = w + 4 * B
@@ -444,6 +448,10 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
 ) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
+    if C < bicubicPositionsOuterFrom(T.self), let g = borderedPlanes(T.self, policy, s, margin: 4) {
+        bicubic2DForwardBordered(s, input, source, output, positions, policy, fill, g)
+        return
+    }
     withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 16 * 64, reals: 11 * 64 + 1) { o, w in
         let B = sampleBlock
         let r = w + 10 * B
