@@ -78,6 +78,34 @@ func sample2DBackwardInput<T: STNFloat, G: GridSource2D>(
     }
 }
 
+/// Both backward passes for batch element `b`: adds its input gradient into `gradInput` (zeroed
+/// by the caller) as `gridSample2DBackwardInput` with all channels, and writes its grid
+/// gradient as `gridSample2DBackwardGrid` with its positions — the same bits. Bilinear sampling
+/// with zeros (or fill) padding in Float on an AVX-512 build does both in one sweep
+/// (`bilinear2DBackwardBothBlocks`); everything else runs the two passes one after the other.
+/// `prefetchNext`: the caller goes on with element b + 1 (a cache hint only).
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func gridSample2DBackwardElement<T: STNFloat>(
+    _ s: SamplingShape2D, gradOutput: UnsafePointer<T>, input: UnsafePointer<T>, grid: UnsafePointer<T>,
+    gradInput: UnsafeMutablePointer<T>, gradGrid: UnsafeMutablePointer<T>, mode: InterpolationMode,
+    padding: PaddingMode, alignCorners: Bool, batch b: Int, fill: UnsafePointer<T>? = nil, prefetchNext: Bool
+) {
+    if simdGathers && T.self == Float.self && mode == .bilinear && padding == .zeros
+        && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
+        dispatchPolicy(BackwardBoth2DBlockKernel(s, gradOutput, input, StoredGrid2D(grid), gradInput,
+                                                 StoredGridGradient2D(gradGrid), b, fill, prefetchNext: prefetchNext),
+                       .zeros, alignCorners)
+        return
+    }
+    sample2DBackwardInput(s, gradOutput, StoredGrid2D(grid), gradInput, mode, padding,
+                          alignCorners, b, 0..<s.channels)
+    let plane = s.outputPlane
+    sample2DBackwardGrid(s, gradOutput, input, StoredGrid2D(grid), StoredGridGradient2D(gradGrid), mode, padding,
+                         alignCorners, (b * plane)..<((b + 1) * plane), fill,
+                         prefetchThrough: prefetchNext ? (b + 2) * plane : (b + 1) * plane)
+}
+
 /// Writes d(loss)/d(grid) for the flattened output positions `positions` into `gradGrid`
 /// (N×Ho×Wo×2). Nearest sampling is piecewise constant: its grid gradient is zero. With `fill`
 /// (fill padding, `.zeros`), taps outside the input contribute their fill value like any value.

@@ -448,7 +448,7 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
 ) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    if C < bicubicPositionsOuterFrom(T.self), let g = borderedPlanes(T.self, policy, s, margin: 4) {
+    if C < manyChannels, let g = borderedPlanes(T.self, policy, s, margin: 4) {
         bicubic2DForwardBordered(s, input, source, output, positions, policy, fill, g)
         return
     }
@@ -464,7 +464,7 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                                              stepsPerBlock: C)
             forEachBlock(flat) { q, n in
                 bicubicBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
-                if C >= bicubicPositionsOuterFrom(T.self) {
+                if C >= manyChannels {
                     prefetch.step(C)
                     bicubicPositionsOuter(src, inPlane, dst + q, plane, C, o, UnsafePointer(w), n, fill: fill,
                                           zero: UnsafePointer(zero))
@@ -474,7 +474,7 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                     for c in 0..<C {
                         prefetch.step()
                         let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                        bicubicChannelGathered(asFloat(src + c * inPlane), o, asFloat(UnsafePointer(w)),
+                        bicubicChannelGathered(asFloat(src + c * inPlane), W, o, asFloat(UnsafePointer(w)),
                                                asFloat(dst + c * plane + q), n, outside: asFloat(z))
                     }
                     return
@@ -491,17 +491,45 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     } }
 }
 
-/// One channel of a block, lanes 0..<n, Float: 16 lanes at a time with gathers, the rest one by
-/// one; the same operations per lane as the loop above. Where a row's four taps are two inside
-/// pairs (always, away from the border with zero padding) they are read as pairs.
+/// Whether lanes i..<i+16 of a bicubic block have all 16 taps inside an input W wide: each
+/// tap (row j, column m) at its first tap's offset + j·W + m.
+@inlinable @inline(__always)
+func allInsideRows(_ o: UnsafePointer<Int32>, _ i: Int, _ W: Int) -> Bool {
+    let B = sampleBlock
+    let first = lanes16(o + i)
+    if anyOutside(first) { return false }
+    var same = true
+    for j in 0..<4 {
+        for m in 0..<4 where j + m > 0 {
+            same = same && stn_all_equal_i32x16(lanes16(o + (4 * j + m) * B + i),
+                                                first &+ Int32(truncatingIfNeeded: j * W + m)) != 0
+        }
+    }
+    return same
+}
+
+/// One channel of a block, lanes 0..<n, Float: 16 lanes at a time, the rest one by one; the same
+/// operations per lane as the loop above. Chunks with every tap inside go four positions at a
+/// time through `bicubicFourPositions` (row loads and shuffles instead of gathers; one thread,
+/// 32×3×224×224: 18.2 → 13.6 ms, 16×6×112×112: 3.46 → 2.88 ms; from 16 channels on the
+/// positions-outer path stays faster: 8×64×56×56 3.57 against 3.83 ms); others gather, and where
+/// a row's four taps are two inside pairs they are read as pairs.
 @inlinable @inline(__always)
 func bicubicChannelGathered(
-    _ p: UnsafePointer<Float>, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<Float>,
+    _ p: UnsafePointer<Float>, _ W: Int, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<Float>,
     _ out: UnsafeMutablePointer<Float>, _ n: Int, outside z: UnsafePointer<Float>
 ) {
     let B = sampleBlock
     var i = 0
     while i + 16 <= n {
+        if allInsideRows(o, i, W) {
+            for k in stride(from: i, to: i + 16, by: 4) {
+                storeLanes4(bicubicFourPositions(p + Int(o[k]), p + Int(o[k + 1]), p + Int(o[k + 2]), p + Int(o[k + 3]),
+                                                 rowStride: W, w + k), out + k)
+            }
+            i += 16
+            continue
+        }
         let cx0 = lanes16(w + i), cx1 = lanes16(w + B + i), cx2 = lanes16(w + 2 * B + i), cx3 = lanes16(w + 3 * B + i)
         @inline(__always) func row(_ j: Int) -> SIMD16<Float> {
             let base = o + 4 * j * B + i
@@ -526,15 +554,6 @@ func bicubicChannelGathered(
         out[i] = bicubicLane(p, o, w, i, zero: z)
         i += 1
     }
-}
-
-/// From this many channels on, the bicubic forward runs positions outer and channels inner. With
-/// four channels per step (`bicubicChannelsInFours`) that pays from 4 channels on (16×4×112×112,
-/// one thread: 2.70 → 2.21 ms; 16×6×112×112: 3.95 → 3.48 ms), not below (3 channels: equal,
-/// 1 channel: 2× slower than the gathers).
-@inlinable @inline(__always)
-func bicubicPositionsOuterFrom<T>(_: T.Type) -> Int {
-    simdGathers && T.self == Float.self ? 4 : manyChannels
 }
 
 /// One inside position's bicubic sample of up to four channels: channel i's plane is `p[i]`

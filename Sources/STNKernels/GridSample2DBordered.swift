@@ -1,3 +1,5 @@
+import STNSIMD
+
 // Small-input path of the Float bilinear and bicubic forward samplers on AVX-512 builds (zeros
 // and fill padding).
 //
@@ -156,6 +158,26 @@ func bilinear2DForwardBordered<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
 
 // MARK: - Bicubic
 
+/// Bicubic samples of four positions of one plane, each with its 4×4 taps inside (`t<k>`: the
+/// top-left tap of position k, rows `rowStride` apart), weights at `w` in the block layout
+/// (cx at w[0..<4], w[B..<B+4], …; cy at w[4·B..<4·B+4], …). The 16 rows go into the lanes of
+/// four column vectors (tap i of row j of position k in lane 4·j + k of column i), so each lane
+/// sees the scalar kernel's row sum and each position its sum of rows, in the same order.
+@inlinable @inline(__always)
+func bicubicFourPositions(
+    _ t0: UnsafePointer<Float>, _ t1: UnsafePointer<Float>, _ t2: UnsafePointer<Float>, _ t3: UnsafePointer<Float>,
+    rowStride: Int, _ w: UnsafePointer<Float>
+) -> SIMD4<Float> {
+    let B = sampleBlock
+    let t = stn_columns_4x4x4(t0, t1, t2, t3, 0, rowStride, 2 * rowStride, 3 * rowStride)
+    @inline(__always) func cx(_ i: Int) -> SIMD16<Float> { stn_repeat4_f32x4(lanes4(w + i * B)) }
+    let rows = (cx(0) * stn_part_f32x64(t, 0)).addingProduct(cx(1), stn_part_f32x64(t, 1))
+        .addingProduct(cx(2), stn_part_f32x64(t, 2)).addingProduct(cx(3), stn_part_f32x64(t, 3))
+    let q = stn_quarters_f32x16(rows)
+    return stn_opaque_f32x4((lanes4(w + 4 * B) * q.q0).addingProduct(lanes4(w + 5 * B), q.q1)
+        .addingProduct(lanes4(w + 6 * B), q.q2).addingProduct(lanes4(w + 7 * B), q.q3))
+}
+
 /// Bicubic offsets (of the top-left of the 4×4 taps in the bordered plane, margin 4) and the
 /// cubic weights (layout of `bicubicBlockTaps`: cx at k, B + k, …; cy at 4·B + k, …). The
 /// floored coordinate is clamped to [−3, size + 1]: every coordinate with a tap inside is in
@@ -188,19 +210,10 @@ func bicubicBorderedChannel(
 ) {
     let B = sampleBlock
     var i = 0
-    while i + 16 <= n {
-        let cx0 = lanes16(w + i), cx1 = lanes16(w + B + i), cx2 = lanes16(w + 2 * B + i), cx3 = lanes16(w + 3 * B + i)
-        let first = lanes16(o + i)
-        @inline(__always) func row(_ j: Int) -> SIMD16<Float> {
-            let at = first &+ SIMD16(repeating: Int32(truncatingIfNeeded: j * Wp))
-            let (t0, t1) = gatherTapPairs(p, at)
-            let (t2, t3) = gatherTapPairs(p, at &+ 2)
-            return (cx0 * t0).addingProduct(cx1, t1).addingProduct(cx2, t2).addingProduct(cx3, t3)
-        }
-        let r = (lanes16(w + 4 * B + i) * row(0)).addingProduct(lanes16(w + 5 * B + i), row(1))
-            .addingProduct(lanes16(w + 6 * B + i), row(2)).addingProduct(lanes16(w + 7 * B + i), row(3))
-        storeLanes16(r, out + i)
-        i += 16
+    while i + 4 <= n {
+        storeLanes4(bicubicFourPositions(p + Int(o[i]), p + Int(o[i + 1]), p + Int(o[i + 2]), p + Int(o[i + 3]),
+                                         rowStride: Wp, w + i), out + i)
+        i += 4
     }
     while i < n {
         let t = p + Int(o[i])

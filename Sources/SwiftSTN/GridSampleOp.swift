@@ -123,12 +123,10 @@ public enum GridSample {
             Threading.parallelFor(n, grain: 1) { batches in
                 for b in batches {
                     zeroElements(gradInput + b * c * inPlane, count: c * inPlane)
-                    gridSample2DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
-                                              padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<c)
-                    gridSample2DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
-                                             padding: padding, alignCorners: alignCorners,
-                                             positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane), fill: fill,
-                                             prefetchThrough: batches.upperBound * s.outputPlane)
+                    gridSample2DBackwardElement(s, gradOutput: gradOutput, input: input, grid: grid, gradInput: gradInput,
+                                                gradGrid: gradGrid, mode: mode, padding: padding,
+                                                alignCorners: alignCorners, batch: b, fill: fill,
+                                                prefetchNext: b + 1 < batches.upperBound)
                 }
             }
         } else if inputShape.count == 5 && fuse, let gradInput {

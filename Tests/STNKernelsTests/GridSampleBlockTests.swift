@@ -37,10 +37,13 @@ final class GridSampleBlockTests: XCTestCase {
                       SamplingShape2D(batch: 3, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20),
                       // At least `manyChannels`: the forward runs positions outer, channels inner.
                       SamplingShape2D(batch: 2, channels: 9, inputHeight: 6, inputWidth: 10, outputHeight: 9, outputWidth: 15),
-                      // Float bicubic runs positions outer from 4 channels, 4 channels at a time:
-                      // a last group of 2 and of 3 channels.
-                      SamplingShape2D(batch: 2, channels: 6, inputHeight: 8, inputWidth: 9, outputHeight: 7, outputWidth: 12),
-                      SamplingShape2D(batch: 1, channels: 7, inputHeight: 9, inputWidth: 8, outputHeight: 10, outputWidth: 9)]
+                      // Float bicubic positions outer goes 4 channels at a time: a last group of 2
+                      // and of 3 channels.
+                      SamplingShape2D(batch: 2, channels: 10, inputHeight: 8, inputWidth: 9, outputHeight: 7, outputWidth: 12),
+                      SamplingShape2D(batch: 1, channels: 11, inputHeight: 9, inputWidth: 8, outputHeight: 10, outputWidth: 9),
+                      // Input too large for the bordered copies (GridSample2DBordered.swift): the
+                      // Float bicubic chunks with every tap inside go four positions at a time.
+                      SamplingShape2D(batch: 2, channels: 3, inputHeight: 40, inputWidth: 44, outputHeight: 17, outputWidth: 19)]
         // Each shape twice: grid values in ±1.4 (taps across the border: masked reads), then
         // scaled by 0.6 (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512).
         for (s, scale) in shapes.flatMap({ s in [(s, 1.0), (s, 0.6)] }) {
@@ -113,6 +116,57 @@ final class GridSampleBlockTests: XCTestCase {
             }
         }
     }
+
+    /// Both backward passes of a batch element at once (`gridSample2DBackwardElement`, one sweep
+    /// for Float bilinear zeros/fill on AVX-512 builds) against the two passes run separately:
+    /// the same bits for both gradients, every mode, padding, align_corners, with and without
+    /// fill values, and whether or not the next element is prefetched.
+    func checkBackwardElement<T: STNFloat>(_: T.Type) {
+        var rng = LCG(s: 7)
+        let shapes = [SamplingShape2D(batch: 3, channels: 3, inputHeight: 7, inputWidth: 9, outputHeight: 13, outputWidth: 11),
+                      SamplingShape2D(batch: 2, channels: 9, inputHeight: 6, inputWidth: 10, outputHeight: 9, outputWidth: 15),
+                      SamplingShape2D(batch: 2, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20)]
+        for (s, scale) in shapes.flatMap({ s in [(s, 1.0), (s, 0.6)] }) {
+            let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.next() * 4 - 2) }
+            let grid: [T] = (makeGrid(s.batch * s.outputPlane * 2, &rng) as [T]).map { $0 * T(scale) }
+            let go: [T] = (0..<(s.batch * s.channels * s.outputPlane)).map { _ in T(rng.next() * 2 - 1) }
+            let fills: [[T]?] = [nil, (0..<s.channels).map { _ in T(rng.next() * 2 - 1) }]
+            for mode in InterpolationMode.allCases {
+                for padding in PaddingMode.allCases {
+                    for ac in [false, true] {
+                        for fill in fills where fill == nil || padding == .zeros {
+                            var gi1 = [T](repeating: 0, count: input.count), gi2 = gi1
+                            var gg1 = [T](repeating: 0, count: grid.count), gg2 = gg1
+                            input.withUnsafeBufferPointer { i in grid.withUnsafeBufferPointer { g in
+                            go.withUnsafeBufferPointer { o in (fill ?? []).withUnsafeBufferPointer { f in
+                                let fp = fill == nil ? nil : f.baseAddress
+                                for b in 0..<s.batch {
+                                    gridSample2DBackwardElement(s, gradOutput: o.baseAddress!, input: i.baseAddress!,
+                                                                grid: g.baseAddress!, gradInput: &gi1, gradGrid: &gg1,
+                                                                mode: mode, padding: padding, alignCorners: ac, batch: b,
+                                                                fill: fp, prefetchNext: b % 2 == 0)
+                                    gridSample2DBackwardInput(s, gradOutput: o.baseAddress!, grid: g.baseAddress!,
+                                                              gradInput: &gi2, mode: mode, padding: padding,
+                                                              alignCorners: ac, batch: b, channels: 0..<s.channels)
+                                    gridSample2DBackwardGrid(s, gradOutput: o.baseAddress!, input: i.baseAddress!,
+                                                             grid: g.baseAddress!, gradGrid: &gg2, mode: mode,
+                                                             padding: padding, alignCorners: ac,
+                                                             positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane),
+                                                             fill: fp)
+                                }
+                            } } } }
+                            let tag = "\(T.self) \(s) \(mode) \(padding) ac=\(ac) fill=\(fill != nil)"
+                            same(gi1, gi2, tag + " element backward: grad input")
+                            same(gg1, gg2, tag + " element backward: grad grid")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testBackwardElementMatchesSeparatePassesFloat() { checkBackwardElement(Float.self) }
+    func testBackwardElementMatchesSeparatePassesDouble() { checkBackwardElement(Double.self) }
 
     /// The scalar kernel's bilinear grid gradient (GridSample2DBackward.swift), position by position.
     func scalarBilinearGridGradient<T: STNFloat>(

@@ -72,6 +72,18 @@ int stn_all_pairs_i32x16(stn_i32x16 first, stn_i32x16 second) {
 #endif
 }
 
+/// Whether `a` and `b` are equal in every lane.
+static inline __attribute__((always_inline))
+int stn_all_equal_i32x16(stn_i32x16 a, stn_i32x16 b) {
+#if STN_SIMD_GATHERS
+    return _mm512_cmpeq_epi32_mask((__m512i)a, (__m512i)b) == 0xFFFF;
+#else
+    int all = 1;
+    for (int i = 0; i < 16; i++) all &= a[i] == b[i];
+    return all;
+#endif
+}
+
 /// Lanes 0–15 and 16–31 of a 32-lane vector. (Swift's own `lowHalf`/`highHalf` are generic
 /// and were left as out-of-line calls in the kernels.)
 static inline __attribute__((always_inline))
@@ -146,6 +158,12 @@ stn_f32x4 stn_opaque_f32x4(stn_f32x4 v) {
     __asm__("" : "+w"(v));
 #endif
     return v;
+}
+
+/// `v` four times: lanes 4·j + i are `v[i]`.
+static inline __attribute__((always_inline))
+stn_f32x16 stn_repeat4_f32x4(stn_f32x4 v) {
+    return __builtin_shufflevector(v, v, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
 }
 
 /// Lanes 0–3, 4–7, 8–11 and 12–15 of `v`.
