@@ -108,6 +108,42 @@ public func warp2DBackwardRowSums<T: STNFloat>(
     }
 }
 
+/// Both backward passes for batch element `b` (gradInput zeroed by the caller): exactly
+/// `warp2DBackwardInput` with all channels and `warp2DBackwardRowSums` with the element's rows.
+/// Float bilinear with zeros (or fill) padding on an AVX-512 build does both in one sweep, as
+/// `gridSample2DBackwardElement` does. `prefetchNext`: the caller goes on with element b + 1.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func warp2DBackwardElement<T: STNFloat>(
+    _ s: SamplingShape2D, gradOutput: UnsafePointer<T>, input: UnsafePointer<T>, geometry: WarpGeometry2D<T>,
+    gradInput: UnsafeMutablePointer<T>, rowSums: UnsafeMutablePointer<T>, mode: InterpolationMode,
+    padding: PaddingMode, alignCorners: Bool, batch b: Int, fill: UnsafePointer<T>? = nil, prefetchNext: Bool
+) {
+    let Ho = s.outputHeight, Wo = s.outputWidth
+    if simdGathers && T.self == Float.self && mode == .bilinear && padding == .zeros
+        && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
+        let width = geometry.rowSumWidth
+        (rowSums + width * b * Ho).initialize(repeating: 0, count: width * Ho)
+        switch geometry.kind {
+        case .affine:
+            let sink = AffineRowSums2D(rowSums: rowSums, baseX: geometry.baseX, height: Ho, width: Wo)
+            dispatchPolicy(BackwardBoth2DBlockKernel(s, gradOutput, input, geometry.affine(s), gradInput, sink, b, fill,
+                                                     prefetchNext: prefetchNext), .zeros, alignCorners)
+        case .perspective:
+            let sink = PerspectiveRowSums2D(rowSums: rowSums, homography: geometry.matrices, baseX: geometry.baseX,
+                                            baseY: geometry.baseY, height: Ho, width: Wo)
+            dispatchPolicy(BackwardBoth2DBlockKernel(s, gradOutput, input, geometry.perspective(s), gradInput, sink, b,
+                                                     fill, prefetchNext: prefetchNext), .zeros, alignCorners)
+        }
+        return
+    }
+    warp2DBackwardInput(s, gradOutput: gradOutput, geometry: geometry, gradInput: gradInput, mode: mode,
+                        padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<s.channels)
+    warp2DBackwardRowSums(s, gradOutput: gradOutput, input: input, geometry: geometry, rowSums: rowSums, mode: mode,
+                          padding: padding, alignCorners: alignCorners, rows: (b * Ho)..<((b + 1) * Ho), fill: fill,
+                          prefetchThroughRow: prefetchNext ? (b + 2) * Ho : (b + 1) * Ho)
+}
+
 /// d(loss)/d(matrices) for batch elements `batches` from the row sums of all their rows, added
 /// row by row in order exactly as affineGrid2DBackward / perspectiveGrid2DBackward do.
 /// gradMatrices: N×2×3 or N×3×3 (overwritten for `batches`).

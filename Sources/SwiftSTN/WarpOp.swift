@@ -101,10 +101,10 @@ public enum Warp {
                             Threading.parallelFor(n, grain: 1) { batches in
                                 for b in batches {
                                     zeroElements(gradInput + b * c * s.inputPlane, count: c * s.inputPlane)
-                                    warp2DBackwardInput(s, gradOutput: gradOutput, geometry: geometry, gradInput: gradInput,
-                                                        mode: mode, padding: padding, alignCorners: alignCorners,
-                                                        batch: b, channels: 0..<c)
-                                    gridPass((b * ho)..<((b + 1) * ho), prefetchThrough: batches.upperBound * ho)
+                                    warp2DBackwardElement(s, gradOutput: gradOutput, input: input, geometry: geometry,
+                                                          gradInput: gradInput, rowSums: sums, mode: mode, padding: padding,
+                                                          alignCorners: alignCorners, batch: b, fill: fill,
+                                                          prefetchNext: b + 1 < batches.upperBound)
                                 }
                                 warp2DBackwardFold(geometry: geometry, rowSums: sums, gradMatrices: gradMatrices,
                                                    height: ho, batches: batches)
