@@ -84,6 +84,28 @@ int stn_all_equal_i32x16(stn_i32x16 a, stn_i32x16 b) {
 #endif
 }
 
+/// Stores `v` at `p` (16-byte aligned) bypassing the caches (`movntps`): for outputs too large
+/// to stay in cache, this saves reading each line before it is overwritten. Call
+/// `stn_stream_fence` before the stores must be visible to other threads.
+static inline __attribute__((always_inline))
+void stn_stream_f32x16(float *p, stn_f32x16 v) {
+#if STN_SIMD_GATHERS
+    _mm_stream_ps(p, (__m128)__builtin_shufflevector(v, v, 0, 1, 2, 3));
+    _mm_stream_ps(p + 4, (__m128)__builtin_shufflevector(v, v, 4, 5, 6, 7));
+    _mm_stream_ps(p + 8, (__m128)__builtin_shufflevector(v, v, 8, 9, 10, 11));
+    _mm_stream_ps(p + 12, (__m128)__builtin_shufflevector(v, v, 12, 13, 14, 15));
+#else
+    for (int i = 0; i < 16; i++) p[i] = v[i];
+#endif
+}
+
+static inline __attribute__((always_inline))
+void stn_stream_fence(void) {
+#if STN_SIMD_GATHERS
+    _mm_sfence();
+#endif
+}
+
 /// Lanes 0–15 and 16–31 of a 32-lane vector. (Swift's own `lowHalf`/`highHalf` are generic
 /// and were left as out-of-line calls in the kernels.)
 static inline __attribute__((always_inline))
