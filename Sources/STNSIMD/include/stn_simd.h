@@ -31,7 +31,6 @@ typedef float stn_f32x16 __attribute__((ext_vector_type(16)));
 typedef int stn_i32x16 __attribute__((ext_vector_type(16)));
 typedef float stn_f32x32 __attribute__((ext_vector_type(32)));
 typedef float stn_f32x4 __attribute__((ext_vector_type(4)));
-typedef float stn_f32x8 __attribute__((ext_vector_type(8)));
 typedef float stn_f32x64 __attribute__((ext_vector_type(64)));
 /// Four floats from an address aligned to a float only.
 typedef float stn_f32x4_unaligned __attribute__((ext_vector_type(4), aligned(4)));
@@ -118,16 +117,6 @@ stn_f32x16 stn_high_half_f32x32(stn_f32x32 v) {
     return __builtin_shufflevector(v, v, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
 }
 
-/// `p[row<j> + i]` in lane 4·j + i.
-static inline __attribute__((always_inline))
-stn_f32x16 stn_rows_4x4(const float *p, long row0, long row1, long row2, long row3) {
-    stn_f32x4 a = *(const stn_f32x4_unaligned *)(p + row0), b = *(const stn_f32x4_unaligned *)(p + row1);
-    stn_f32x4 c = *(const stn_f32x4_unaligned *)(p + row2), d = *(const stn_f32x4_unaligned *)(p + row3);
-    stn_f32x8 ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
-    stn_f32x8 cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7);
-    return __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-}
-
 /// Four rows of four neighbouring floats from each of four planes, regrouped by column: lane
 /// 4·j + c of column i (lanes 16·i…16·i + 15 of the result) is `plane<c>[row<j> + i]`. Sixteen
 /// 4-float loads and an in-lane 4×4 transpose (shuffles clang picks for the target; no gathers).
@@ -136,8 +125,16 @@ stn_f32x16 stn_rows_4x4(const float *p, long row0, long row1, long row2, long ro
 static inline __attribute__((always_inline))
 stn_f32x64 stn_columns_4x4x4(const float *p0, const float *p1, const float *p2, const float *p3,
                              long row0, long row1, long row2, long row3) {
-    stn_f32x16 r0 = stn_rows_4x4(p0, row0, row1, row2, row3), r1 = stn_rows_4x4(p1, row0, row1, row2, row3);
-    stn_f32x16 r2 = stn_rows_4x4(p2, row0, row1, row2, row3), r3 = stn_rows_4x4(p3, row0, row1, row2, row3);
+    // r<c>: p<c>[row<j> + i] in lane 4·j + i. (A macro, not a helper function: a C call returning
+    // a 16-lane vector draws an ABI warning in builds without AVX-512.)
+#define STN_ROWS(p) __builtin_shufflevector( \
+        __builtin_shufflevector(*(const stn_f32x4_unaligned *)(p + row0), *(const stn_f32x4_unaligned *)(p + row1), \
+                                0, 1, 2, 3, 4, 5, 6, 7), \
+        __builtin_shufflevector(*(const stn_f32x4_unaligned *)(p + row2), *(const stn_f32x4_unaligned *)(p + row3), \
+                                0, 1, 2, 3, 4, 5, 6, 7), \
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    stn_f32x16 r0 = STN_ROWS(p0), r1 = STN_ROWS(p1), r2 = STN_ROWS(p2), r3 = STN_ROWS(p3);
+#undef STN_ROWS
     // Per 128-bit lane: unpcklps/unpckhps, then unpcklpd/unpckhpd.
     stn_f32x16 a = __builtin_shufflevector(r0, r1, 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
     stn_f32x16 b = __builtin_shufflevector(r0, r1, 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
