@@ -87,6 +87,31 @@ func forEachBorderedSegment<T: STNFloat>(
     }
 }
 
+/// The bordered forward of `positions`: for each block of each batch segment, `taps(points, n)`
+/// fills the block scratch `o`, `w` (`reals` values) from the block's grid points, then
+/// `channel(plane, out, n)` samples one channel's bordered copy into its output.
+@inlinable @inline(__always)
+func borderedForward<T: STNFloat, G: GridSource2D>(
+    _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,
+    _ positions: Range<Int>, _ fill: UnsafePointer<T>?, _ g: BorderedPlanes, reals: Int,
+    taps: (_ points: UnsafePointer<T>, _ n: Int, _ o: UnsafeMutablePointer<Int32>, _ w: UnsafeMutablePointer<T>) -> Void,
+    channel: (_ plane: UnsafePointer<Float>, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<Float>,
+              _ out: UnsafeMutablePointer<Float>, _ n: Int) -> Void
+) where G.Scalar == T {
+    let plane = s.outputPlane, C = s.channels
+    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 64, reals: reals) { o, w in
+        forEachBorderedSegment(s, input, positions, g, fill) { b, flat, planes in
+            let dst = output + b * C * plane - b * plane
+            forEachBlock(flat) { q, n in
+                taps(source.points(b, q, n, pts), n, o, w)
+                for c in 0..<C {
+                    channel(asFloat(planes + c * g.plane), o, asFloat(UnsafePointer(w)), asFloat(dst + c * plane + q), n)
+                }
+            }
+        }
+    } }
+}
+
 // MARK: - Bilinear
 
 /// Bilinear offsets (of the top-left tap in the bordered plane, margin 2) and weights of a block.
@@ -140,20 +165,11 @@ func bilinear2DForwardBordered<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,
     _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?, _ g: BorderedPlanes
 ) where G.Scalar == T {
-    let plane = s.outputPlane, C = s.channels
-    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 64, reals: 4 * 64) { o, w in
-        forEachBorderedSegment(s, input, positions, g, fill) { b, flat, planes in
-            let dst = output + b * C * plane - b * plane
-            forEachBlock(flat) { q, n in
-                bilinearBorderedTaps(policy, source.points(b, q, n, pts), n, width: s.inputWidth,
-                                     height: s.inputHeight, rowStride: g.width, o, w)
-                for c in 0..<C {
-                    bilinearBorderedChannel(asFloat(planes + c * g.plane), o, asFloat(UnsafePointer(w)),
-                                            asFloat(dst + c * plane + q), n, rowStride: g.width)
-                }
-            }
-        }
-    } }
+    borderedForward(s, input, source, output, positions, fill, g, reals: 4 * 64, taps: { points, n, o, w in
+        bilinearBorderedTaps(policy, points, n, width: s.inputWidth, height: s.inputHeight, rowStride: g.width, o, w)
+    }, channel: { p, o, w, out, n in
+        bilinearBorderedChannel(p, o, w, out, n, rowStride: g.width)
+    })
 }
 
 // MARK: - Bicubic
@@ -233,18 +249,9 @@ func bicubic2DForwardBordered<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,
     _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?, _ g: BorderedPlanes
 ) where G.Scalar == T {
-    let plane = s.outputPlane, C = s.channels
-    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 64, reals: 8 * 64) { o, w in
-        forEachBorderedSegment(s, input, positions, g, fill) { b, flat, planes in
-            let dst = output + b * C * plane - b * plane
-            forEachBlock(flat) { q, n in
-                bicubicBorderedTaps(policy, source.points(b, q, n, pts), n, width: s.inputWidth,
-                                    height: s.inputHeight, rowStride: g.width, o, w)
-                for c in 0..<C {
-                    bicubicBorderedChannel(asFloat(planes + c * g.plane), o, asFloat(UnsafePointer(w)),
-                                           asFloat(dst + c * plane + q), n, rowStride: g.width)
-                }
-            }
-        }
-    } }
+    borderedForward(s, input, source, output, positions, fill, g, reals: 8 * 64, taps: { points, n, o, w in
+        bicubicBorderedTaps(policy, points, n, width: s.inputWidth, height: s.inputHeight, rowStride: g.width, o, w)
+    }, channel: { p, o, w, out, n in
+        bicubicBorderedChannel(p, o, w, out, n, rowStride: g.width)
+    })
 }
