@@ -131,20 +131,29 @@ func storeBilinearOffsets<T: STNFloat>(
 
 @inlinable @inline(__always)
 func bilinearBlockTaps<T: STNFloat, P: SamplingPolicy>(
-    _: P.Type, _ g: UnsafePointer<T>, _ n: Int, width W: Int, height H: Int,
+    _ policy: P.Type, _ g: UnsafePointer<T>, _ n: Int, width W: Int, height H: Int,
     _ o: UnsafeMutablePointer<Int32>, _ w: UnsafeMutablePointer<T>
 ) {
-    let B = sampleBlock
     let W32 = Int32(truncatingIfNeeded: W), H32 = Int32(truncatingIfNeeded: H)
     for i in 0..<n {
-        let x = sourceIndexVector(g[2 * i], size: W, padding: P.padding, alignCorners: P.alignCorners)
-        let y = sourceIndexVector(g[2 * i + 1], size: H, padding: P.padding, alignCorners: P.alignCorners)
-        // BilinearTaps2D's arithmetic, with 32-bit indices.
-        let xw = x.rounded(.down), yn = y.rounded(.down)
-        let fw = x - xw, fe = 1 - fw, fn = y - yn, fs = 1 - fn
-        w[i] = fs * fe; w[B + i] = fs * fw; w[2 * B + i] = fn * fe; w[3 * B + i] = fn * fw
+        let (xw, yn) = storeBilinearWeights(policy, g, i, width: W, height: H, w)
         storeBilinearOffsets(xw, yn, W32, H32, o, i)
     }
+}
+
+/// Lane i's four bilinear weights w[k·B + i] from its grid point (BilinearTaps2D's arithmetic);
+/// returns the floored pixel coordinates.
+@inlinable @inline(__always)
+func storeBilinearWeights<T: STNFloat, P: SamplingPolicy>(
+    _: P.Type, _ g: UnsafePointer<T>, _ i: Int, width W: Int, height H: Int, _ w: UnsafeMutablePointer<T>
+) -> (T, T) {
+    let B = sampleBlock
+    let x = sourceIndexVector(g[2 * i], size: W, padding: P.padding, alignCorners: P.alignCorners)
+    let y = sourceIndexVector(g[2 * i + 1], size: H, padding: P.padding, alignCorners: P.alignCorners)
+    let xw = x.rounded(.down), yn = y.rounded(.down)
+    let fw = x - xw, fe = 1 - fw, fn = y - yn, fs = 1 - fn
+    w[i] = fs * fe; w[B + i] = fs * fw; w[2 * B + i] = fn * fe; w[3 * B + i] = fn * fw
+    return (xw, yn)
 }
 
 /// Lane i of a block's bilinear sample of plane p: its four taps (`z.pointee` for a tap outside)

@@ -118,17 +118,12 @@ func borderedForward<T: STNFloat, G: GridSource2D>(
 /// The floored coordinates are clamped to [−2, size] exactly as in `bilinearBlockTaps`.
 @inlinable @inline(__always)
 func bilinearBorderedTaps<T: STNFloat, P: SamplingPolicy>(
-    _: P.Type, _ g: UnsafePointer<T>, _ n: Int, width W: Int, height H: Int, rowStride Wp: Int,
+    _ policy: P.Type, _ g: UnsafePointer<T>, _ n: Int, width W: Int, height H: Int, rowStride Wp: Int,
     _ o: UnsafeMutablePointer<Int32>, _ w: UnsafeMutablePointer<T>
 ) {
-    let B = sampleBlock
     let W32 = Int32(truncatingIfNeeded: W), H32 = Int32(truncatingIfNeeded: H), Wp32 = Int32(truncatingIfNeeded: Wp)
     for i in 0..<n {
-        let x = sourceIndexVector(g[2 * i], size: W, padding: P.padding, alignCorners: P.alignCorners)
-        let y = sourceIndexVector(g[2 * i + 1], size: H, padding: P.padding, alignCorners: P.alignCorners)
-        let xw = x.rounded(.down), yn = y.rounded(.down)
-        let fw = x - xw, fe = 1 - fw, fn = y - yn, fs = 1 - fn
-        w[i] = fs * fe; w[B + i] = fs * fw; w[2 * B + i] = fn * fe; w[3 * B + i] = fn * fw
+        let (xw, yn) = storeBilinearWeights(policy, g, i, width: W, height: H, w)
         let x0 = clampedIndex(xw, lo: -2, hi: W32), y0 = clampedIndex(yn, lo: -2, hi: H32)
         o[i] = (y0 &+ 2) &* Wp32 &+ x0 &+ 2
     }
