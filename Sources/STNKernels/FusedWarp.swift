@@ -120,8 +120,7 @@ public func warp2DBackwardElement<T: STNFloat>(
     padding: PaddingMode, alignCorners: Bool, batch b: Int, fill: UnsafePointer<T>? = nil, prefetchNext: Bool
 ) {
     let Ho = s.outputHeight, Wo = s.outputWidth
-    if simdGathers && T.self == Float.self && mode == .bilinear && padding == .zeros
-        && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
+    if backwardInOneSweep(T.self, s, mode, padding) {
         let width = geometry.rowSumWidth
         (rowSums + width * b * Ho).initialize(repeating: 0, count: width * Ho)
         switch geometry.kind {

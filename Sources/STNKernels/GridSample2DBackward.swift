@@ -78,6 +78,14 @@ func sample2DBackwardInput<T: STNFloat, G: GridSource2D>(
     }
 }
 
+/// Whether a batch element's two backward passes run as one sweep (`bilinear2DBackwardBothBlocks`):
+/// Float bilinear with zeros (or fill) padding on an AVX-512 build, planes the block kernels address.
+@inlinable @inline(__always)
+func backwardInOneSweep<T>(_: T.Type, _ s: SamplingShape2D, _ mode: InterpolationMode, _ padding: PaddingMode) -> Bool {
+    simdGathers && T.self == Float.self && mode == .bilinear && padding == .zeros
+        && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth)
+}
+
 /// Both backward passes for batch element `b`: adds its input gradient into `gradInput` (zeroed
 /// by the caller) as `gridSample2DBackwardInput` with all channels, and writes its grid
 /// gradient as `gridSample2DBackwardGrid` with its positions — the same bits. Bilinear sampling
@@ -91,8 +99,7 @@ public func gridSample2DBackwardElement<T: STNFloat>(
     gradInput: UnsafeMutablePointer<T>, gradGrid: UnsafeMutablePointer<T>, mode: InterpolationMode,
     padding: PaddingMode, alignCorners: Bool, batch b: Int, fill: UnsafePointer<T>? = nil, prefetchNext: Bool
 ) {
-    if simdGathers && T.self == Float.self && mode == .bilinear && padding == .zeros
-        && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
+    if backwardInOneSweep(T.self, s, mode, padding) {
         dispatchPolicy(BackwardBoth2DBlockKernel(s, gradOutput, input, StoredGrid2D(grid), gradInput,
                                                  StoredGridGradient2D(gradGrid), b, fill, prefetchNext: prefetchNext),
                        .zeros, alignCorners)

@@ -25,6 +25,36 @@ func bilinearBlockTapsWithGradient<T: STNFloat, P: SamplingPolicy>(
     }
 }
 
+/// Scratch of the bilinear grid-gradient block kernels: a block's grid points and gradients
+/// (2·B values each), offsets o (4·B), fractions and coordinate gradients at f[0..<6B], a zero
+/// at f[6B] (`zero`), and room for the x and y sums at f[7B..<9B].
+@inlinable @inline(__always)
+func withGridGradientScratch<T: STNFloat>(
+    _: T.Type, _ body: (_ points: UnsafeMutablePointer<T>, _ gradients: UnsafeMutablePointer<T>,
+                        _ o: UnsafeMutablePointer<Int32>, _ f: UnsafeMutablePointer<T>, _ zero: UnsafeMutablePointer<T>) -> Void
+) {
+    withPointScratch(T.self) { pts in withPointScratch(T.self) { outScratch in
+        withBlockScratch(T.self, ints: 4 * 64, reals: 9 * 64) { o, f in
+            let zero = f + 6 * sampleBlock
+            zero.initialize(to: 0)
+            body(pts, outScratch, o, f, zero)
+        }
+    } }
+}
+
+/// Adds channel c's term to lane i's grid-gradient sums gx[i], gy[i] (the scalar kernel's
+/// operations), from its taps, its grad_output value and its fractions f (block layout).
+@inlinable @inline(__always)
+func accumulateGridLane<T: STNFloat>(
+    _ gx: UnsafeMutablePointer<T>, _ gy: UnsafeMutablePointer<T>, _ f: UnsafePointer<T>, _ i: Int,
+    _ nw: T, _ ne: T, _ sw: T, _ se: T, _ gval: T
+) {
+    let B = sampleBlock
+    let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
+    gx[i] = gx[i] + ((ne - nw) * fs + (se - sw) * fn) * gval
+    gy[i] = gy[i] + ((sw - nw) * fe + (se - ne) * fw) * gval
+}
+
 /// Bilinear grid gradient for `positions`, block form of `gridSample2DBackwardGrid`: grid points
 /// from `source`, gradients to `sink`, outside taps reading `fill[c]` (or zero).
 @inlinable
@@ -35,11 +65,8 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
 ) where G.Scalar == T, K.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    withPointScratch(T.self) { pts in withPointScratch(T.self) { outScratch in
-    withBlockScratch(T.self, ints: 4 * 64, reals: 9 * 64) { o, f in
+    withGridGradientScratch(T.self) { pts, outScratch, o, f, zero in
         let B = sampleBlock
-        let zero = f + 6 * B
-        zero.initialize(to: 0)
         forEachBatchSegment(positions, plane: plane) { b, flat in
             let src = input + b * C * inPlane
             let gOut = gradOutput + b * C * plane - b * plane
@@ -52,15 +79,7 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
                 let out = sink.destination(q, outScratch)
                 defer { sink.commit(b, q, n, out) }
                 if simdGathers && T.self == Float.self {
-                    let gx = f + 7 * B, gy = f + 8 * B
-                    bilinearGridGradientGathered(asFloat(src), inPlane, asFloat(gOut + q), plane, C, o,
-                                                 asFloat(UnsafePointer(f)), asFloat(gx), asFloat(gy), n,
-                                                 fill: fill.map { asFloat($0) }, zero: asFloat(UnsafePointer(zero)),
-                                                 &prefetch)
-                    for i in 0..<n {
-                        out[2 * i] = gx[i]
-                        out[2 * i + 1] = gy[i]
-                    }
+                    bilinearGridGradientBlock(src, inPlane, gOut + q, plane, C, o, f, n, fill, zero, &prefetch, out)
                     return
                 }
                 prefetch.step(sampleBlock / 16 * C)
@@ -69,9 +88,7 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
                     let gx = f + 7 * B, gy = f + 8 * B
                     for i in 0..<n { gx[i] = 0; gy[i] = 0 }
                     @inline(__always) func accumulate(_ i: Int, _ nw: T, _ ne: T, _ sw: T, _ se: T, _ gval: T) {
-                        let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
-                        gx[i] = gx[i] + ((ne - nw) * fs + (se - sw) * fn) * gval
-                        gy[i] = gy[i] + ((sw - nw) * fe + (se - ne) * fw) * gval
+                        accumulateGridLane(gx, gy, UnsafePointer(f), i, nw, ne, sw, se, gval)
                     }
                     if n == B && allInside(o, 4 * B) {
                         for c in 0..<C {
@@ -107,7 +124,7 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
                 }
             }
         }
-    } } }
+    }
 }
 
 /// The grid gradient (x, y) of lane i of a block: sums over the channels in order, with
@@ -166,7 +183,7 @@ func bilinearGridGradientGathered(
     for k in 0..<n { gx[k] = 0; gy[k] = 0 }
     for c in 0..<C {
         let p = src + c * inPlane
-        let z = (fill.map { $0 + c } ?? zero).pointee
+        let zp = fill.map { $0 + c } ?? zero, z = zp.pointee
         let go = gOut + c * plane
         var i = 0
         while i + 16 <= n {
@@ -188,19 +205,33 @@ func bilinearGridGradientGathered(
             i += 16
         }
         while i < n {
-            let zp = fill.map { $0 + c } ?? zero
-            let nw = tapValue(p, o[i], zero: zp), ne = tapValue(p, o[B + i], zero: zp)
-            let sw = tapValue(p, o[2 * B + i], zero: zp), se = tapValue(p, o[3 * B + i], zero: zp)
-            let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
-            let gval = go[i]
-            gx[i] = gx[i] + ((ne - nw) * fs + (se - sw) * fn) * gval
-            gy[i] = gy[i] + ((sw - nw) * fe + (se - ne) * fw) * gval
+            accumulateGridLane(gx, gy, f, i, tapValue(p, o[i], zero: zp), tapValue(p, o[B + i], zero: zp),
+                               tapValue(p, o[2 * B + i], zero: zp), tapValue(p, o[3 * B + i], zero: zp), go[i])
             i += 1
         }
     }
     for k in 0..<n {
         gx[k] = gx[k] * f[4 * B + k]
         gy[k] = gy[k] * f[5 * B + k]
+    }
+}
+
+/// `bilinearGridGradientGathered` for a block whose scratch is `withGridGradientScratch`'s,
+/// the (x, y) gradients written interleaved to `out`. Float only (callers have checked).
+@inlinable @inline(__always)
+func bilinearGridGradientBlock<T: STNFloat>(
+    _ src: UnsafePointer<T>, _ inPlane: Int, _ gOut: UnsafePointer<T>, _ plane: Int, _ C: Int,
+    _ o: UnsafePointer<Int32>, _ f: UnsafeMutablePointer<T>, _ n: Int, _ fill: UnsafePointer<T>?,
+    _ zero: UnsafeMutablePointer<T>, _ prefetch: inout NextInputPrefetch, _ out: UnsafeMutablePointer<T>
+) {
+    let B = sampleBlock
+    let gx = f + 7 * B, gy = f + 8 * B
+    bilinearGridGradientGathered(asFloat(src), inPlane, asFloat(gOut), plane, C, o, asFloat(UnsafePointer(f)),
+                                 asFloat(gx), asFloat(gy), n, fill: fill.map { asFloat($0) },
+                                 zero: asFloat(UnsafePointer(zero)), &prefetch)
+    for i in 0..<n {
+        out[2 * i] = gx[i]
+        out[2 * i + 1] = gy[i]
     }
 }
 
@@ -251,11 +282,8 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
 ) where G.Scalar == T, K.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    withPointScratch(T.self) { pts in withPointScratch(T.self) { outScratch in
-    withBlockScratch(T.self, ints: 4 * 64, reals: 9 * 64) { o, f in
+    withGridGradientScratch(T.self) { pts, outScratch, o, f, zero in
         let B = sampleBlock
-        let zero = f + 6 * B
-        zero.initialize(to: 0)
         let src = input + b * C * inPlane
         let gOut = gradOutput + b * C * plane - b * plane   // + q: position q (flat) of channel 0
         let gIn = gradInput + b * C * inPlane
@@ -266,15 +294,7 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
         forEachBlock(flat) { q, n in
             bilinearBlockTapsWithGradient(policy, source.points(b, q, n, pts), n, width: W, height: H, o, f)
             let out = sink.destination(q, outScratch)
-            let gx = f + 7 * B, gy = f + 8 * B
-            bilinearGridGradientGathered(asFloat(src), inPlane, asFloat(gOut + q), plane, C, o,
-                                         asFloat(UnsafePointer(f)), asFloat(gx), asFloat(gy), n,
-                                         fill: fill.map { asFloat($0) }, zero: asFloat(UnsafePointer(zero)),
-                                         &prefetch)
-            for i in 0..<n {
-                out[2 * i] = gx[i]
-                out[2 * i + 1] = gy[i]
-            }
+            bilinearGridGradientBlock(src, inPlane, gOut + q, plane, C, o, f, n, fill, zero, &prefetch, out)
             sink.commit(b, q, n, out)
             for c in 0..<C {
                 let go = gOut + c * plane + q
@@ -290,7 +310,7 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
                 }
             }
         }
-    } } }
+    }
 }
 
 @usableFromInline

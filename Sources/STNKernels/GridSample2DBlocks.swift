@@ -721,4 +721,3 @@ struct Forward2DBlockKernel<E: STNFloat, G: GridSource2D>: BlockKernel2D where G
         }
     }
 }
-
