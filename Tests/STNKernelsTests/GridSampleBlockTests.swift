@@ -23,6 +23,21 @@ final class GridSampleBlockTests: XCTestCase {
         }
     }
 
+    /// The grid of `theta` (row-major 2×3) for every batch element (align_corners false).
+    func affineGrid<T: STNFloat>(_ s: SamplingShape2D, _ theta: [Double]) -> [T] {
+        var g = [T]()
+        for _ in 0..<s.batch {
+            for oy in 0..<s.outputHeight {
+                for ox in 0..<s.outputWidth {
+                    let x = Double(2 * ox + 1) / Double(s.outputWidth) - 1, y = Double(2 * oy + 1) / Double(s.outputHeight) - 1
+                    g.append(T(theta[0] * x + theta[1] * y + theta[2]))
+                    g.append(T(theta[3] * x + theta[4] * y + theta[5]))
+                }
+            }
+        }
+        return g
+    }
+
     func same<T: STNFloat>(_ a: [T], _ b: [T], _ msg: String) {
         XCTAssertEqual(a.count, b.count)
         for i in a.indices where !(a[i] == b[i] && a[i].sign == b[i].sign) && !(a[i].isNaN && b[i].isNaN) {
@@ -43,12 +58,21 @@ final class GridSampleBlockTests: XCTestCase {
                       SamplingShape2D(batch: 1, channels: 11, inputHeight: 9, inputWidth: 8, outputHeight: 10, outputWidth: 9),
                       // Input too large for the bordered copies (GridSample2DBordered.swift): the
                       // Float bicubic chunks with every tap inside go four positions at a time.
-                      SamplingShape2D(batch: 2, channels: 3, inputHeight: 40, inputWidth: 44, outputHeight: 17, outputWidth: 19)]
-        // Each shape twice: grid values in ±1.4 (taps across the border: masked reads), then
-        // scaled by 0.6 (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512).
-        for (s, scale) in shapes.flatMap({ s in [(s, 1.0), (s, 0.6)] }) {
+                      SamplingShape2D(batch: 2, channels: 3, inputHeight: 40, inputWidth: 44, outputHeight: 17, outputWidth: 19),
+                      // Many channels and a smooth grid: 16-lane chunks read from row windows.
+                      SamplingShape2D(batch: 2, channels: 9, inputHeight: 30, inputWidth: 41, outputHeight: 27, outputWidth: 37)]
+        // Each shape four times: grid values in ±1.4 (taps across the border: masked reads),
+        // scaled by 0.6 (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512), and
+        // two affine grids (a rotation either way, zoom and shift; chunks whose taps fit a
+        // RowWindow — rows growing or shrinking along the chunk — read whole rows).
+        let grids: [(SamplingShape2D, inout LCG) -> [T]] = [
+            { s, rng in self.makeGrid(s.batch * s.outputPlane * 2, &rng) },
+            { s, rng in (self.makeGrid(s.batch * s.outputPlane * 2, &rng) as [T]).map { $0 * T(0.6) } },
+            { s, _ in self.affineGrid(s, [0.9, -0.15, 0.05, 0.15, 0.9, -0.02]) },
+            { s, _ in self.affineGrid(s, [0.7, 0.31, -0.1, -0.25, 0.85, 0.07]) }]
+        for (s, makeGrid) in shapes.flatMap({ s in grids.map { (s, $0) } }) {
             let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.next() * 4 - 2) }
-            let grid: [T] = (makeGrid(s.batch * s.outputPlane * 2, &rng) as [T]).map { $0 * T(scale) }
+            let grid = makeGrid(s, &rng)
             let total = s.batch * s.outputPlane, outCount = s.batch * s.channels * s.outputPlane
             for mode in InterpolationMode.allCases {
                 for padding in PaddingMode.allCases {

@@ -1,0 +1,143 @@
+// Taps of a 16-lane chunk read from whole input rows instead of gathered.
+//
+// Zen 4 gathers cost about one cycle per element (stn_simd.h): a bilinear chunk's four taps are
+// 32 gathered elements even as pairs. But the taps of 16 neighbouring output positions under a
+// smooth grid lie in a few input rows and a short run of columns: with the benchmark's rotation
+// (theta [[0.9, −0.15, ·], [0.15, 0.9, ·]]) 16 positions of an output row span 14 columns and 3
+// or 4 rows. Such a chunk loads 16 floats of each row it touches and picks each lane's tap out of
+// the row with `vpermps`, merge-masked to the lanes whose tap lies in that row — a `RowWindow`.
+// The values read are the values a gather would read, so results are unchanged; chunks whose
+// taps do not fit (wider columns, more rows, a tap outside the input, the end of the plane) take
+// the kernel's other path.
+//
+// Used where a chunk's window serves many channels (the positions-outer bilinear and nearest
+// forward, ≥ `manyChannels`): 8×64×56×56, one thread, bilinear 1.17 → 0.62 ms, nearest 561 →
+// 390 µs. For one channel the window's set-up is not shared and costs what the gathers save:
+// the bordered 64×1×28×28 bilinear went from 49 to 58 µs with windows, so it keeps its gathers.
+
+import STNSIMD
+
+/// Where a chunk's top-left taps lie relative to a window of up to four rows of 16 floats:
+/// row `r` starts `base + r·width` into the plane; lane i's tap is at column `column[i]` of row 0,
+/// 1, 2 or 3 (`row1`, `row2`, `row3` mark the lanes in rows 1–3; the rest are in row 0).
+@usableFromInline
+struct RowWindow {
+    @usableFromInline let base: Int
+    @usableFromInline let column: SIMD16<Int32>
+    /// Rows spanned by the top-left taps (1…4).
+    @usableFromInline let rows: Int
+    @usableFromInline let row1: UInt16
+    @usableFromInline let row2: UInt16
+    @usableFromInline let row3: UInt16
+
+    /// The window of the top-left tap offsets `top` (into a plane `width` wide), with every lane's
+    /// column at most `maxColumn` (15 − the columns right of the top-left tap the kernel reads);
+    /// nil when they do not fit, or when reading `extraRows` more rows than they span would go
+    /// past `readable` floats. `reciprocal`: `1 / Double(width)`.
+    ///
+    /// The window starts at the row and column of the first or the last lane, whichever is less:
+    /// the least of all lanes when the grid is monotonic along the chunk, as an affine grid is.
+    @inlinable @inline(__always)
+    init?(_ top: SIMD16<Int32>, width: Int, reciprocal: Double, maxColumn: Int32, extraRows: Int, readable: Int) {
+        @inline(__always) func rowAndColumn(_ o: Int32) -> (Int, Int) {
+            // Exact for offsets below 2³¹: (o + ½)/width is at least ½/width from an integer.
+            let y = Int((Double(o) + 0.5) * reciprocal)
+            return (y, Int(o) - y * width)
+        }
+        let (ya, xa) = rowAndColumn(top[0]), (yb, xb) = rowAndColumn(top[15])
+        let base = Swift.min(ya, yb) * width + Swift.min(xa, xb)
+        var packed: UInt64 = 0
+        let column = stn_row_window_i32x16(top &- Int32(truncatingIfNeeded: base), Int32(truncatingIfNeeded: width),
+                                           maxColumn, &packed)
+        let rows = Int(packed & 0xFFFF)
+        guard rows > 0, base + (rows - 1 + extraRows) * width + 16 <= readable else { return nil }
+        self.base = base
+        self.column = column
+        self.rows = rows
+        row1 = UInt16(truncatingIfNeeded: packed >> 16)
+        row2 = UInt16(truncatingIfNeeded: packed >> 32)
+        row3 = UInt16(truncatingIfNeeded: packed >> 48)
+    }
+
+    /// Lanes whose top-left tap is in row `r` (r = 1, 2, 3).
+    @inlinable @inline(__always)
+    func lanes(inRow r: Int) -> UInt16 { r == 1 ? row1 : r == 2 ? row2 : row3 }
+}
+
+/// Runs `body(rows)` with the window's row count as a literal, so that loops over the rows in
+/// `body` unroll and their masks fold: bilinear 1×64×56×56, one thread, 81 → 73 µs.
+@inlinable @inline(__always)
+func withRowCount<R>(_ win: RowWindow, _ body: (_ rows: Int) -> R) -> R {
+    switch win.rows {
+    case 1: return body(1)
+    case 2: return body(2)
+    case 3: return body(3)
+    default: return body(4)
+    }
+}
+
+/// The four bilinear taps of a chunk (top-left, top-right, bottom-left, bottom-right) from the
+/// window `win` of plane `p` (rows `width` apart): the top taps from rows 0..<rows, the bottom
+/// taps from rows 1...rows, each row one load and up to four masked permutes. `rows`: `win.rows`
+/// (from `withRowCount`).
+@inlinable @inline(__always)
+func bilinearWindowTaps(
+    _ p: UnsafePointer<Float>, width: Int, _ win: RowWindow, rows: Int
+) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+    let c0 = win.column, c1 = win.column &+ 1
+    let q = p + win.base
+    var row = stn_row_f32x16(q)
+    var v00 = stn_permute_f32x16(row, c0), v01 = stn_permute_f32x16(row, c1)
+    row = stn_row_f32x16(q + width)
+    var v10 = stn_permute_f32x16(row, c0), v11 = stn_permute_f32x16(row, c1)
+    for r in 1..<rows {
+        // Row r holds the top taps of the lanes in row r and the bottom taps of those in r − 1.
+        let lanes = win.lanes(inRow: r)
+        v00 = stn_permute_into_f32x16(v00, lanes, row, c0)
+        v01 = stn_permute_into_f32x16(v01, lanes, row, c1)
+        row = stn_row_f32x16(q + (r + 1) * width)
+        v10 = stn_permute_into_f32x16(v10, lanes, row, c0)
+        v11 = stn_permute_into_f32x16(v11, lanes, row, c1)
+    }
+    return (v00, v01, v10, v11)
+}
+
+/// Walks lanes 0..<n of a block (positions q..<q + n, output rows `outputWidth` wide) in chunks
+/// of at most 16 that end where output rows end, when rows are at least 16 wide (a chunk across
+/// the end of a row jumps back across the input and fits no window): `body(i, m)` for lanes
+/// i..<i + m.
+@inlinable @inline(__always)
+func forEachRowChunk(_ n: Int, at q: Int, outputWidth Wo: Int, _ body: (_ i: Int, _ m: Int) -> Void) {
+    var i = 0, column = q % Wo   // the output column of position q + i
+    while i < n {
+        let m = Wo >= 16 ? Swift.min(16, n - i, Wo - column) : Swift.min(16, n - i)
+        body(i, m)
+        i += m
+        column += m
+        if column >= Wo { column -= Wo }
+    }
+}
+
+/// Lanes 0..<m of 16 consecutive Int32 (m ≥ 1), lane 0 again in the others.
+@inlinable @inline(__always)
+func firstLanes(_ p: UnsafePointer<Int32>, _ m: Int) -> SIMD16<Int32> {
+    stn_first_i32x16(lanes16(p), Int32(truncatingIfNeeded: m))
+}
+
+/// Stores lanes 0..<m of `v` at `p`.
+@inlinable @inline(__always)
+func storeFirstLanes(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ m: Int) {
+    if m == 16 { storeLanes16(v, p) } else { stn_store_first_f32x16(p, v, Int32(truncatingIfNeeded: m)) }
+}
+
+/// The nearest tap of a chunk from the window `win` of plane `p` (rows `width` apart): each row
+/// one load and one masked permute. `rows`: `win.rows` (from `withRowCount`).
+@inlinable @inline(__always)
+func nearestWindowTap(_ p: UnsafePointer<Float>, width: Int, _ win: RowWindow, rows: Int) -> SIMD16<Float> {
+    let q = p + win.base
+    var v = stn_permute_f32x16(stn_row_f32x16(q), win.column)
+    for r in 1..<rows {
+        v = stn_permute_into_f32x16(v, win.lanes(inRow: r), stn_row_f32x16(q + r * width), win.column)
+    }
+    return v
+}
