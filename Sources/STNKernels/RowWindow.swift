@@ -10,10 +10,11 @@
 // taps do not fit (wider columns, more rows, a tap outside the input, the end of the plane) take
 // the kernel's other path.
 //
-// Used where a chunk's window serves many channels (the positions-outer bilinear and nearest
-// forward, ≥ `manyChannels`): 8×64×56×56, one thread, bilinear 1.17 → 0.62 ms, nearest 561 →
-// 390 µs. For one channel the window's set-up is not shared and costs what the gathers save:
-// the bordered 64×1×28×28 bilinear went from 49 to 58 µs with windows, so it keeps its gathers.
+// Used where a chunk's window serves many channels (≥ `manyChannels`): the positions-outer
+// bilinear and nearest forward (8×64×56×56, one thread, 1.17 → 0.62 ms and 561 → 390 µs) and the
+// bilinear grid gradient. For one channel the window's set-up is not shared and costs more than
+// the gathers it saves: the bordered 64×1×28×28 bilinear went from 48 to 57 µs with windows, so
+// it keeps its gathers.
 
 import STNSIMD
 
@@ -122,6 +123,12 @@ func forEachRowChunk(_ n: Int, at q: Int, outputWidth Wo: Int, _ body: (_ i: Int
 @inlinable @inline(__always)
 func firstLanes(_ p: UnsafePointer<Int32>, _ m: Int) -> SIMD16<Int32> {
     stn_first_i32x16(lanes16(p), Int32(truncatingIfNeeded: m))
+}
+
+/// Lanes 0..<m from `p` (m ≥ 1), zero in the others: reads nothing after lane m − 1.
+@inlinable @inline(__always)
+func firstLanes(_ p: UnsafePointer<Float>, _ m: Int) -> SIMD16<Float> {
+    m == 16 ? lanes16(p) : stn_load_first_f32x16(p, Int32(truncatingIfNeeded: m))
 }
 
 /// Stores lanes 0..<m of `v` at `p`.

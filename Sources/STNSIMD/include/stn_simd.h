@@ -276,6 +276,18 @@ stn_i32x16 stn_first_i32x16(stn_i32x16 v, int count) {
 #endif
 }
 
+/// Lanes 0..<count from `p` (count ≤ 16), zero in the others; nothing after them is read.
+static inline __attribute__((always_inline))
+stn_f32x16 stn_load_first_f32x16(const float *p, int count) {
+#if STN_SIMD_GATHERS
+    return (stn_f32x16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+#else
+    stn_f32x16 r;
+    for (int i = 0; i < 16; i++) r[i] = i < count ? p[i] : 0.0f;
+    return r;
+#endif
+}
+
 /// Stores lanes 0..<count of `v` at `p` (count ≤ 16), touching nothing after them.
 static inline __attribute__((always_inline))
 void stn_store_first_f32x16(float *p, stn_f32x16 v, int count) {
