@@ -250,12 +250,14 @@ func bilinearGridGradientWindowed(
             storeFirstLanes(ax * lanes16(f + 4 * B + i), gx + i, m)
             storeFirstLanes(ay * lanes16(f + 5 * B + i), gy + i, m)
         }
-        if !anyOutside(o00 | o01 | o10 | o11), m >= 4,
-           let win = RowWindow(o00, width: W, reciprocal: reciprocal, maxColumn: 14, extraRows: 1, readable: inPlane) {
+        if m >= 4, let (win, inside) = bilinearWindow(o00, o01, o10, o11, width: W, reciprocal: reciprocal,
+                                                       readable: inPlane) {
             withRowCount(win) { rows in
                 var ax = SIMD16<Float>(repeating: 0), ay = ax
                 for c in 0..<C {
-                    let (nw, ne, sw, se) = bilinearWindowTaps(src + c * inPlane, width: W, win, rows: rows)
+                    var t = bilinearWindowTaps(src + c * inPlane, width: W, win, rows: rows)
+                    if let inside { t = inside.masking(t, outside: SIMD16(repeating: fill?[c] ?? 0)) }
+                    let (nw, ne, sw, se) = t
                     add(&ax, &ay, c, nw, ne, sw, se)
                 }
                 store(ax, ay)

@@ -327,11 +327,9 @@ func bilinearPositionsOuter<T: STNFloat>(
         let reciprocal = 1 / Double(W)
         let fw = asFloat(w)
         forEachRowChunk(n, at: q, outputWidth: Wo) { i, m in
-            let o0 = firstLanes(o + i, m)
-            guard m >= 4, !anyOutside(o0 | firstLanes(o + B + i, m) | firstLanes(o + 2 * B + i, m)
-                                       | firstLanes(o + 3 * B + i, m)),
-                  let win = RowWindow(o0, width: W, reciprocal: reciprocal, maxColumn: 14, extraRows: 1,
-                                      readable: inPlane) else {
+            guard m >= 4, let (win, inside) = bilinearWindow(
+                firstLanes(o + i, m), firstLanes(o + B + i, m), firstLanes(o + 2 * B + i, m),
+                firstLanes(o + 3 * B + i, m), width: W, reciprocal: reciprocal, readable: inPlane) else {
                 for k in i..<i + m { position(k) }
                 return
             }
@@ -339,7 +337,9 @@ func bilinearPositionsOuter<T: STNFloat>(
             let w10 = lanes16(fw + 2 * B + i), w11 = lanes16(fw + 3 * B + i)
             withRowCount(win) { rows in
                 for c in 0..<C {
-                    let (v00, v01, v10, v11) = bilinearWindowTaps(asFloat(src + c * inPlane), width: W, win, rows: rows)
+                    var t = bilinearWindowTaps(asFloat(src + c * inPlane), width: W, win, rows: rows)
+                    if let inside { t = inside.masking(t, outside: SIMD16(repeating: asFloat(fill.map { $0 + c } ?? zero).pointee)) }
+                    let (v00, v01, v10, v11) = t
                     storeFirstLanes((v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11),
                                     asFloat(dst + c * plane + i), m)
                 }
@@ -437,17 +437,18 @@ func nearestPositionsOuter<T: STNFloat>(
     if simdGathers && T.self == Float.self {
         let reciprocal = 1 / Double(W)
         forEachRowChunk(n, at: q, outputWidth: Wo) { i, m in
-            let o0 = firstLanes(o + i, m)
-            guard m >= 4, !anyOutside(o0),
-                  let win = RowWindow(o0, width: W, reciprocal: reciprocal, maxColumn: 15, extraRows: 0,
-                                      readable: inPlane) else {
+            // Lanes outside read the fill: they take an inside lane's offset, and are masked.
+            let o0 = firstLanes(o + i, m), inside = stn_nonnegative_mask_i32x16(o0)
+            guard m >= 4, let win = RowWindow(stn_top_left_i32x16(o0, o0, o0, o0, 0), width: W, reciprocal: reciprocal,
+                                              maxColumn: 15, extraRows: 0, readable: inPlane) else {
                 for k in i..<i + m { position(k) }
                 return
             }
             withRowCount(win) { rows in
                 for c in 0..<C {
-                    storeFirstLanes(nearestWindowTap(asFloat(src + c * inPlane), width: W, win, rows: rows),
-                                    asFloat(dst + c * plane + i), m)
+                    var v = nearestWindowTap(asFloat(src + c * inPlane), width: W, win, rows: rows)
+                    if inside != 0xFFFF { v = stn_select_f32x16(inside, v, SIMD16(repeating: fill.map { asFloat($0)[c] } ?? 0)) }
+                    storeFirstLanes(v, asFloat(dst + c * plane + i), m)
                 }
             }
         }

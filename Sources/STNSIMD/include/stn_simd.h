@@ -323,6 +323,62 @@ stn_f32x16 stn_permute_into_f32x16(stn_f32x16 v, unsigned short mask, stn_f32x16
 #endif
 }
 
+/// Bit i set where lane i of `v` is ≥ 0 (a tap inside the input).
+static inline __attribute__((always_inline))
+unsigned short stn_nonnegative_mask_i32x16(stn_i32x16 v) {
+#if STN_SIMD_GATHERS
+    return _mm512_cmpge_epi32_mask((__m512i)v, _mm512_setzero_si512());
+#else
+    unsigned short m = 0;
+    for (int i = 0; i < 16; i++) m |= (unsigned short)(v[i] >= 0) << i;
+    return m;
+#endif
+}
+
+/// `v[i]` where bit i of `mask` is set, `otherwise[i]` elsewhere (one masked move).
+static inline __attribute__((always_inline))
+stn_f32x16 stn_select_f32x16(unsigned short mask, stn_f32x16 v, stn_f32x16 otherwise) {
+#if STN_SIMD_GATHERS
+    return (stn_f32x16)_mm512_mask_mov_ps((__m512)otherwise, mask, (__m512)v);
+#else
+    stn_f32x16 r;
+    for (int i = 0; i < 16; i++) r[i] = (mask >> i & 1) ? v[i] : otherwise[i];
+    return r;
+#endif
+}
+
+/// The offset of each lane's top-left bilinear tap, from its four tap offsets (top-left,
+/// top-right, bottom-left, bottom-right; −1 for a tap outside the input, rows `width` apart):
+/// its first tap inside, moved back to the top-left. Lanes with no tap inside take the first such
+/// lane's value; all lanes are −1 when no lane has a tap inside.
+static inline __attribute__((always_inline))
+stn_i32x16 stn_top_left_i32x16(stn_i32x16 o00, stn_i32x16 o01, stn_i32x16 o10, stn_i32x16 o11, int width) {
+#if STN_SIMD_GATHERS
+    __m512i zero = _mm512_setzero_si512(), w = _mm512_set1_epi32(width);
+    __m512i t = _mm512_sub_epi32(_mm512_sub_epi32((__m512i)o11, w), _mm512_set1_epi32(1));
+    __mmask16 k10 = _mm512_cmpge_epi32_mask((__m512i)o10, zero), k01 = _mm512_cmpge_epi32_mask((__m512i)o01, zero);
+    __mmask16 k00 = _mm512_cmpge_epi32_mask((__m512i)o00, zero), k11 = _mm512_cmpge_epi32_mask((__m512i)o11, zero);
+    t = _mm512_mask_mov_epi32(t, k10, _mm512_sub_epi32((__m512i)o10, w));
+    t = _mm512_mask_mov_epi32(t, k01, _mm512_sub_epi32((__m512i)o01, _mm512_set1_epi32(1)));
+    t = _mm512_mask_mov_epi32(t, k00, (__m512i)o00);
+    __mmask16 any = k00 | k01 | k10 | k11;
+    if (!any) return (stn_i32x16)_mm512_set1_epi32(-1);
+    __m512i first = _mm512_permutexvar_epi32(_mm512_set1_epi32(__builtin_ctz(any)), t);
+    return (stn_i32x16)_mm512_mask_mov_epi32(first, any, t);
+#else
+    stn_i32x16 t;
+    int first = -1;
+    for (int i = 0; i < 16; i++) {
+        t[i] = o00[i] >= 0 ? o00[i] : o01[i] >= 0 ? o01[i] - 1 : o10[i] >= 0 ? o10[i] - width
+             : o11[i] >= 0 ? o11[i] - width - 1 : -1;
+        if (first < 0 && (o00[i] >= 0 || o01[i] >= 0 || o10[i] >= 0 || o11[i] >= 0)) first = i;
+    }
+    for (int i = 0; i < 16; i++)
+        if (o00[i] < 0 && o01[i] < 0 && o10[i] < 0 && o11[i] < 0) t[i] = first < 0 ? -1 : t[first];
+    return t;
+#endif
+}
+
 /// Splits offsets `d` from the top-left of a window (rows `width` apart) into rows
 /// and columns: returns each lane's column `d − row·width`, and in `*rows` the number of rows the
 /// lanes span in its low 16 bits (1 + the largest row, at most 4) and the lanes in rows 1, 2 and 3
