@@ -13,8 +13,8 @@
 // plane or ending after it) take the kernel's other path.
 //
 // Used where a chunk's window serves many channels (≥ `manyChannels`): the positions-outer
-// bilinear and nearest forward (8×64×56×56, one thread, 1.17 → 0.62 ms and 561 → 390 µs) and the
-// bilinear grid gradient. For one channel the window's set-up is not shared and costs more than
+// bilinear and nearest forward (8×64×56×56, one thread, 1.17 → 0.62 ms and 561 → 390 µs), the
+// bilinear grid gradient, and the 3-D trilinear forward (two windows a slice apart). For one channel the window's set-up is not shared and costs more than
 // the gathers it saves: the bordered 64×1×28×28 bilinear went from 48 to 57 µs with windows, so
 // it keeps its gathers.
 
