@@ -231,7 +231,6 @@ func bilinearGridGradientWindowed(
     fill: UnsafePointer<Float>?, _ prefetch: inout NextInputPrefetch
 ) {
     let B = sampleBlock
-    let reciprocal = 1 / Double(W)
     forEachRowChunk(n, at: q, outputWidth: Wo) { i, m in
         prefetch.step(C)
         let o00 = firstLanes(o + i, m), o01 = firstLanes(o + B + i, m)
@@ -250,8 +249,7 @@ func bilinearGridGradientWindowed(
             storeFirstLanes(ax * lanes16(f + 4 * B + i), gx + i, m)
             storeFirstLanes(ay * lanes16(f + 5 * B + i), gy + i, m)
         }
-        if m >= 4, let (win, inside) = bilinearWindow(o00, o01, o10, o11, width: W, reciprocal: reciprocal,
-                                                       readable: inPlane) {
+        if m >= 4, let (win, inside) = bilinearWindow(o00, o01, o10, o11, width: W, readable: inPlane) {
             withRowCount(win) { rows in
                 var ax = SIMD16<Float>(repeating: 0), ay = ax
                 for c in 0..<C {
@@ -275,8 +273,9 @@ func bilinearGridGradientWindowed(
     }
 }
 
-/// `bilinearGridGradientGathered` for a block whose scratch is `withGridGradientScratch`'s,
-/// the (x, y) gradients written interleaved to `out`. Float only (callers have checked).
+/// The grid gradient of a block whose scratch is `withGridGradientScratch`'s
+/// (`bilinearGridGradientWindowed` with many channels, else `bilinearGridGradientGathered`), the
+/// (x, y) gradients written interleaved to `out`. Float only (callers have checked).
 @inlinable @inline(__always)
 func bilinearGridGradientBlock<T: STNFloat>(
     _ s: SamplingShape2D, _ src: UnsafePointer<T>, _ gOut: UnsafePointer<T>,

@@ -324,12 +324,11 @@ func bilinearPositionsOuter<T: STNFloat>(
         }
     }
     if simdGathers && T.self == Float.self {
-        let reciprocal = 1 / Double(W)
         let fw = asFloat(w)
         forEachRowChunk(n, at: q, outputWidth: Wo) { i, m in
             guard m >= 4, let (win, inside) = bilinearWindow(
                 firstLanes(o + i, m), firstLanes(o + B + i, m), firstLanes(o + 2 * B + i, m),
-                firstLanes(o + 3 * B + i, m), width: W, reciprocal: reciprocal, readable: inPlane) else {
+                firstLanes(o + 3 * B + i, m), width: W, readable: inPlane) else {
                 for k in i..<i + m { position(k) }
                 return
             }
@@ -338,7 +337,7 @@ func bilinearPositionsOuter<T: STNFloat>(
             withRowCount(win) { rows in
                 for c in 0..<C {
                     var t = bilinearWindowTaps(asFloat(src + c * inPlane), width: W, win, rows: rows)
-                    if let inside { t = inside.masking(t, outside: SIMD16(repeating: asFloat(fill.map { $0 + c } ?? zero).pointee)) }
+                    if let inside { t = inside.masking(t, outside: SIMD16(repeating: fill.map { asFloat($0)[c] } ?? 0)) }
                     let (v00, v01, v10, v11) = t
                     storeFirstLanes((v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11),
                                     asFloat(dst + c * plane + i), m)
@@ -435,12 +434,11 @@ func nearestPositionsOuter<T: STNFloat>(
         }
     }
     if simdGathers && T.self == Float.self {
-        let reciprocal = 1 / Double(W)
         forEachRowChunk(n, at: q, outputWidth: Wo) { i, m in
             // Lanes outside read the fill: they take an inside lane's offset, and are masked.
             let o0 = firstLanes(o + i, m), inside = stn_nonnegative_mask_i32x16(o0)
-            guard m >= 4, let win = RowWindow(stn_top_left_i32x16(o0, o0, o0, o0, 0), width: W, reciprocal: reciprocal,
-                                              maxColumn: 15, extraRows: 0, readable: inPlane) else {
+            guard m >= 4, let win = RowWindow(stn_top_left_i32x16(o0, o0, o0, o0, 0), width: W, maxColumn: 15,
+                                              extraRows: 0, readable: inPlane) else {
                 for k in i..<i + m { position(k) }
                 return
             }

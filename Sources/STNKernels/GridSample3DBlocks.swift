@@ -122,13 +122,13 @@ func trilinear3DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                 // them from two row windows, the front slice's and the same one a slice further
                 // (RowWindow.swift), with the same products and sums per lane as above.
                 // 4×8×32×48×48, two threads: 2.80 → 1.26 ms.
-                let fw = asFloat(UnsafePointer(w)), reciprocal = 1 / Double(W)
+                let fw = asFloat(UnsafePointer(w))
                 forEachRowChunk(n, at: q, outputWidth: s.outputWidth) { i, m in
-                    var outside = firstLanes(o + i, m)
+                    let o0 = firstLanes(o + i, m)
+                    var outside = o0
                     for k in 1..<8 { outside |= firstLanes(o + k * B + i, m) }
                     guard m >= 4, !anyOutside(outside),
-                          let win = RowWindow(firstLanes(o + i, m), width: W, reciprocal: reciprocal, maxColumn: 14,
-                                              extraRows: 1, readable: inPlane - slice) else {
+                          let win = RowWindow(o0, width: W, maxColumn: 14, extraRows: 1, readable: inPlane - slice) else {
                         for k in i..<i + m { position(k) }
                         return
                     }

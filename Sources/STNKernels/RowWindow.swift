@@ -14,9 +14,9 @@
 //
 // Used where a chunk's window serves many channels (≥ `manyChannels`): the positions-outer
 // bilinear and nearest forward (8×64×56×56, one thread, 1.17 → 0.62 ms and 561 → 390 µs), the
-// bilinear grid gradient, and the 3-D trilinear forward (two windows a slice apart). For one channel the window's set-up is not shared and costs more than
-// the gathers it saves: the bordered 64×1×28×28 bilinear went from 48 to 57 µs with windows, so
-// it keeps its gathers.
+// bilinear grid gradient, and the 3-D trilinear forward (two windows a slice apart). For one
+// channel the window's set-up is not shared and costs more than the gathers it saves: the
+// bordered 64×1×28×28 bilinear went from 48 to 57 µs with windows, so it keeps its gathers.
 
 import STNSIMD
 
@@ -36,14 +36,15 @@ struct RowWindow {
     /// The window of the top-left tap offsets `top` (into a plane `width` wide), with every lane's
     /// column at most `maxColumn` (15 − the columns right of the top-left tap the kernel reads);
     /// nil when they do not fit, or when reading `extraRows` more rows than they span would go
-    /// past `readable` floats. `reciprocal`: `1 / Double(width)`.
+    /// past `readable` floats.
     ///
     /// The window starts at the row and column of the first or the last lane, whichever is less
     /// (the least of all lanes when the grid is monotonic along the chunk, as an affine grid is),
     /// or else at the first or last lane's offset, whichever is less (where the chunk starts left
     /// of the input: an offset "left of column 0" reads as the end of the row above).
     @inlinable @inline(__always)
-    init?(_ top: SIMD16<Int32>, width: Int, reciprocal: Double, maxColumn: Int32, extraRows: Int, readable: Int) {
+    init?(_ top: SIMD16<Int32>, width: Int, maxColumn: Int32, extraRows: Int, readable: Int) {
+        let reciprocal = 1 / Double(width)   // loop-invariant for the callers: hoisted out of their chunk loops
         @inline(__always) func rowAndColumn(_ o: Int32) -> (Int, Int) {
             // Exact for offsets in [0, 2³¹): (o + ½)/width is at least ½/width from an integer.
             let y = Int((Double(o) + 0.5) * reciprocal)
@@ -113,15 +114,15 @@ struct InsideLanes {
 @inlinable @inline(__always)
 func bilinearWindow(
     _ o00: SIMD16<Int32>, _ o01: SIMD16<Int32>, _ o10: SIMD16<Int32>, _ o11: SIMD16<Int32>,
-    width: Int, reciprocal: Double, readable: Int
+    width: Int, readable: Int
 ) -> (RowWindow, InsideLanes?)? {
     if !anyOutside(o00 | o01 | o10 | o11) {
-        guard let win = RowWindow(o00, width: width, reciprocal: reciprocal, maxColumn: 14, extraRows: 1,
+        guard let win = RowWindow(o00, width: width, maxColumn: 14, extraRows: 1,
                                   readable: readable) else { return nil }
         return (win, nil)
     }
     let top = stn_top_left_i32x16(o00, o01, o10, o11, Int32(truncatingIfNeeded: width))
-    guard let win = RowWindow(top, width: width, reciprocal: reciprocal, maxColumn: 14, extraRows: 1,
+    guard let win = RowWindow(top, width: width, maxColumn: 14, extraRows: 1,
                               readable: readable) else { return nil }
     return (win, InsideLanes(k00: stn_nonnegative_mask_i32x16(o00), k01: stn_nonnegative_mask_i32x16(o01),
                              k10: stn_nonnegative_mask_i32x16(o10), k11: stn_nonnegative_mask_i32x16(o11)))

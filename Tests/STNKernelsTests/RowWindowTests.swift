@@ -21,7 +21,7 @@ final class RowWindowTests: XCTestCase {
         let rows = (0..<16).map { 3 + ($0 >= 6 ? 1 : 0) + ($0 >= 12 ? 1 : 0) }
         let cols = (0..<16).map { 4 + ($0 * 9) / 10 }
         let top = offsets(rows, cols)
-        let win = RowWindow(top, width: width, reciprocal: 1 / Double(width), maxColumn: 14, extraRows: 1,
+        let win = RowWindow(top, width: width, maxColumn: 14, extraRows: 1,
                             readable: plane.count)
         XCTAssertNotNil(win)
         guard let win else { return }
@@ -47,23 +47,22 @@ final class RowWindowTests: XCTestCase {
 
     func testWindowRefusesWhatDoesNotFit() {
         let base = (0..<16).map { _ in 2 }
-        let recip = 1 / Double(width)
         // Columns spanning 16 (the right taps would leave the 16 loaded floats).
-        XCTAssertNil(RowWindow(offsets(base, Array(0..<16)), width: width, reciprocal: recip, maxColumn: 14,
+        XCTAssertNil(RowWindow(offsets(base, Array(0..<16)), width: width, maxColumn: 14,
                                extraRows: 1, readable: plane.count))
         // Five rows.
         XCTAssertNil(RowWindow(offsets((0..<16).map { $0 / 4 + ($0 == 15 ? 1 : 0) }, (0..<16).map { $0 / 2 }),
-                               width: width, reciprocal: recip, maxColumn: 14, extraRows: 1, readable: plane.count))
+                               width: width, maxColumn: 14, extraRows: 1, readable: plane.count))
         // A lane left of the first and last lanes' least column (not monotonic).
         var cols = (0..<16).map { 5 + $0 / 2 }
         cols[8] = 3
-        XCTAssertNil(RowWindow(offsets(base, cols), width: width, reciprocal: recip, maxColumn: 14, extraRows: 1,
+        XCTAssertNil(RowWindow(offsets(base, cols), width: width, maxColumn: 14, extraRows: 1,
                                readable: plane.count))
         // Rows read past `readable`.
         let rows = (0..<16).map { _ in 10 }
-        XCTAssertNil(RowWindow(offsets(rows, (0..<16).map { $0 / 2 }), width: width, reciprocal: recip, maxColumn: 14,
+        XCTAssertNil(RowWindow(offsets(rows, (0..<16).map { $0 / 2 }), width: width, maxColumn: 14,
                                extraRows: 1, readable: 11 * width))
-        XCTAssertNotNil(RowWindow(offsets(rows, (0..<16).map { $0 / 2 }), width: width, reciprocal: recip, maxColumn: 14,
+        XCTAssertNotNil(RowWindow(offsets(rows, (0..<16).map { $0 / 2 }), width: width, maxColumn: 14,
                                   extraRows: 1, readable: 11 * width + 16))
     }
 
