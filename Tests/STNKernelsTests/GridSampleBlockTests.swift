@@ -61,6 +61,7 @@ final class GridSampleBlockTests: XCTestCase {
                       SamplingShape2D(batch: 2, channels: 3, inputHeight: 40, inputWidth: 44, outputHeight: 17, outputWidth: 19),
                       // Many channels and a smooth grid: 16-lane chunks read from row windows.
                       SamplingShape2D(batch: 2, channels: 9, inputHeight: 30, inputWidth: 41, outputHeight: 27, outputWidth: 37)]
+            + Self.narrowShapes
         // Each shape four times: grid values in ±1.4 (taps across the border: masked reads),
         // scaled by 0.6 (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512), and
         // two affine grids (a rotation either way, zoom and shift; chunks whose taps fit a
@@ -136,6 +137,52 @@ final class GridSampleBlockTests: XCTestCase {
                     same(parts, whole, "\(T.self) grad grid sub-ranges \(padding) \(ac)")
                     same(whole, scalarBilinearGridGradient(s, input, grid, go, padding, ac),
                          "\(T.self) \(s) grad grid blocks vs scalar \(padding) \(ac)")
+                }
+            }
+        }
+    }
+
+    /// Inputs whose bordered rows fit 32 floats (bilinear, Float, AVX-512: whole rows permuted,
+    /// GridSample2DNarrow.swift): MNIST's 28×28 (the widest), several channels, two rows (the
+    /// chunk's five rows clamped to the plane), an output width that leaves partial chunks.
+    static let narrowShapes = [
+        SamplingShape2D(batch: 3, channels: 1, inputHeight: 28, inputWidth: 28, outputHeight: 28, outputWidth: 28),
+        SamplingShape2D(batch: 2, channels: 3, inputHeight: 28, inputWidth: 20, outputHeight: 17, outputWidth: 33),
+        SamplingShape2D(batch: 2, channels: 2, inputHeight: 2, inputWidth: 27, outputHeight: 5, outputWidth: 40)]
+
+    /// The narrow bilinear path with fill padding against the bordered block kernel it replaces
+    /// (rows of W + 4 floats, pair gathers; block-vs-scalar-tested on wider inputs): the same bits
+    /// for every narrow shape, grid and align_corners, with zero and non-zero fill values.
+    func testNarrowBilinearMatchesBorderedWithFill() {
+        var rng = LCG(s: 11)
+        for s in Self.narrowShapes {
+            let total = s.batch * s.outputPlane, outCount = s.batch * s.channels * s.outputPlane
+            let input: [Float] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in Float(rng.next() * 4 - 2) }
+            let grids: [[Float]] = [makeGrid(total * 2, &rng), affineGrid(s, [0.9, -0.15, 0.05, 0.15, 0.9, -0.02]),
+                                    affineGrid(s, [0.7, 0.31, -0.1, -0.25, 0.85, 0.07]),
+                                    affineGrid(s, [1.3, -0.4, 0.2, 0.5, 1.2, -0.3])]   // past the border
+            let fills: [[Float]] = [[Float](repeating: 0, count: s.channels),
+                                    (0..<s.channels).map { _ in Float(rng.next() * 2 - 1) }]
+            for (k, grid) in grids.enumerated() {
+                for fill in fills {
+                    for ac in [false, true] {
+                        var narrow = [Float](repeating: 0, count: outCount), bordered = narrow
+                        input.withUnsafeBufferPointer { i in grid.withUnsafeBufferPointer { g in fill.withUnsafeBufferPointer { f in
+                            let src = StoredGrid2D(g.baseAddress!)
+                            func run<P: SamplingPolicy>(_ p: P.Type) {
+                                let wide = BorderedPlanes(s, margin: 2)!, rows = BorderedPlanes(s, margin: 2, narrowRows: true)!
+                                XCTAssertEqual(rows.width, narrowRowWidth)
+                                narrow.withUnsafeMutableBufferPointer { o in
+                                    bilinear2DForwardNarrow(s, i.baseAddress!, src, o.baseAddress!, 0..<total, p, f.baseAddress!, rows)
+                                }
+                                bordered.withUnsafeMutableBufferPointer { o in
+                                    bilinear2DForwardBordered(s, i.baseAddress!, src, o.baseAddress!, 0..<total, p, f.baseAddress!, wide)
+                                }
+                            }
+                            if ac { run(ZerosAligned.self) } else { run(ZerosUnaligned.self) }
+                        } } }
+                        same(narrow, bordered, "\(s) grid \(k) fill \(fill) ac=\(ac)")
+                    }
                 }
             }
         }

@@ -323,6 +323,112 @@ stn_f32x16 stn_permute_into_f32x16(stn_f32x16 v, unsigned short mask, stn_f32x16
 #endif
 }
 
+/// `table[index[i] & 31]` in lane i, `table` being the 32 floats `lo` then `hi` (one
+/// `vpermt2ps`): any tap of a row of up to 32 floats, in one instruction.
+static inline __attribute__((always_inline))
+stn_f32x16 stn_permute2_f32x16(stn_f32x16 lo, stn_f32x16 hi, stn_i32x16 index) {
+#if STN_SIMD_GATHERS
+    return (stn_f32x16)_mm512_permutex2var_ps((__m512)lo, (__m512i)index, (__m512)hi);
+#else
+    stn_f32x16 r;
+    for (int i = 0; i < 16; i++) r[i] = (index[i] & 16) ? hi[index[i] & 15] : lo[index[i] & 15];
+    return r;
+#endif
+}
+
+/// The smallest lane of `v`.
+static inline __attribute__((always_inline))
+int stn_min_i32x16(stn_i32x16 v) {
+#if STN_SIMD_GATHERS
+    return _mm512_reduce_min_epi32((__m512i)v);
+#else
+    int m = v[0];
+    for (int i = 1; i < 16; i++) m = v[i] < m ? v[i] : m;
+    return m;
+#endif
+}
+
+/// The x and y of `count` interleaved grid points at `p` (1 ≤ count ≤ 16): x in the low half,
+/// y in the high half; lanes from `count` on are zero and nothing after the points is read.
+static inline __attribute__((always_inline))
+stn_f32x32 stn_points_f32x32(const float *p, int count) {
+#if STN_SIMD_GATHERS
+    __m512 a, b;
+    if (count == 16) {
+        a = _mm512_loadu_ps(p); b = _mm512_loadu_ps(p + 16);
+    } else {
+        unsigned all = (1u << (2 * count)) - 1;
+        a = _mm512_maskz_loadu_ps((__mmask16)all, p);
+        b = _mm512_maskz_loadu_ps((__mmask16)(all >> 16), p + 16);
+    }
+    __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    __m512 x = _mm512_permutex2var_ps(a, even, b);
+    __m512 y = _mm512_permutex2var_ps(a, _mm512_add_epi32(even, _mm512_set1_epi32(1)), b);
+    return __builtin_shufflevector((stn_f32x16)x, (stn_f32x16)y, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                   14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+#else
+    stn_f32x32 r;
+    for (int i = 0; i < 16; i++) {
+        r[i] = i < count ? p[2 * i] : 0.0f;
+        r[16 + i] = i < count ? p[2 * i + 1] : 0.0f;
+    }
+    return r;
+#endif
+}
+
+/// Each lane rounded down (`vrndscaleps`; `floorf` lane by lane otherwise).
+static inline __attribute__((always_inline))
+stn_f32x16 stn_floor_f32x16(stn_f32x16 v) {
+#if STN_SIMD_GATHERS
+    return (stn_f32x16)_mm512_roundscale_ps((__m512)v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+#else
+    stn_f32x16 r;
+    for (int i = 0; i < 16; i++) r[i] = __builtin_floorf(v[i]);
+    return r;
+#endif
+}
+
+/// `clampedIndex` of each lane: `f > lo ? f : lo`, then `< hi ? : hi`, truncated (NaN gives lo).
+static inline __attribute__((always_inline))
+stn_i32x16 stn_clamped_index_i32x16(stn_f32x16 f, int lo, int hi) {
+#if STN_SIMD_GATHERS
+    __m512 a = _mm512_max_ps((__m512)f, _mm512_set1_ps((float)lo));   // f > lo ? f : lo
+    __m512 c = _mm512_min_ps(a, _mm512_set1_ps((float)hi));           // a < hi ? a : hi
+    return (stn_i32x16)_mm512_cvttps_epi32(c);
+#else
+    stn_i32x16 r;
+    for (int i = 0; i < 16; i++) {
+        float a = f[i] > (float)lo ? f[i] : (float)lo;
+        r[i] = (int)(a < (float)hi ? a : (float)hi);
+    }
+    return r;
+#endif
+}
+
+/// Bit i set where lane i of `v` equals `value`.
+static inline __attribute__((always_inline))
+unsigned short stn_equal_mask_i32x16(stn_i32x16 v, int value) {
+#if STN_SIMD_GATHERS
+    return _mm512_cmpeq_epi32_mask((__m512i)v, _mm512_set1_epi32(value));
+#else
+    unsigned short m = 0;
+    for (int i = 0; i < 16; i++) m |= (unsigned short)(v[i] == value) << i;
+    return m;
+#endif
+}
+
+/// Whether every lane of `v` is in [0, bound) (bound ≥ 0; one unsigned compare).
+static inline __attribute__((always_inline))
+int stn_all_below_i32x16(stn_i32x16 v, int bound) {
+#if STN_SIMD_GATHERS
+    return _mm512_cmplt_epu32_mask((__m512i)v, _mm512_set1_epi32(bound)) == 0xFFFF;
+#else
+    int all = 1;
+    for (int i = 0; i < 16; i++) all &= (unsigned)v[i] < (unsigned)bound;
+    return all;
+#endif
+}
+
 /// Bit i set where lane i of `v` is ≥ 0 (a tap inside the input).
 static inline __attribute__((always_inline))
 unsigned short stn_nonnegative_mask_i32x16(stn_i32x16 v) {
