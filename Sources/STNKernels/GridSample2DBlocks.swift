@@ -179,12 +179,12 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
 ) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    if C < manyChannels, let g = borderedPlanes(T.self, policy, s, margin: 2, narrowRows: true) {
-        if g.width == narrowRowWidth {
-            bilinear2DForwardNarrow(s, input, source, output, positions, policy, fill, g)
-        } else {
-            bilinear2DForwardBordered(s, input, source, output, positions, policy, fill, g)
-        }
+    if C < manyChannels, let g = narrowPlanes(T.self, policy, s) {
+        bilinear2DForwardNarrow(s, input, source, output, positions, policy, fill, g)
+        return
+    }
+    if C < manyChannels, let g = borderedPlanes(T.self, policy, s, margin: 2) {
+        bilinear2DForwardBordered(s, input, source, output, positions, policy, fill, g)
         return
     }
     let streaming = streamsOutput(T.self, count: s.batch * C * plane)

@@ -34,29 +34,21 @@ struct BorderedPlanes {
     /// nil when the copies would be too large, or larger than 4 floats per output position
     /// (a strong downsampling would spend its time copying).
     @inlinable
-    init?(_ s: SamplingShape2D, margin: Int, narrowRows: Bool = false) {
+    init?(_ s: SamplingShape2D, margin: Int) {
         self.margin = margin
-        let w = s.inputWidth + 2 * margin
-        width = narrowRows && w <= narrowRowWidth ? narrowRowWidth : w
+        width = s.inputWidth + 2 * margin
         height = s.inputHeight + 2 * margin
         let total = s.channels * width * height
         if total > Self.maxFloats || width * height > 4 * s.outputPlane { return nil }
     }
 }
 
-/// The row stride of narrow bordered planes (`BorderedPlanes(_:margin:narrowRows:)`): a row of
-/// up to 32 floats is two registers, from which one `vpermt2ps` reads any tap
-/// (GridSample2DNarrow.swift).
-@inlinable var narrowRowWidth: Int { 32 }
-
 /// Whether the bordered path applies: Float on an AVX-512 build, zeros padding (with or
 /// without fill values), and a small input.
 @inlinable @inline(__always)
-func borderedPlanes<T, P: SamplingPolicy>(
-    _: T.Type, _: P.Type, _ s: SamplingShape2D, margin: Int, narrowRows: Bool = false
-) -> BorderedPlanes? {
+func borderedPlanes<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingShape2D, margin: Int) -> BorderedPlanes? {
     guard simdGathers && T.self == Float.self && P.padding == .zeros else { return nil }
-    return BorderedPlanes(s, margin: margin, narrowRows: narrowRows)
+    return BorderedPlanes(s, margin: margin)
 }
 
 /// Copies the H×W plane `src` into the middle of `dst` (`g.height`×`g.width`) and, unless

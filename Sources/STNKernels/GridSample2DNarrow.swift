@@ -3,34 +3,111 @@ import STNSIMD
 // Bilinear forward for narrow inputs (Float, AVX-512 builds, zeros or fill padding, fewer than
 // `manyChannels` channels, input rows of at most 28 floats — MNIST digits).
 //
-// The bordered copies (GridSample2DBordered.swift) of such inputs get a row stride of 32 floats:
-// a whole row, margins included, is two registers, and one `vpermt2ps` reads any of its taps
-// for 16 outputs at once. A chunk of 16 outputs under a smooth grid has its top taps in at most
-// four neighbouring rows (the benchmark's rotation: 46 of 49 chunks of a digit), so its four
-// tap vectors come from five rows: two permutes per row (left and right taps), the rows merged
-// by masked moves on each lane's row. Chunks spanning more rows read pairs of taps with gathers.
+// Each input plane is first copied into rows of 32 floats (`NarrowPlanes`): a whole row,
+// padding included, is two registers, and one `vpermt2ps` reads any of its taps for 16 outputs
+// at once. A chunk of 16 outputs under a smooth grid has its top taps in at most four
+// neighbouring rows (the benchmark's rotation: 46 of 49 chunks of a digit), so its four tap
+// vectors come from five rows: two permutes per row (left and right taps), the rows merged by
+// masked moves on each lane's row. Chunks spanning more rows walk all their rows the same way.
 // Coordinates, weights and taps stay in registers: one pass per chunk, no block scratch.
 //
 // Each lane does the arithmetic of `storeBilinearWeights` / `clampedIndex` and the products and
 // sums of `bilinearChannelGathered`, and reads the value the block kernels read (the input's
 // value inside, the padding value outside), so results are bit-identical (block-vs-scalar tests).
 //
-// Measured, 64×1×28×28 with the benchmark's grid, one thread: bordered block kernel 47 µs
-// (coordinates to scratch 36 %, pair gathers 47 %), this path 36 µs; two threads 26.5 → 20.3 µs.
+// Measured, 64×1×28×28 with the benchmark's grid: one thread 48 → 34 µs, two threads 26.5 →
+// 19 µs. (The bordered block kernel it replaces spent 36 % writing coordinates and weights to
+// scratch and 47 % in pair gathers; here the chunk is bound by its ~75 vector instructions, and
+// copying the planes takes 6 %. A first version kept the bordered layout — a left margin, rows
+// not on cache lines, gathers for wide chunks — and took 36 µs.)
 
-/// The bilinear forward of `positions` from narrow bordered planes (`g.width == narrowRowWidth`).
+/// Row stride of the narrow copies: 32 floats, two registers.
+@inlinable var narrowRowWidth: Int { 32 }
+
+/// The copies of a batch element's input planes for the narrow path, `plane` floats apart: rows
+/// `narrowRowWidth` floats apart, input row y in row y + 2 from column 0; columns W..<32 and
+/// rows 0, 1, H + 2, H + 3 hold what a tap outside reads. Taps at columns −2 and −1 are read at
+/// 30 and 31 (`vpermt2ps` indexes a row's 32 floats modulo 32), so no left margin is needed,
+/// and each row starts on a cache line (the copy's stores are aligned).
+@usableFromInline
+struct NarrowPlanes {
+    /// Rows per plane: H + 4.
+    @usableFromInline let height: Int
+    @inlinable var plane: Int { height * narrowRowWidth }
+
+    /// nil for inputs wider than 28, copies larger than `BorderedPlanes.maxFloats` in all, or
+    /// larger than 4 floats per output position.
+    @inlinable
+    init?(_ s: SamplingShape2D) {
+        height = s.inputHeight + 4
+        if s.inputWidth > narrowRowWidth - 4 || s.channels * plane > BorderedPlanes.maxFloats
+            || plane > 4 * s.outputPlane { return nil }
+    }
+}
+
+/// Whether the narrow path applies: Float on an AVX-512 build, zeros padding (with or without
+/// fill values), and a narrow, small input.
+@inlinable @inline(__always)
+func narrowPlanes<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingShape2D) -> NarrowPlanes? {
+    guard simdGathers && T.self == Float.self && P.padding == .zeros else { return nil }
+    return NarrowPlanes(s)
+}
+
+/// Copies the H×W plane `src` (W ≤ 28) into `dst` (`NarrowPlanes` layout), the columns right of
+/// it set to `value`; the top and bottom two rows too unless `edgeRowsSet` (they hold `value`
+/// from an earlier copy).
+@inlinable @inline(__always)
+func copyNarrow(_ src: UnsafePointer<Float>, height H: Int, width W: Int, into dst: UnsafeMutablePointer<Float>,
+                value: Float, edgeRowsSet: Bool) {
+    let pad = SIMD16<Float>(repeating: value), R = narrowRowWidth
+    if !edgeRowsSet {
+        for r in [0, 1, H + 2, H + 3] {
+            storeLanes16(pad, dst + r * R)
+            storeLanes16(pad, dst + r * R + 16)
+        }
+    }
+    let w0 = Int32(truncatingIfNeeded: Swift.min(W, 16)), w1 = Int32(truncatingIfNeeded: Swift.max(W - 16, 0))
+    let m0 = UInt16(truncatingIfNeeded: (1 << w0) - 1), m1 = UInt16(truncatingIfNeeded: (1 << w1) - 1)
+    for y in 0..<H {
+        let s = src + y * W, d = dst + (y + 2) * R
+        storeLanes16(W >= 16 ? lanes16(s) : stn_select_f32x16(m0, stn_load_first_f32x16(s, w0), pad), d)
+        storeLanes16(w1 > 0 ? stn_select_f32x16(m1, stn_load_first_f32x16(s + 16, w1), pad) : pad, d + 16)
+    }
+}
+
+/// Runs `body(b, flat, planes)` for each batch segment of `positions`, `planes` holding the
+/// narrow copies of element b's C input planes (`g.plane` apart).
+@inlinable @inline(__always)
+func forEachNarrowSegment(
+    _ s: SamplingShape2D, _ input: UnsafePointer<Float>, _ positions: Range<Int>, _ g: NarrowPlanes,
+    _ fill: UnsafePointer<Float>?, _ body: (_ b: Int, _ flat: Range<Int>, _ planes: UnsafePointer<Float>) -> Void
+) {
+    let C = s.channels, inPlane = s.inputPlane
+    withUnsafeTemporaryAllocation(byteCount: C * g.plane * MemoryLayout<Float>.stride, alignment: 64) { raw in
+        let planes = raw.baseAddress!.bindMemory(to: Float.self, capacity: C * g.plane)
+        var edgeRowsSet = false   // the padding rows hold the same values for every batch element
+        forEachBatchSegment(positions, plane: s.outputPlane) { b, flat in
+            for c in 0..<C {
+                copyNarrow(input + (b * C + c) * inPlane, height: s.inputHeight, width: s.inputWidth,
+                           into: planes + c * g.plane, value: fill?[c] ?? 0, edgeRowsSet: edgeRowsSet)
+            }
+            edgeRowsSet = true
+            body(b, flat, UnsafePointer(planes))
+        }
+    }
+}
+
+/// The bilinear forward of `positions` through narrow copies of the input.
 @inlinable
 func bilinear2DForwardNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,
-    _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?, _ g: BorderedPlanes
+    _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?, _ g: NarrowPlanes
 ) where G.Scalar == T {
     let plane = s.outputPlane, C = s.channels
-    let W = s.inputWidth, H = s.inputHeight
-    let frame = NarrowFrame(width: W, height: H, rows: g.height, alignCorners: P.alignCorners)
+    let frame = NarrowFrame(width: s.inputWidth, height: s.inputHeight, alignCorners: P.alignCorners)
     withPointScratch(T.self) { pts in
-        forEachBorderedSegment(s, input, positions, g, fill) { b, flat, planes in
+        forEachNarrowSegment(s, asFloat(input), positions, g, fill.map { asFloat($0) }) { b, flat, p in
             let dst = asFloat(output + b * C * plane - b * plane)
-            let p = asFloat(planes)
             forEachBlock(flat) { q, n in
                 let points = asFloat(source.points(b, q, n, pts))
                 var i = 0
@@ -44,22 +121,22 @@ func bilinear2DForwardNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     }
 }
 
-/// What maps a chunk's grid points to taps of the bordered planes.
+/// What maps a chunk's grid points to taps of the narrow copies.
 @usableFromInline
 struct NarrowFrame {
     @usableFromInline let scaleX: Float, scaleY: Float
     @usableFromInline let width: Int32, height: Int32
-    /// The last row a chunk's five rows may start at (rows + 5 would read past the plane).
+    /// The last row a chunk's five rows may start at (H + 4 rows).
     @usableFromInline let lastBase: Int32
 
     @inlinable
-    init(width W: Int, height H: Int, rows: Int, alignCorners: Bool) {
+    init(width W: Int, height H: Int, alignCorners: Bool) {
         // unnormalizeVector: (g + 1) · (size − 1)/2, or −0.5 + (g + 1) · size/2.
         scaleX = alignCorners ? Float(W - 1) / 2 : Float(W) / 2
         scaleY = alignCorners ? Float(H - 1) / 2 : Float(H) / 2
         width = Int32(truncatingIfNeeded: W)
         height = Int32(truncatingIfNeeded: H)
-        lastBase = Int32(truncatingIfNeeded: rows - 5)
+        lastBase = Int32(truncatingIfNeeded: H - 1)
     }
 }
 
@@ -70,58 +147,65 @@ func bilinearNarrowChunk<P: SamplingPolicy>(
     _ f: NarrowFrame, _: P.Type, _ p: UnsafePointer<Float>, planeStride: Int, channels C: Int,
     _ points: UnsafePointer<Float>, count: Int, _ out: UnsafeMutablePointer<Float>, outputStride: Int
 ) {
-    let xy = stn_points_f32x32(points, Int32(truncatingIfNeeded: count))
+    let n = Int32(truncatingIfNeeded: count), R = narrowRowWidth
     let one = SIMD16<Float>(repeating: 1), shift = SIMD16<Float>(repeating: -0.5)
     // unnormalizeVector, lane by lane: fma(g + 1, size/2, −0.5), or (g + 1) · (size − 1)/2.
-    let gx = stn_low_half_f32x32(xy) + one, gy = stn_high_half_f32x32(xy) + one
+    let gx = stn_point_coordinate_f32x16(points, n, 0) + one, gy = stn_point_coordinate_f32x16(points, n, 1) + one
     let sx = SIMD16<Float>(repeating: f.scaleX), sy = SIMD16<Float>(repeating: f.scaleY)
     let x = P.alignCorners ? gx * sx : shift.addingProduct(gx, sx)
     let y = P.alignCorners ? gy * sy : shift.addingProduct(gy, sy)
     let xw = stn_floor_f32x16(x), yn = stn_floor_f32x16(y)
     let fw = x - xw, fe = one - fw, fn = y - yn, fs = one - fn
     let w00 = fs * fe, w01 = fs * fw, w10 = fn * fe, w11 = fn * fw
-    // Taps in the bordered planes (margin 2): columns x0 + 2, x0 + 3; rows y0 + 2, y0 + 3.
-    let two = SIMD16<Int32>(repeating: 2)
-    let left = stn_clamped_index_i32x16(xw, -2, f.width) &+ two, right = left &+ 1
-    let top = stn_clamped_index_i32x16(yn, -2, f.height) &+ two
-    let base = Swift.min(stn_min_i32x16(top), f.lastBase)
+    // Columns x0, x0 + 1 (−2 and −1 read as 30 and 31), rows y0 + 2, y0 + 3 of the copies.
+    let left = stn_clamped_index_i32x16(xw, -2, f.width), right = left &+ 1
+    let top = stn_clamped_index_i32x16(yn, -2, f.height) &+ 2
+    let low = stn_min_i32x16(top), base = Swift.min(low, f.lastBase)
     let d = top &- SIMD16<Int32>(repeating: base)
     @inline(__always) func store(_ r: SIMD16<Float>, _ c: Int) {
         if count == 16 { storeLanes16(r, out + c * outputStride) }
-        else { stn_store_first_f32x16(out + c * outputStride, r, Int32(truncatingIfNeeded: count)) }
+        else { stn_store_first_f32x16(out + c * outputStride, r, n) }
     }
     if stn_all_below_i32x16(d, 4) != 0 {
+        // Rows base ..< base + 5: lanes with d = k take their top taps from row k, bottom from k + 1.
         let m1 = stn_equal_mask_i32x16(d, 1), m2 = stn_equal_mask_i32x16(d, 2), m3 = stn_equal_mask_i32x16(d, 3)
         for c in 0..<C {
-            var r = p + c * planeStride + Int(base) &* narrowRowWidth
+            var r = p + c * planeStride + Int(base) &* R
             var lo = stn_row_f32x16(r), hi = stn_row_f32x16(r + 16)
             var v00 = stn_permute2_f32x16(lo, hi, left), v01 = stn_permute2_f32x16(lo, hi, right)
-            r += narrowRowWidth; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
+            r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
             var t0 = stn_permute2_f32x16(lo, hi, left), t1 = stn_permute2_f32x16(lo, hi, right)
             v00 = stn_select_f32x16(m1, t0, v00); v01 = stn_select_f32x16(m1, t1, v01)
             var v10 = t0, v11 = t1
-            r += narrowRowWidth; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
+            r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
             t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
             v00 = stn_select_f32x16(m2, t0, v00); v01 = stn_select_f32x16(m2, t1, v01)
             v10 = stn_select_f32x16(m1, t0, v10); v11 = stn_select_f32x16(m1, t1, v11)
-            r += narrowRowWidth; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
+            r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
             t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
             v00 = stn_select_f32x16(m3, t0, v00); v01 = stn_select_f32x16(m3, t1, v01)
             v10 = stn_select_f32x16(m2, t0, v10); v11 = stn_select_f32x16(m2, t1, v11)
-            if m3 != 0 {
-                r += narrowRowWidth; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
+            if m3 != 0 {   // no lane at d = 3: the fifth row is not needed (about half the chunks)
+                r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
                 t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
                 v10 = stn_select_f32x16(m3, t0, v10); v11 = stn_select_f32x16(m3, t1, v11)
             }
             store((v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11), c)
         }
     } else {
-        let o = top &* Int32(truncatingIfNeeded: narrowRowWidth) &+ left
-        let down = o &+ Int32(truncatingIfNeeded: narrowRowWidth)
+        // Lanes spread over more rows: every row from the lowest lane's to below the highest's.
+        let high = stn_max_i32x16(top)
         for c in 0..<C {
             let pc = p + c * planeStride
-            let (v00, v01) = gatherTapPairs(pc, o)
-            let (v10, v11) = gatherTapPairs(pc, down)
+            var v00 = SIMD16<Float>(), v01 = v00, v10 = v00, v11 = v00
+            for row in low...(high + 1) {
+                let r = pc + Int(row) &* R
+                let lo = stn_row_f32x16(r), hi = stn_row_f32x16(r + 16)
+                let t0 = stn_permute2_f32x16(lo, hi, left), t1 = stn_permute2_f32x16(lo, hi, right)
+                let mt = stn_equal_mask_i32x16(top, row), mb = stn_equal_mask_i32x16(top, row &- 1)
+                v00 = stn_select_f32x16(mt, t0, v00); v01 = stn_select_f32x16(mt, t1, v01)
+                v10 = stn_select_f32x16(mb, t0, v10); v11 = stn_select_f32x16(mb, t1, v11)
+            }
             store((v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11), c)
         }
     }

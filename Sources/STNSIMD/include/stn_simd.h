@@ -348,10 +348,11 @@ int stn_min_i32x16(stn_i32x16 v) {
 #endif
 }
 
-/// The x and y of `count` interleaved grid points at `p` (1 ≤ count ≤ 16): x in the low half,
-/// y in the high half; lanes from `count` on are zero and nothing after the points is read.
+/// Coordinate `k` (0: x, 1: y) of `count` interleaved grid points at `p` (1 ≤ count ≤ 16), zero
+/// in the lanes from `count` on; nothing after the points is read. (One function per coordinate:
+/// returned together as 32 lanes, LLVM computed each half's permute and the arithmetic on it twice.)
 static inline __attribute__((always_inline))
-stn_f32x32 stn_points_f32x32(const float *p, int count) {
+stn_f32x16 stn_point_coordinate_f32x16(const float *p, int count, int k) {
 #if STN_SIMD_GATHERS
     __m512 a, b;
     if (count == 16) {
@@ -362,16 +363,10 @@ stn_f32x32 stn_points_f32x32(const float *p, int count) {
         b = _mm512_maskz_loadu_ps((__mmask16)(all >> 16), p + 16);
     }
     __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    __m512 x = _mm512_permutex2var_ps(a, even, b);
-    __m512 y = _mm512_permutex2var_ps(a, _mm512_add_epi32(even, _mm512_set1_epi32(1)), b);
-    return __builtin_shufflevector((stn_f32x16)x, (stn_f32x16)y, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                   14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+    return (stn_f32x16)_mm512_permutex2var_ps(a, _mm512_add_epi32(even, _mm512_set1_epi32(k)), b);
 #else
-    stn_f32x32 r;
-    for (int i = 0; i < 16; i++) {
-        r[i] = i < count ? p[2 * i] : 0.0f;
-        r[16 + i] = i < count ? p[2 * i + 1] : 0.0f;
-    }
+    stn_f32x16 r;
+    for (int i = 0; i < 16; i++) r[i] = i < count ? p[2 * i + k] : 0.0f;
     return r;
 #endif
 }
@@ -402,6 +397,18 @@ stn_i32x16 stn_clamped_index_i32x16(stn_f32x16 f, int lo, int hi) {
         r[i] = (int)(a < (float)hi ? a : (float)hi);
     }
     return r;
+#endif
+}
+
+/// The largest lane of `v`.
+static inline __attribute__((always_inline))
+int stn_max_i32x16(stn_i32x16 v) {
+#if STN_SIMD_GATHERS
+    return _mm512_reduce_max_epi32((__m512i)v);
+#else
+    int m = v[0];
+    for (int i = 1; i < 16; i++) m = v[i] > m ? v[i] : m;
+    return m;
 #endif
 }
 
