@@ -337,7 +337,8 @@ func bilinear2DBackwardInputBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource
 /// position order, and each position's grid gradient still sums the channels in order, with the
 /// scatter's weights `fs·fe`, … formed from the same fractions as in `bilinearBlockTaps`: bit for
 /// bit the two separate passes. In one sweep the grid and grad_output are read once and the
-/// coordinates computed once (64×1×28×28, two threads: 103 → 94 µs).
+/// coordinates computed once (64×1×28×28, two threads: 103 → 94 µs). Narrow inputs with fewer
+/// than `manyChannels` channels go through `bilinear2DBackwardBothNarrow`.
 @inlinable
 func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D, K: GridGradientSink2D>(
     _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>, _ source: G,
@@ -346,6 +347,10 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
 ) where G.Scalar == T, K.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
+    if C < manyChannels, let g = narrowPlanes(T.self, policy, s) {
+        bilinear2DBackwardBothNarrow(s, gradOutput, input, source, gradInput, sink, b, policy, fill, g)
+        return
+    }
     withGridGradientScratch(T.self) { pts, outScratch, o, f, zero in
         let B = sampleBlock
         let src = input + b * C * inPlane

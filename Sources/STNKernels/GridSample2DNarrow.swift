@@ -140,73 +140,119 @@ struct NarrowFrame {
     }
 }
 
+/// A chunk of up to 16 grid points mapped onto the narrow copies: `storeBilinearWeights`'s
+/// fractions, the taps' columns (left, right: x0, x0 + 1, modulo 32) and rows (top: y0 + 2), and
+/// how the rows are read (`narrowTaps`).
+@usableFromInline
+struct NarrowChunk {
+    @usableFromInline var fw: SIMD16<Float>, fe: SIMD16<Float>, fn: SIMD16<Float>, fs: SIMD16<Float>
+    @usableFromInline var left: SIMD16<Int32>, right: SIMD16<Int32>, top: SIMD16<Int32>
+    /// The lowest lane's row, and the first of the five rows read when `fits`.
+    @usableFromInline var low: Int32, base: Int32
+    /// Whether every lane's top row is one of base ..< base + 4; then the lanes in rows base + k
+    /// for k = 1, 2, 3.
+    @usableFromInline var fits: Bool
+    @usableFromInline var m1: UInt16, m2: UInt16, m3: UInt16
+
+    /// The chunk of the `count` grid points at `points`.
+    @inlinable @inline(__always)
+    init<P: SamplingPolicy>(_ f: NarrowFrame, _: P.Type, _ points: UnsafePointer<Float>, count: Int32) {
+        let one = SIMD16<Float>(repeating: 1), shift = SIMD16<Float>(repeating: -0.5)
+        // unnormalizeVector, lane by lane: fma(g + 1, size/2, −0.5), or (g + 1) · (size − 1)/2.
+        let gx = stn_point_coordinate_f32x16(points, count, 0) + one
+        let gy = stn_point_coordinate_f32x16(points, count, 1) + one
+        let sx = SIMD16<Float>(repeating: f.scaleX), sy = SIMD16<Float>(repeating: f.scaleY)
+        let x = P.alignCorners ? gx * sx : shift.addingProduct(gx, sx)
+        let y = P.alignCorners ? gy * sy : shift.addingProduct(gy, sy)
+        let xw = stn_floor_f32x16(x), yn = stn_floor_f32x16(y)
+        fw = x - xw; fe = one - fw; fn = y - yn; fs = one - fn
+        // Columns x0, x0 + 1 (−2 and −1 read as 30 and 31), rows y0 + 2, y0 + 3 of the copies.
+        left = stn_clamped_index_i32x16(xw, -2, f.width)
+        right = left &+ 1
+        top = stn_clamped_index_i32x16(yn, -2, f.height) &+ 2
+        low = stn_min_i32x16(top)
+        base = Swift.min(low, f.lastBase)
+        let d = top &- SIMD16<Int32>(repeating: base)
+        fits = stn_all_below_i32x16(d, 4) != 0
+        m1 = stn_equal_mask_i32x16(d, 1); m2 = stn_equal_mask_i32x16(d, 2); m3 = stn_equal_mask_i32x16(d, 3)
+    }
+}
+
+/// A chunk's four bilinear taps: top-left, top-right, bottom-left, bottom-right.
+@usableFromInline
+struct NarrowTaps {
+    @usableFromInline var nw: SIMD16<Float>, ne: SIMD16<Float>, sw: SIMD16<Float>, se: SIMD16<Float>
+    @inlinable @inline(__always)
+    init(_ nw: SIMD16<Float>, _ ne: SIMD16<Float>, _ sw: SIMD16<Float>, _ se: SIMD16<Float>) {
+        self.nw = nw; self.ne = ne; self.sw = sw; self.se = se
+    }
+}
+
+/// The chunk's four taps from the copy `p` (rows `narrowRowWidth` apart). (Returned, not passed
+/// to a closure: a closure adding them into captured sums made LLVM split that arithmetic into
+/// 8-lane and scalar pieces.)
+@inlinable @inline(__always)
+func narrowTaps(_ k: NarrowChunk, _ p: UnsafePointer<Float>) -> NarrowTaps {
+    let R = narrowRowWidth, left = k.left, right = k.right
+    if k.fits {
+        // Rows base ..< base + 5: lanes in row base + j take their top taps from it, and their
+        // bottom taps from the next.
+        let m1 = k.m1, m2 = k.m2, m3 = k.m3
+        var r = p + Int(k.base) &* R
+        var lo = stn_row_f32x16(r), hi = stn_row_f32x16(r + 16)
+        var v00 = stn_permute2_f32x16(lo, hi, left), v01 = stn_permute2_f32x16(lo, hi, right)
+        r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
+        var t0 = stn_permute2_f32x16(lo, hi, left), t1 = stn_permute2_f32x16(lo, hi, right)
+        v00 = stn_select_f32x16(m1, t0, v00); v01 = stn_select_f32x16(m1, t1, v01)
+        var v10 = t0, v11 = t1
+        r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
+        t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
+        v00 = stn_select_f32x16(m2, t0, v00); v01 = stn_select_f32x16(m2, t1, v01)
+        v10 = stn_select_f32x16(m1, t0, v10); v11 = stn_select_f32x16(m1, t1, v11)
+        r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
+        t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
+        v00 = stn_select_f32x16(m3, t0, v00); v01 = stn_select_f32x16(m3, t1, v01)
+        v10 = stn_select_f32x16(m2, t0, v10); v11 = stn_select_f32x16(m2, t1, v11)
+        if m3 != 0 {   // no lane in row base + 3: the fifth row is not needed (about half the chunks)
+            r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
+            t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
+            v10 = stn_select_f32x16(m3, t0, v10); v11 = stn_select_f32x16(m3, t1, v11)
+        }
+        return NarrowTaps(v00, v01, v10, v11)
+    } else {
+        // Lanes spread over more rows: every row from the lowest lane's to below the highest's.
+        // (Ended by a test per row rather than a maximum taken first: LLVM hoisted that
+        // reduction out of this rare branch into every chunk.)
+        let top = k.top
+        var v00 = SIMD16<Float>(), v01 = v00, v10 = v00, v11 = v00
+        var row = k.low
+        repeat {
+            let r = p + Int(row) &* R
+            let lo = stn_row_f32x16(r), hi = stn_row_f32x16(r + 16)
+            let t0 = stn_permute2_f32x16(lo, hi, left), t1 = stn_permute2_f32x16(lo, hi, right)
+            let mt = stn_equal_mask_i32x16(top, row), mb = stn_equal_mask_i32x16(top, row &- 1)
+            v00 = stn_select_f32x16(mt, t0, v00); v01 = stn_select_f32x16(mt, t1, v01)
+            v10 = stn_select_f32x16(mb, t0, v10); v11 = stn_select_f32x16(mb, t1, v11)
+            row &+= 1
+        } while stn_any_at_least_i32x16(top, row &- 1) != 0
+        return NarrowTaps(v00, v01, v10, v11)
+    }
+}
+
 /// Samples `count` ≤ 16 outputs of each of `channels` planes (`planeStride` apart in `p`,
 /// `outputStride` apart in `out`) at the grid points `points`.
 @inlinable @inline(__always)
 func bilinearNarrowChunk<P: SamplingPolicy>(
-    _ f: NarrowFrame, _: P.Type, _ p: UnsafePointer<Float>, planeStride: Int, channels C: Int,
+    _ f: NarrowFrame, _ policy: P.Type, _ p: UnsafePointer<Float>, planeStride: Int, channels C: Int,
     _ points: UnsafePointer<Float>, count: Int, _ out: UnsafeMutablePointer<Float>, outputStride: Int
 ) {
-    let n = Int32(truncatingIfNeeded: count), R = narrowRowWidth
-    let one = SIMD16<Float>(repeating: 1), shift = SIMD16<Float>(repeating: -0.5)
-    // unnormalizeVector, lane by lane: fma(g + 1, size/2, −0.5), or (g + 1) · (size − 1)/2.
-    let gx = stn_point_coordinate_f32x16(points, n, 0) + one, gy = stn_point_coordinate_f32x16(points, n, 1) + one
-    let sx = SIMD16<Float>(repeating: f.scaleX), sy = SIMD16<Float>(repeating: f.scaleY)
-    let x = P.alignCorners ? gx * sx : shift.addingProduct(gx, sx)
-    let y = P.alignCorners ? gy * sy : shift.addingProduct(gy, sy)
-    let xw = stn_floor_f32x16(x), yn = stn_floor_f32x16(y)
-    let fw = x - xw, fe = one - fw, fn = y - yn, fs = one - fn
-    let w00 = fs * fe, w01 = fs * fw, w10 = fn * fe, w11 = fn * fw
-    // Columns x0, x0 + 1 (−2 and −1 read as 30 and 31), rows y0 + 2, y0 + 3 of the copies.
-    let left = stn_clamped_index_i32x16(xw, -2, f.width), right = left &+ 1
-    let top = stn_clamped_index_i32x16(yn, -2, f.height) &+ 2
-    let low = stn_min_i32x16(top), base = Swift.min(low, f.lastBase)
-    let d = top &- SIMD16<Int32>(repeating: base)
-    @inline(__always) func store(_ r: SIMD16<Float>, _ c: Int) {
-        if count == 16 { storeLanes16(r, out + c * outputStride) }
-        else { stn_store_first_f32x16(out + c * outputStride, r, n) }
-    }
-    if stn_all_below_i32x16(d, 4) != 0 {
-        // Rows base ..< base + 5: lanes with d = k take their top taps from row k, bottom from k + 1.
-        let m1 = stn_equal_mask_i32x16(d, 1), m2 = stn_equal_mask_i32x16(d, 2), m3 = stn_equal_mask_i32x16(d, 3)
-        for c in 0..<C {
-            var r = p + c * planeStride + Int(base) &* R
-            var lo = stn_row_f32x16(r), hi = stn_row_f32x16(r + 16)
-            var v00 = stn_permute2_f32x16(lo, hi, left), v01 = stn_permute2_f32x16(lo, hi, right)
-            r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
-            var t0 = stn_permute2_f32x16(lo, hi, left), t1 = stn_permute2_f32x16(lo, hi, right)
-            v00 = stn_select_f32x16(m1, t0, v00); v01 = stn_select_f32x16(m1, t1, v01)
-            var v10 = t0, v11 = t1
-            r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
-            t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
-            v00 = stn_select_f32x16(m2, t0, v00); v01 = stn_select_f32x16(m2, t1, v01)
-            v10 = stn_select_f32x16(m1, t0, v10); v11 = stn_select_f32x16(m1, t1, v11)
-            r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
-            t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
-            v00 = stn_select_f32x16(m3, t0, v00); v01 = stn_select_f32x16(m3, t1, v01)
-            v10 = stn_select_f32x16(m2, t0, v10); v11 = stn_select_f32x16(m2, t1, v11)
-            if m3 != 0 {   // no lane at d = 3: the fifth row is not needed (about half the chunks)
-                r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
-                t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
-                v10 = stn_select_f32x16(m3, t0, v10); v11 = stn_select_f32x16(m3, t1, v11)
-            }
-            store((v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11), c)
-        }
-    } else {
-        // Lanes spread over more rows: every row from the lowest lane's to below the highest's.
-        let high = stn_max_i32x16(top)
-        for c in 0..<C {
-            let pc = p + c * planeStride
-            var v00 = SIMD16<Float>(), v01 = v00, v10 = v00, v11 = v00
-            for row in low...(high + 1) {
-                let r = pc + Int(row) &* R
-                let lo = stn_row_f32x16(r), hi = stn_row_f32x16(r + 16)
-                let t0 = stn_permute2_f32x16(lo, hi, left), t1 = stn_permute2_f32x16(lo, hi, right)
-                let mt = stn_equal_mask_i32x16(top, row), mb = stn_equal_mask_i32x16(top, row &- 1)
-                v00 = stn_select_f32x16(mt, t0, v00); v01 = stn_select_f32x16(mt, t1, v01)
-                v10 = stn_select_f32x16(mb, t0, v10); v11 = stn_select_f32x16(mb, t1, v11)
-            }
-            store((v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11), c)
-        }
+    let n = Int32(truncatingIfNeeded: count)
+    let k = NarrowChunk(f, policy, points, count: n)
+    let w00 = k.fs * k.fe, w01 = k.fs * k.fw, w10 = k.fn * k.fe, w11 = k.fn * k.fw
+    for c in 0..<C {
+        let o = out + c * outputStride
+        let t = narrowTaps(k, p + c * planeStride)
+        let r = (t.nw * w00).addingProduct(t.ne, w01).addingProduct(t.sw, w10).addingProduct(t.se, w11)
+        if count == 16 { storeLanes16(r, o) } else { stn_store_first_f32x16(o, r, n) }
     }
 }

@@ -188,17 +188,26 @@ final class GridSampleBlockTests: XCTestCase {
     }
 
     /// Both backward passes of a batch element at once (`gridSample2DBackwardElement`, one sweep
-    /// for Float bilinear zeros/fill on AVX-512 builds) against the two passes run separately:
-    /// the same bits for both gradients, every mode, padding, align_corners, with and without
-    /// fill values, and whether or not the next element is prefetched.
+    /// for Float bilinear zeros/fill on AVX-512 builds — from narrow copies for narrow inputs with
+    /// few channels) against the two passes run separately: the same bits for both gradients,
+    /// every mode, padding, align_corners, with and without fill values, on random and affine
+    /// grids, and whether or not the next element is prefetched.
     func checkBackwardElement<T: STNFloat>(_: T.Type) {
         var rng = LCG(s: 7)
         let shapes = [SamplingShape2D(batch: 3, channels: 3, inputHeight: 7, inputWidth: 9, outputHeight: 13, outputWidth: 11),
                       SamplingShape2D(batch: 2, channels: 9, inputHeight: 6, inputWidth: 10, outputHeight: 9, outputWidth: 15),
-                      SamplingShape2D(batch: 2, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20)]
-        for (s, scale) in shapes.flatMap({ s in [(s, 1.0), (s, 0.6)] }) {
+                      SamplingShape2D(batch: 2, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20),
+                      // Too wide for the narrow copies: the block kernel's sweep with few channels.
+                      SamplingShape2D(batch: 2, channels: 2, inputHeight: 10, inputWidth: 40, outputHeight: 9, outputWidth: 33)]
+            + Self.narrowShapes
+        let grids: [(SamplingShape2D, inout LCG) -> [T]] = [
+            { s, rng in self.makeGrid(s.batch * s.outputPlane * 2, &rng) },
+            { s, rng in (self.makeGrid(s.batch * s.outputPlane * 2, &rng) as [T]).map { $0 * T(0.6) } },
+            { s, _ in self.affineGrid(s, [0.9, -0.15, 0.05, 0.15, 0.9, -0.02]) },
+            { s, _ in self.affineGrid(s, [1.3, -0.4, 0.2, 0.5, 1.2, -0.3]) }]
+        for (s, makeGrid) in shapes.flatMap({ s in grids.map { (s, $0) } }) {
             let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.next() * 4 - 2) }
-            let grid: [T] = (makeGrid(s.batch * s.outputPlane * 2, &rng) as [T]).map { $0 * T(scale) }
+            let grid = makeGrid(s, &rng)
             let go: [T] = (0..<(s.batch * s.channels * s.outputPlane)).map { _ in T(rng.next() * 2 - 1) }
             let fills: [[T]?] = [nil, (0..<s.channels).map { _ in T(rng.next() * 2 - 1) }]
             for mode in InterpolationMode.allCases {

@@ -371,6 +371,26 @@ stn_f32x16 stn_point_coordinate_f32x16(const float *p, int count, int k) {
 #endif
 }
 
+/// Stores lanes 0..<count of `x` and `y` interleaved at `p` (x0, y0, x1, y1, …; 2·count floats,
+/// 1 ≤ count ≤ 16), touching nothing after them: a chunk's grid gradients.
+static inline __attribute__((always_inline))
+void stn_store_interleaved_f32x16(float *p, stn_f32x16 x, stn_f32x16 y, int count) {
+#if STN_SIMD_GATHERS
+    __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    __m512 a = _mm512_permutex2var_ps((__m512)x, lo, (__m512)y), b = _mm512_permutex2var_ps((__m512)x, hi, (__m512)y);
+    if (count == 16) {
+        _mm512_storeu_ps(p, a); _mm512_storeu_ps(p + 16, b);
+    } else {
+        unsigned all = (1u << (2 * count)) - 1;
+        _mm512_mask_storeu_ps(p, (__mmask16)all, a);
+        _mm512_mask_storeu_ps(p + 16, (__mmask16)(all >> 16), b);
+    }
+#else
+    for (int i = 0; i < count; i++) { p[2 * i] = x[i]; p[2 * i + 1] = y[i]; }
+#endif
+}
+
 /// Each lane rounded down (`vrndscaleps`; `floorf` lane by lane otherwise).
 static inline __attribute__((always_inline))
 stn_f32x16 stn_floor_f32x16(stn_f32x16 v) {
@@ -400,15 +420,15 @@ stn_i32x16 stn_clamped_index_i32x16(stn_f32x16 f, int lo, int hi) {
 #endif
 }
 
-/// The largest lane of `v`.
+/// Whether some lane of `v` is at least `value`.
 static inline __attribute__((always_inline))
-int stn_max_i32x16(stn_i32x16 v) {
+int stn_any_at_least_i32x16(stn_i32x16 v, int value) {
 #if STN_SIMD_GATHERS
-    return _mm512_reduce_max_epi32((__m512i)v);
+    return _mm512_cmpge_epi32_mask((__m512i)v, _mm512_set1_epi32(value)) != 0;
 #else
-    int m = v[0];
-    for (int i = 1; i < 16; i++) m = v[i] > m ? v[i] : m;
-    return m;
+    int any = 0;
+    for (int i = 0; i < 16; i++) any |= v[i] >= value;
+    return any;
 #endif
 }
 

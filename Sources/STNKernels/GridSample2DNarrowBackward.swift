@@ -1,0 +1,107 @@
+import STNSIMD
+
+// Both bilinear backward passes of a batch element for narrow inputs (Float, AVX-512 builds,
+// zeros or fill padding, fewer than `manyChannels` channels, rows of at most 28 floats).
+//
+// The grid gradient reads each chunk's four taps from the narrow copies of the input
+// (GridSample2DNarrow.swift) instead of gathering them. The input gradient is scattered into
+// narrow copies too, zeroed, whose padding cells take the contributions of taps outside, so the
+// scatter has no inside tests; each chunk's sixteen contributions per tap are formed as vectors
+// and added one position at a time in position order, then the copies' insides are added to
+// grad_input. Every plane cell receives the scalar kernel's contributions in its order (the
+// copies start at +0, as grad_input does, and are added to it once), and each position's grid
+// gradient sums the channels in order with the scalar kernel's operations: bit for bit
+// `bilinear2DBackwardBothBlocks`.
+//
+// Measured, 64×1×28×28 with the benchmark's grid: one thread 155 → 146 µs, two threads 81 →
+// 72 µs. The scatter is now most of it (without it: 67 µs): four scalar read-modify-writes per
+// position, in position order. Tried and dropped: scattering a chunk one chunk later (its
+// contributions' vector stores then long retired; 142 → 149 µs), contributions stored position
+// by position and read four at a time (246 µs: a 16-byte load from a 64-byte store is not
+// forwarded), and the four taps of a chunk in turn (a different order of additions; 156 µs).
+
+/// `bilinear2DBackwardBothBlocks` for narrow inputs (`g`).
+@inlinable
+func bilinear2DBackwardBothNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2D, K: GridGradientSink2D>(
+    _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>, _ source: G,
+    _ gradInput: UnsafeMutablePointer<T>, _ sink: K, _ b: Int, _ policy: P.Type, _ fill: UnsafePointer<T>?,
+    _ g: NarrowPlanes
+) where G.Scalar == T, K.Scalar == T {
+    let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
+    let W = s.inputWidth, H = s.inputHeight, R = narrowRowWidth
+    let frame = NarrowFrame(width: W, height: H, alignCorners: P.alignCorners)
+    let scale = SIMD16<Float>(repeating: unnormalizeGradient(size: W, alignCorners: P.alignCorners))
+    let scaleY = SIMD16<Float>(repeating: unnormalizeGradient(size: H, alignCorners: P.alignCorners))
+    // Input copies, then 16 floats of slack (a tap at column −2 of row 0 lands 2 floats before
+    // the gradient copies), the gradient copies, a chunk's grid-gradient sums (2 × 16), its
+    // contributions (4 × 16) and tap offsets (16).
+    let floats = 2 * C * g.plane + 16 + 32 + 64 + 16
+    withUnsafeTemporaryAllocation(byteCount: floats * MemoryLayout<Float>.stride, alignment: 64) { raw in
+        let planes = raw.baseAddress!.bindMemory(to: Float.self, capacity: floats)
+        let grads = planes + C * g.plane + 16, sums = grads + C * g.plane, contributions = sums + 32
+        let offsets = UnsafeMutableRawPointer(contributions + 64).assumingMemoryBound(to: Int32.self)
+        let src = asFloat(input + b * C * inPlane)
+        for c in 0..<C {
+            copyNarrow(src + c * inPlane, height: H, width: W, into: planes + c * g.plane,
+                       value: fill.map { asFloat($0)[c] } ?? 0, edgeRowsSet: false)
+        }
+        grads.update(repeating: 0, count: C * g.plane)
+        let gOut = asFloat(gradOutput + b * C * plane - b * plane)   // + q: position q (flat) of channel 0
+        withPointScratch(T.self) { pts in withPointScratch(T.self) { outScratch in
+            forEachBlock((b * plane)..<((b + 1) * plane)) { q, n in
+                let points = asFloat(source.points(b, q, n, pts))
+                let out = sink.destination(q, outScratch)
+                var i = 0
+                while i < n {
+                    let count = Swift.min(16, n - i), lanes = Int32(truncatingIfNeeded: count)
+                    let k = NarrowChunk(frame, policy, points + 2 * i, count: lanes)
+                    @inline(__always) func gradOut(_ c: Int) -> SIMD16<Float> {
+                        let p = gOut + c * plane + q + i
+                        return count == 16 ? lanes16(p) : stn_load_first_f32x16(p, lanes)
+                    }
+                    // Grid gradient: the channels' terms in order, then the coordinate scale.
+                    // (The sums go through memory: kept in registers across the channel loop,
+                    // LLVM split their arithmetic into 8-lane and scalar pieces.)
+                    storeLanes16(SIMD16<Float>(), sums)
+                    storeLanes16(SIMD16<Float>(), sums + 16)
+                    for c in 0..<C {
+                        let gval = gradOut(c)
+                        let t = narrowTaps(k, planes + c * g.plane)
+                        storeLanes16(lanes16(sums) + ((t.ne - t.nw) * k.fs + (t.se - t.sw) * k.fn) * gval, sums)
+                        storeLanes16(lanes16(sums + 16) + ((t.sw - t.nw) * k.fe + (t.se - t.ne) * k.fw) * gval, sums + 16)
+                    }
+                    stn_store_interleaved_f32x16(asFloat(out + 2 * i), lanes16(sums) * scale, lanes16(sums + 16) * scaleY, lanes)
+                    // Input gradient: each channel's contributions position by position.
+                    let w00 = k.fs * k.fe, w01 = k.fs * k.fw, w10 = k.fn * k.fe, w11 = k.fn * k.fw
+                    UnsafeMutableRawPointer(offsets).storeBytes(of: k.top &* Int32(truncatingIfNeeded: R) &+ k.left,
+                                                                as: SIMD16<Int32>.self)
+                    for c in 0..<C {
+                        let gval = gradOut(c)
+                        storeLanes16(w00 * gval, contributions)
+                        storeLanes16(w01 * gval, contributions + 16)
+                        storeLanes16(w10 * gval, contributions + 32)
+                        storeLanes16(w11 * gval, contributions + 48)
+                        let gc = grads + c * g.plane
+                        for j in 0..<count {
+                            let t = gc + Int(offsets[j])
+                            t[0] += contributions[j]
+                            t[1] += contributions[16 + j]
+                            t[R] += contributions[32 + j]
+                            t[R + 1] += contributions[48 + j]
+                        }
+                    }
+                    i += 16
+                }
+                sink.commit(b, q, n, out)
+            }
+        } }
+        // The copies' insides into grad_input (zeroed by the caller: 0 + sum = sum).
+        let dst = asFloat(gradInput + b * C * inPlane)
+        for c in 0..<C {
+            for y in 0..<H {
+                let from = grads + c * g.plane + (y + 2) * R, to = dst + c * inPlane + y * W
+                for x in 0..<W { to[x] += from[x] }
+            }
+        }
+    }
+}
