@@ -198,7 +198,12 @@ final class GridSampleBlockTests: XCTestCase {
                       SamplingShape2D(batch: 2, channels: 9, inputHeight: 6, inputWidth: 10, outputHeight: 9, outputWidth: 15),
                       SamplingShape2D(batch: 2, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20),
                       // Too wide for the narrow copies: the block kernel's sweep with few channels.
-                      SamplingShape2D(batch: 2, channels: 2, inputHeight: 10, inputWidth: 40, outputHeight: 9, outputWidth: 33)]
+                      SamplingShape2D(batch: 2, channels: 2, inputHeight: 10, inputWidth: 40, outputHeight: 9, outputWidth: 33),
+                      // At least 16 channels: 16 at a time through a pixel-major copy (Float), the
+                      // 3 left over plane by plane; 210 pixels (a partial tile of 16) and blocks
+                      // with a partial chunk.
+                      SamplingShape2D(batch: 2, channels: 19, inputHeight: 7, inputWidth: 30, outputHeight: 9, outputWidth: 11),
+                      SamplingShape2D(batch: 1, channels: 32, inputHeight: 8, inputWidth: 8, outputHeight: 12, outputWidth: 16)]
             + Self.narrowShapes
         let grids: [(SamplingShape2D, inout LCG) -> [T]] = [
             { s, rng in self.makeGrid(s.batch * s.outputPlane * 2, &rng) },

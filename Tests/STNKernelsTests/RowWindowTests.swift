@@ -126,4 +126,21 @@ final class RowWindowTests: XCTestCase {
         forEachRowChunk(40, at: 3, outputWidth: 9) { i, m in spans.append((i, m)) }   // narrow rows: plain 16s
         XCTAssertEqual(spans.map { $0.1 }, [16, 16, 8])
     }
+
+    /// The 16×16 tile transpose of the channel-vector scatter, written and added, strides wider
+    /// than a row (the portable body in the debug build, the shuffles in the AVX-512 build).
+    func testTransposeTile() {
+        let src = (0..<(16 * 21)).map { Float($0) * 0.5 - 7 }
+        var dst = [Float](repeating: 1, count: 16 * 19)
+        src.withUnsafeBufferPointer { s in dst.withUnsafeMutableBufferPointer { d in
+            stn_transpose_16x16(s.baseAddress! + 2, 21, d.baseAddress! + 1, 19, 0)
+        } }
+        for j in 0..<16 { for i in 0..<16 { XCTAssertEqual(dst[j * 19 + 1 + i], src[i * 21 + 2 + j]) } }
+        XCTAssertEqual(dst[0], 1)   // outside the tile: untouched
+        XCTAssertEqual(dst[17], 1)
+        src.withUnsafeBufferPointer { s in dst.withUnsafeMutableBufferPointer { d in
+            stn_transpose_16x16(s.baseAddress! + 2, 21, d.baseAddress! + 1, 19, 1)
+        } }
+        for j in 0..<16 { for i in 0..<16 { XCTAssertEqual(dst[j * 19 + 1 + i], 2 * src[i * 21 + 2 + j]) } }
+    }
 }

@@ -391,6 +391,48 @@ void stn_store_interleaved_f32x16(float *p, stn_f32x16 x, stn_f32x16 y, int coun
 #endif
 }
 
+/// Transposes the 16×16 tile of rows `src`, `src + srcStride`, … (16 floats each) into rows
+/// `dst`, `dst + dstStride`, …: dst row j, lane i = src row i, lane j. With `add`, the rows are
+/// added to what `dst` holds instead of overwriting it.
+static inline __attribute__((always_inline))
+void stn_transpose_16x16(const float *src, long srcStride, float *dst, long dstStride, int add) {
+#if STN_SIMD_GATHERS
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * srcStride);
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+    for (int i = 0; i < 16; i++) {
+        float *d = dst + i * dstStride;
+        _mm512_storeu_ps(d, add ? _mm512_add_ps(_mm512_loadu_ps(d), r[i]) : r[i]);
+    }
+#else
+    float tile[16][16];
+    for (int i = 0; i < 16; i++) for (int j = 0; j < 16; j++) tile[j][i] = src[i * srcStride + j];
+    for (int j = 0; j < 16; j++) for (int i = 0; i < 16; i++) {
+        float *d = dst + j * dstStride + i;
+        *d = add ? *d + tile[j][i] : tile[j][i];
+    }
+#endif
+}
+
 /// Each lane rounded down (`vrndscaleps`; `floorf` lane by lane otherwise).
 static inline __attribute__((always_inline))
 stn_f32x16 stn_floor_f32x16(stn_f32x16 v) {
