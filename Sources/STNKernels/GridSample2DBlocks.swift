@@ -187,6 +187,10 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
         bilinear2DForwardBordered(s, input, source, output, positions, policy, fill, g)
         return
     }
+    if pixelMajorApplies(T.self, policy, s) {
+        bilinear2DForwardPixelMajor(s, input, source, output, positions, policy, fill)
+        return
+    }
     let streaming = streamsOutput(T.self, count: s.batch * C * plane)
     defer { if streaming { stn_stream_fence() } }
     // 16 ints of slack: the window path reads whole 16-lane chunks of the last offsets.

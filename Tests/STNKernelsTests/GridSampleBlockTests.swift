@@ -60,7 +60,11 @@ final class GridSampleBlockTests: XCTestCase {
                       // Float bicubic chunks with every tap inside go four positions at a time.
                       SamplingShape2D(batch: 2, channels: 3, inputHeight: 40, inputWidth: 44, outputHeight: 17, outputWidth: 19),
                       // Many channels and a smooth grid: 16-lane chunks read from row windows.
-                      SamplingShape2D(batch: 2, channels: 9, inputHeight: 30, inputWidth: 41, outputHeight: 27, outputWidth: 37)]
+                      SamplingShape2D(batch: 2, channels: 9, inputHeight: 30, inputWidth: 41, outputHeight: 27, outputWidth: 37),
+                      // Multiples of 16 channels: the Float bilinear forward on a pixel-major copy
+                      // (PixelMajor.swift); 117 and 210 pixels, partial blocks and tiles.
+                      SamplingShape2D(batch: 2, channels: 16, inputHeight: 9, inputWidth: 13, outputHeight: 11, outputWidth: 12),
+                      SamplingShape2D(batch: 1, channels: 32, inputHeight: 7, inputWidth: 30, outputHeight: 9, outputWidth: 11)]
             + Self.narrowShapes
         // Each shape four times: grid values in ±1.4 (taps across the border: masked reads),
         // scaled by 0.6 (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512), and
