@@ -352,18 +352,23 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
         return
     }
     // The first C16 channels (C rounded down to 16) go through a pixel-major copy of the input
-    // gradient (`scatterChannelVectors`), the others are scattered plane by plane.
+    // gradient (`scatterChannelVectors`); 2 to 4 channels through one with four floats per pixel
+    // (`scatterChannelQuads`); the others are scattered plane by plane.
     let C16 = T.self == Float.self && C >= 16 && C / 16 * 16 * (inPlane + 1) <= pixelMajorMaxFloats ? C / 16 * 16 : 0
+    let quads = T.self == Float.self && C >= 2 && C <= 4 && 4 * (inPlane + 1) <= pixelMajorMaxFloats
+    let scattered = quads ? C : C16   // channels not scattered plane by plane
+    let copyFloats = quads ? 4 * (inPlane + 1) : C16 * (inPlane + 1 + sampleBlock)
     withGridGradientScratch(T.self) { pts, outScratch, o, f, zero in
-      withUnsafeTemporaryAllocation(byteCount: Swift.max(1, C16 * (inPlane + 1 + sampleBlock)) * 4, alignment: 64) { raw in
+      withUnsafeTemporaryAllocation(byteCount: Swift.max(1, copyFloats) * 4, alignment: 64) { raw in
         let B = sampleBlock
         let src = input + b * C * inPlane
         let gOut = gradOutput + b * C * plane - b * plane   // + q: position q (flat) of channel 0
         let gIn = gradInput + b * C * inPlane
         let flat = (b * plane)..<((b + 1) * plane)
-        let pixels = raw.baseAddress!.bindMemory(to: Float.self, capacity: Swift.max(1, C16 * (inPlane + 1 + B)))
+        let pixels = raw.baseAddress!.bindMemory(to: Float.self, capacity: Swift.max(1, copyFloats))
         let goT = pixels + C16 * (inPlane + 1)
         if C16 > 0 { pixels.update(repeating: 0, count: C16 * (inPlane + 1)) }
+        if quads { pixels.update(repeating: 0, count: 4 * (inPlane + 1)) }
         var prefetch = nextInputPrefetch(flat.lowerBound..<(prefetchNext ? flat.upperBound + 1 : flat.upperBound),
                                          flat, b, plane: plane, input: src, count: C * inPlane,
                                          stepsPerBlock: sampleBlock / 16 * C)
@@ -375,7 +380,8 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
             if C16 > 0 {
                 scatterChannelVectors(asFloat(gOut + q), plane, C16, o, asFloat(UnsafePointer(f)), n, pixels, goT, inPlane)
             }
-            for c in C16..<C {
+            if quads { scatterChannelQuads(asFloat(gOut + q), plane, C, o, asFloat(UnsafePointer(f)), n, pixels, inPlane) }
+            for c in scattered..<C {
                 let go = gOut + c * plane + q
                 let dst = gIn + c * inPlane
                 for i in 0..<n {
@@ -390,6 +396,7 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
             }
         }
         if C16 > 0 { addPixelMajor(pixels, C16, inPlane, into: asFloat(gIn)) }
+        if quads { addPixelQuads(pixels, C, inPlane, into: asFloat(gIn)) }
       }
     }
 }

@@ -75,6 +75,54 @@ func addPixelMajor(_ pixels: UnsafePointer<Float>, _ C16: Int, _ inPlane: Int, i
     }
 }
 
+/// The input-gradient scatter of a block for C = 2…4 channels through a pixel-major copy with
+/// four floats per pixel (`pixels`, the spare pixel at `inPlane` for taps outside): each tap is
+/// one 4-lane read-modify-write instead of C scalar ones, the same products added to each cell
+/// in the same order. (grad_output is read lane by lane: stored as vectors and read back four
+/// floats at a time, it would wait for the stores — a 16-byte load from wider or narrower
+/// stores is not forwarded.) 32×3×224×224 whole backward: one thread 15.1 → 12.7 ms, two threads
+/// 8.7 → 7.5 ms.
+@inlinable @inline(__always)
+func scatterChannelQuads(
+    _ go: UnsafePointer<Float>, _ plane: Int, _ C: Int, _ o: UnsafePointer<Int32>, _ f: UnsafePointer<Float>,
+    _ n: Int, _ pixels: UnsafeMutablePointer<Float>, _ inPlane: Int
+) {
+    let B = sampleBlock, outside = Int32(truncatingIfNeeded: inPlane)
+    for i in 0..<n {
+        var g = SIMD4<Float>()
+        g[0] = go[i]
+        g[1] = go[plane + i]
+        if C > 2 { g[2] = go[2 * plane + i] }
+        if C > 3 { g[3] = go[3 * plane + i] }
+        let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
+        @inline(__always) func add(_ k: Int, _ w: Float) {
+            let x = o[k * B + i]
+            let p = pixels + Int(x >= 0 ? x : outside) * 4
+            storeLanes4(lanes4(p) + SIMD4<Float>(repeating: w) * g, p)
+        }
+        add(0, fs * fe)
+        add(1, fs * fw)
+        add(2, fn * fe)
+        add(3, fn * fw)
+    }
+}
+
+/// Adds channels 0..<C of the four-floats-per-pixel `pixels` into the planes of `gradInput`.
+@inlinable @inline(__always)
+func addPixelQuads(_ pixels: UnsafePointer<Float>, _ C: Int, _ inPlane: Int, into gradInput: UnsafeMutablePointer<Float>) {
+    var p0 = 0
+    while p0 + 16 <= inPlane {
+        for c in 0..<C {
+            let d = gradInput + c * inPlane + p0
+            storeLanes16(lanes16(d) + stn_channel_of_quads_f32x16(pixels + 4 * p0, Int32(truncatingIfNeeded: c)), d)
+        }
+        p0 += 16
+    }
+    for p in p0..<inPlane {
+        for c in 0..<C { gradInput[c * inPlane + p] += pixels[4 * p + c] }
+    }
+}
+
 /// Bilinear forward of `positions` through a pixel-major copy of each batch element's input
 /// (C a multiple of 16, `pixelMajorApplies`): per position, each tap is C/16 vectors blended with
 /// the position's weights (the products and sums of `bilinearLane`, 16 channels at a time) into

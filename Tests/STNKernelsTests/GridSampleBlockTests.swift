@@ -201,8 +201,11 @@ final class GridSampleBlockTests: XCTestCase {
         let shapes = [SamplingShape2D(batch: 3, channels: 3, inputHeight: 7, inputWidth: 9, outputHeight: 13, outputWidth: 11),
                       SamplingShape2D(batch: 2, channels: 9, inputHeight: 6, inputWidth: 10, outputHeight: 9, outputWidth: 15),
                       SamplingShape2D(batch: 2, channels: 1, inputHeight: 16, inputWidth: 12, outputHeight: 20, outputWidth: 20),
-                      // Too wide for the narrow copies: the block kernel's sweep with few channels.
+                      // Too wide for the narrow copies: the block kernel's sweep with few channels
+                      // (2 to 4: scattered four floats per pixel, 350 and 315 pixels).
                       SamplingShape2D(batch: 2, channels: 2, inputHeight: 10, inputWidth: 40, outputHeight: 9, outputWidth: 33),
+                      SamplingShape2D(batch: 2, channels: 3, inputHeight: 10, inputWidth: 35, outputHeight: 7, outputWidth: 19),
+                      SamplingShape2D(batch: 1, channels: 4, inputHeight: 9, inputWidth: 35, outputHeight: 11, outputWidth: 20),
                       // At least 16 channels: 16 at a time through a pixel-major copy (Float), the
                       // 3 left over plane by plane; 210 pixels (a partial tile of 16) and blocks
                       // with a partial chunk.

@@ -143,4 +143,13 @@ final class RowWindowTests: XCTestCase {
         } }
         for j in 0..<16 { for i in 0..<16 { XCTAssertEqual(dst[j * 19 + 1 + i], 2 * src[i * 21 + 2 + j]) } }
     }
+
+    /// One channel of 16 pixels stored four channels per pixel (the few-channel scatter's copy).
+    func testChannelOfQuads() {
+        let p = (0..<64).map { Float($0) * 0.25 - 3 }
+        for c in 0..<4 {
+            let v = p.withUnsafeBufferPointer { stn_channel_of_quads_f32x16($0.baseAddress!, Int32(c)) }
+            for j in 0..<16 { XCTAssertEqual(v[j], p[4 * j + c]) }
+        }
+    }
 }

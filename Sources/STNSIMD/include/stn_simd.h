@@ -433,6 +433,22 @@ void stn_transpose_16x16(const float *src, long srcStride, float *dst, long dstS
 #endif
 }
 
+/// Lane j = p[4j + c] (j < 16): channel c of 16 pixels stored four channels per pixel.
+static inline __attribute__((always_inline))
+stn_f32x16 stn_channel_of_quads_f32x16(const float *p, int c) {
+#if STN_SIMD_GATHERS
+    __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28),
+                                   _mm512_set1_epi32(c));
+    __m512 a = _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx, _mm512_loadu_ps(p + 16));
+    __m512 b = _mm512_permutex2var_ps(_mm512_loadu_ps(p + 32), idx, _mm512_loadu_ps(p + 48));
+    return (stn_f32x16)_mm512_shuffle_f32x4(a, b, 0x44);
+#else
+    stn_f32x16 r;
+    for (int j = 0; j < 16; j++) r[j] = p[4 * j + c];
+    return r;
+#endif
+}
+
 /// Each lane rounded down (`vrndscaleps`; `floorf` lane by lane otherwise).
 static inline __attribute__((always_inline))
 stn_f32x16 stn_floor_f32x16(stn_f32x16 v) {
