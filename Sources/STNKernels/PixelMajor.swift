@@ -28,16 +28,7 @@ func scatterChannelVectors(
     _ n: Int, _ pixels: UnsafeMutablePointer<Float>, _ goT: UnsafeMutablePointer<Float>, _ inPlane: Int
 ) {
     let B = sampleBlock
-    var i0 = 0
-    while i0 + 16 <= n {
-        for c0 in stride(from: 0, to: C16, by: 16) {
-            stn_transpose_16x16(go + c0 * plane + i0, plane, goT + i0 * C16 + c0, C16, 0)
-        }
-        i0 += 16
-    }
-    for i in i0..<n {
-        for c in 0..<C16 { goT[i * C16 + c] = go[c * plane + i] }
-    }
+    transposeChannels(go, plane, rows: C16, columns: n, into: goT, C16, add: false)
     let outside = Int32(truncatingIfNeeded: inPlane)
     for i in 0..<n {
         let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
@@ -63,16 +54,7 @@ func scatterChannelVectors(
 /// Adds the pixel-major `pixels` (C16 values per pixel) into the planes of `gradInput`.
 @inlinable @inline(__always)
 func addPixelMajor(_ pixels: UnsafePointer<Float>, _ C16: Int, _ inPlane: Int, into gradInput: UnsafeMutablePointer<Float>) {
-    var p0 = 0
-    while p0 + 16 <= inPlane {
-        for c0 in stride(from: 0, to: C16, by: 16) {
-            stn_transpose_16x16(pixels + p0 * C16 + c0, C16, gradInput + c0 * inPlane + p0, inPlane, 1)
-        }
-        p0 += 16
-    }
-    for p in p0..<inPlane {
-        for c in 0..<C16 { gradInput[c * inPlane + p] += pixels[p * C16 + c] }
-    }
+    transposeChannels(pixels, C16, rows: inPlane, columns: C16, into: gradInput, inPlane, add: true)
 }
 
 /// The input-gradient scatter of a block for C = 2…4 channels through a pixel-major copy with
@@ -165,16 +147,7 @@ func bilinear2DForwardPixelMajor<T: STNFloat, P: SamplingPolicy, G: GridSource2D
                     }
                 }
                 // The block into the output planes.
-                var i0 = 0
-                while i0 + 16 <= n {
-                    for c0 in stride(from: 0, to: C, by: 16) {
-                        stn_transpose_16x16(block + i0 * C + c0, C, dst + c0 * plane + q + i0, plane, 0)
-                    }
-                    i0 += 16
-                }
-                for i in i0..<n {
-                    for c in 0..<C { dst[c * plane + q + i] = block[i * C + c] }
-                }
+                transposeChannels(block, C, rows: n, columns: C, into: dst + q, plane, add: false)
             }
         }
       }
@@ -193,14 +166,28 @@ func pixelMajorApplies<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: Sampling
 /// `pixels` (pixel p's C values at p·C).
 @inlinable @inline(__always)
 func copyPixelMajor(_ input: UnsafePointer<Float>, _ C: Int, _ inPlane: Int, into pixels: UnsafeMutablePointer<Float>) {
-    var p0 = 0
-    while p0 + 16 <= inPlane {
-        for c0 in stride(from: 0, to: C, by: 16) {
-            stn_transpose_16x16(input + c0 * inPlane + p0, inPlane, pixels + p0 * C + c0, C, 0)
+    transposeChannels(input, inPlane, rows: C, columns: inPlane, into: pixels, C, add: false)
+}
+
+/// Transposes the `rows` rows of `columns` values at `src` (rows `srcStride` apart) into
+/// `columns` rows of `rows` values at `dst` (rows `dstStride` apart): dst[j·dstStride + i] =
+/// src[i·srcStride + j], added to what `dst` holds with `add`. 16×16 tiles, then the edges value
+/// by value. (Planes to pixel-major, pixel-major to planes, and blocks either way.)
+@inlinable @inline(__always)
+func transposeChannels(
+    _ src: UnsafePointer<Float>, _ srcStride: Int, rows: Int, columns: Int,
+    into dst: UnsafeMutablePointer<Float>, _ dstStride: Int, add: Bool
+) {
+    let r16 = rows / 16 * 16, c16 = columns / 16 * 16
+    for j0 in stride(from: 0, to: c16, by: 16) {
+        for i0 in stride(from: 0, to: r16, by: 16) {
+            stn_transpose_16x16(src + i0 * srcStride + j0, srcStride, dst + j0 * dstStride + i0, dstStride, add ? 1 : 0)
         }
-        p0 += 16
     }
-    for p in p0..<inPlane {
-        for c in 0..<C { pixels[p * C + c] = input[c * inPlane + p] }
+    @inline(__always) func one(_ i: Int, _ j: Int) {
+        let v = src[i * srcStride + j], d = dst + j * dstStride + i
+        d.pointee = add ? d.pointee + v : v
     }
+    for i in r16..<rows { for j in 0..<columns { one(i, j) } }
+    for i in 0..<r16 { for j in c16..<columns { one(i, j) } }
 }

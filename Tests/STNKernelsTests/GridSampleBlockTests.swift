@@ -38,6 +38,16 @@ final class GridSampleBlockTests: XCTestCase {
         return g
     }
 
+    /// Each shape's grids: values in ±1.4 (taps across the border: masked reads), scaled by 0.6
+    /// (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512), the benchmark's
+    /// affine grid and `theta` (chunks whose taps fit a few whole rows read them as such).
+    func gridMakers<T: STNFloat>(_: T.Type, _ theta: [Double]) -> [(SamplingShape2D, inout LCG) -> [T]] {
+        [{ s, rng in self.makeGrid(s.batch * s.outputPlane * 2, &rng) },
+         { s, rng in (self.makeGrid(s.batch * s.outputPlane * 2, &rng) as [T]).map { $0 * T(0.6) } },
+         { s, _ in self.affineGrid(s, [0.9, -0.15, 0.05, 0.15, 0.9, -0.02]) },
+         { s, _ in self.affineGrid(s, theta) }]
+    }
+
     func same<T: STNFloat>(_ a: [T], _ b: [T], _ msg: String) {
         XCTAssertEqual(a.count, b.count)
         for i in a.indices where !(a[i] == b[i] && a[i].sign == b[i].sign) && !(a[i].isNaN && b[i].isNaN) {
@@ -66,15 +76,7 @@ final class GridSampleBlockTests: XCTestCase {
                       SamplingShape2D(batch: 2, channels: 16, inputHeight: 9, inputWidth: 13, outputHeight: 11, outputWidth: 12),
                       SamplingShape2D(batch: 1, channels: 32, inputHeight: 7, inputWidth: 30, outputHeight: 9, outputWidth: 11)]
             + Self.narrowShapes
-        // Each shape four times: grid values in ±1.4 (taps across the border: masked reads),
-        // scaled by 0.6 (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512), and
-        // two affine grids (a rotation either way, zoom and shift; chunks whose taps fit a
-        // RowWindow — rows growing or shrinking along the chunk — read whole rows).
-        let grids: [(SamplingShape2D, inout LCG) -> [T]] = [
-            { s, rng in self.makeGrid(s.batch * s.outputPlane * 2, &rng) },
-            { s, rng in (self.makeGrid(s.batch * s.outputPlane * 2, &rng) as [T]).map { $0 * T(0.6) } },
-            { s, _ in self.affineGrid(s, [0.9, -0.15, 0.05, 0.15, 0.9, -0.02]) },
-            { s, _ in self.affineGrid(s, [0.7, 0.31, -0.1, -0.25, 0.85, 0.07]) }]
+        let grids = gridMakers(T.self, [0.7, 0.31, -0.1, -0.25, 0.85, 0.07])
         for (s, makeGrid) in shapes.flatMap({ s in grids.map { (s, $0) } }) {
             let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.next() * 4 - 2) }
             let grid = makeGrid(s, &rng)
@@ -212,11 +214,7 @@ final class GridSampleBlockTests: XCTestCase {
                       SamplingShape2D(batch: 2, channels: 19, inputHeight: 7, inputWidth: 30, outputHeight: 9, outputWidth: 11),
                       SamplingShape2D(batch: 1, channels: 32, inputHeight: 8, inputWidth: 8, outputHeight: 12, outputWidth: 16)]
             + Self.narrowShapes
-        let grids: [(SamplingShape2D, inout LCG) -> [T]] = [
-            { s, rng in self.makeGrid(s.batch * s.outputPlane * 2, &rng) },
-            { s, rng in (self.makeGrid(s.batch * s.outputPlane * 2, &rng) as [T]).map { $0 * T(0.6) } },
-            { s, _ in self.affineGrid(s, [0.9, -0.15, 0.05, 0.15, 0.9, -0.02]) },
-            { s, _ in self.affineGrid(s, [1.3, -0.4, 0.2, 0.5, 1.2, -0.3]) }]
+        let grids = gridMakers(T.self, [1.3, -0.4, 0.2, 0.5, 1.2, -0.3])
         for (s, makeGrid) in shapes.flatMap({ s in grids.map { (s, $0) } }) {
             let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.next() * 4 - 2) }
             let grid = makeGrid(s, &rng)
