@@ -383,6 +383,10 @@ func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
 ) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
+    if C < manyChannels, let g = narrowPlanes(T.self, policy, s) {
+        nearest2DForwardNarrow(s, input, source, output, positions, policy, fill, g)
+        return
+    }
     let streaming = streamsOutput(T.self, count: s.batch * C * plane)
     defer { if streaming { stn_stream_fence() } }
     // 16 ints of slack: the window path reads whole 16-lane chunks.

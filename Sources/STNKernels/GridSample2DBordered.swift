@@ -17,8 +17,8 @@ import STNSIMD
 //
 // Measured, 64×1×28×28 with the benchmark's grid, one thread: bilinear 65 → 51 µs, bicubic
 // 271 → 136 µs. Nearest was slower this way (33 → 36 µs: it has no pairs to gain and masked
-// gathers cost it nothing extra), so it keeps the block kernel. Bilinear inputs whose rows fit
-// 28 floats have since gone to the narrow path (GridSample2DNarrow.swift: 48 → 34 µs there);
+// gathers cost it nothing extra), so it keeps the block kernel. Bilinear and nearest inputs whose
+// rows fit 28 floats have since gone to the narrow path (GridSample2DNarrow.swift);
 // wider small inputs still come here, bicubic ones too. The copies' margins are written once
 // per task: they hold the same values for every batch element.
 

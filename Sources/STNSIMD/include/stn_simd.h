@@ -461,6 +461,18 @@ stn_f32x16 stn_floor_f32x16(stn_f32x16 v) {
 #endif
 }
 
+/// Each lane rounded to the nearest integer, halves to even (`vrndscaleps`; `rintf` otherwise).
+static inline __attribute__((always_inline))
+stn_f32x16 stn_round_even_f32x16(stn_f32x16 v) {
+#if STN_SIMD_GATHERS
+    return (stn_f32x16)_mm512_roundscale_ps((__m512)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+    stn_f32x16 r;
+    for (int i = 0; i < 16; i++) r[i] = __builtin_rintf(v[i]);
+    return r;
+#endif
+}
+
 /// `clampedIndex` of each lane: `f > lo ? f : lo`, then `< hi ? : hi`, truncated (NaN gives lo).
 static inline __attribute__((always_inline))
 stn_i32x16 stn_clamped_index_i32x16(stn_f32x16 f, int lo, int hi) {
