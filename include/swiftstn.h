@@ -226,9 +226,19 @@ int32_t stn_warp_perspective_backward(int32_t dtype, const void *grad_output,
 typedef struct stn_network stn_network;
 typedef struct stn_trainer stn_trainer;
 
-/* Builds a network from `spec` with parameters initialised from `seed`; NULL on error. */
+/* Builds a network from `spec` with parameters initialised from `seed` into *out (NULL on
+ * error); returns the status (STN_INVALID_ARGUMENT for a bad spec, STN_OUT_OF_MEMORY for one
+ * over stn_network_get_max_parameters, STN_SIZE_OVERFLOW for counts past 64 bits). */
+int32_t stn_network_new(const char *spec, uint64_t seed, stn_network **out, char *err, size_t err_len);
+/* The same, returning the network or NULL (the status is lost; prefer stn_network_new). */
 stn_network *stn_network_create(const char *spec, uint64_t seed, char *err, size_t err_len);
 void stn_network_free(stn_network *net);
+
+/* The largest parameter count stn_network_create accepts (default: a quarter of physical memory
+ * in float32 values, at most 2^31). A spec over it fails with STN_OUT_OF_MEMORY before anything
+ * is allocated, naming the layer that crosses it. n must be >= 1; applies to later creations. */
+int32_t stn_network_set_max_parameters(int64_t n, char *err, size_t err_len);
+int64_t stn_network_get_max_parameters(void);
 
 /* Total parameter count (floats), number of parameter tensors, and the shape of tensor `index`. */
 int64_t stn_network_parameter_count(const stn_network *net);

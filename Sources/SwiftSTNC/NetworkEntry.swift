@@ -25,17 +25,36 @@ func batch(_ n: Int64, _ shape: [Int]) throws -> Int {
     return count
 }
 
+@_cdecl("stn_network_new")
+public func stn_network_new(_ spec: UnsafePointer<CChar>?, _ seed: UInt64, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                            _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    out?.pointee = nil
+    return reporting(err, errLen) {
+        guard let spec else { throw STNError(.invalidArgument, "spec is NULL") }
+        guard let out else { throw STNError(.invalidArgument, "out is NULL") }
+        let net = try Network(spec: try LayerSpec(parsing: String(cString: spec)), seed: seed)
+        out.pointee = Unmanaged.passRetained(net).toOpaque()
+    }
+}
+
 @_cdecl("stn_network_create")
 public func stn_network_create(_ spec: UnsafePointer<CChar>?, _ seed: UInt64,
                                _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> UnsafeMutableRawPointer? {
     var handle: UnsafeMutableRawPointer? = nil
-    _ = reporting(err, errLen) {
-        guard let spec else { throw STNError(.invalidArgument, "spec is NULL") }
-        let net = try Network(spec: try LayerSpec(parsing: String(cString: spec)), seed: seed)
-        handle = Unmanaged.passRetained(net).toOpaque()
-    }
+    _ = stn_network_new(spec, seed, &handle, err, errLen)
     return handle
 }
+
+@_cdecl("stn_network_set_max_parameters")
+public func stn_network_set_max_parameters(_ n: Int64, _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+    reporting(err, errLen) {
+        guard n >= 1 else { throw STNError(.invalidArgument, "max_parameters must be at least 1, got \(n)") }
+        Network.maxParameters = Int(n)
+    }
+}
+
+@_cdecl("stn_network_get_max_parameters")
+public func stn_network_get_max_parameters() -> Int64 { Int64(Network.maxParameters) }
 
 @_cdecl("stn_network_free")
 public func stn_network_free(_ h: UnsafeMutableRawPointer?) {

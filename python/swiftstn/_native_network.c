@@ -77,9 +77,23 @@ static PyObject *py_network_create(PyObject *self, PyObject *args) {
     unsigned long long seed;
     if (!PyArg_ParseTuple(args, "sK:network_create", &spec, &seed)) return NULL;
     char err[ERR_LEN];
-    stn_network *net = stn_network_create(spec, (uint64_t)seed, err, ERR_LEN);
-    if (net == NULL) return raise_status(STN_INVALID_ARGUMENT, err);
+    stn_network *net = NULL;
+    int32_t st = stn_network_new(spec, (uint64_t)seed, &net, err, ERR_LEN);
+    if (st != STN_OK) return raise_status(st, err);
     return PyCapsule_New(net, NET_CAPSULE, free_network);
+}
+
+static PyObject *py_network_set_max_parameters(PyObject *self, PyObject *arg) {
+    long long n = PyLong_AsLongLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    char err[ERR_LEN];
+    int32_t st = stn_network_set_max_parameters((int64_t)n, err, ERR_LEN);
+    if (st != STN_OK) return raise_status(st, err);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_network_get_max_parameters(PyObject *self, PyObject *unused) {
+    return PyLong_FromLongLong(stn_network_get_max_parameters());
 }
 
 static PyObject *py_network_parameter_shapes(PyObject *self, PyObject *cap) {
@@ -395,6 +409,8 @@ static PyObject *py_trainer_set_state(PyObject *self, PyObject *args) {
 
 PyMethodDef swiftstn_network_methods[] = {
     {"network_create", py_network_create, METH_VARARGS, "network_create(spec, seed) -> network"},
+    {"network_set_max_parameters", py_network_set_max_parameters, METH_O, "network_set_max_parameters(n)"},
+    {"network_get_max_parameters", py_network_get_max_parameters, METH_NOARGS, "network_get_max_parameters() -> int"},
     {"network_parameter_shapes", py_network_parameter_shapes, METH_O, "network_parameter_shapes(net) -> [shape]"},
     {"network_get_parameters", py_network_get_parameters, METH_O, "network_get_parameters(net) -> float32 array"},
     {"network_set_parameters", py_network_set_parameters, METH_VARARGS, "network_set_parameters(net, flat)"},

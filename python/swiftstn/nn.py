@@ -19,7 +19,27 @@ Parameter names follow PyTorch's (``0.localization.0.weight`` …), so ``state_d
 """
 from collections import OrderedDict
 
+from . import _native
 from ._model import ModelMixin
+
+
+def set_max_parameters(n):
+    """Sets the largest parameter count a model may be compiled with.
+
+    A model over it raises :class:`MemoryError` naming the layer that crosses it, before anything
+    is allocated. The default, :func:`get_max_parameters` before any call, is a quarter of the
+    machine's physical memory in float32 values (training keeps about four copies: parameters,
+    gradients, momentum and per-chunk gradients), at most 2**31. Applies to models compiled
+    afterwards, in every thread.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_max_parameters(): n must be a positive int, got {n!r}")
+    _native.network_set_max_parameters(n)
+
+
+def get_max_parameters():
+    """The largest parameter count a model may be compiled with (see :func:`set_max_parameters`)."""
+    return _native.network_get_max_parameters()
 
 
 def _pair(v, name):

@@ -481,6 +481,49 @@ def test_parameter_count_overflow_is_refused():
     """))
 
 
+def test_model_over_the_parameter_limit_raises_memory_error_naming_the_layer():
+    # The spec a fuzzer reached (fuzz/RESULTS.md, 10): 2·10^9 parameters, under the old fixed
+    # 2^31 bound, so the engine tried to allocate 8 GB. The default limit is a quarter of this
+    # machine's memory in float32 values; the spec is refused before any allocation.
+    r = run_isolated("""
+        import resource
+        from swiftstn import nn, _native
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))   # an 8 GB allocation would fail
+        limit = nn.get_max_parameters()
+        try:
+            _native.network_create("conv(1e3,1e3,1e3,2,1,1,0,0,1)", 0)
+            print("built")
+        except Exception as e:
+            print(type(e).__name__ + ":", limit, e)
+    """)
+    assert_refused_cleanly(r, expected=("MemoryError",))
+    _, limit, message = r.stdout.split(" ", 2)
+    pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    assert int(limit) == max(1 << 20, min(1 << 31, pages * page // 16))
+    assert "layer `conv(1000,1000,1000,2,1,1,0,0,1)` has 2000001000 parameters" in message, message
+    assert f"the limit is {limit}" in message, message
+
+
+def test_set_max_parameters_applies_to_later_models_and_validates():
+    old = nn.get_max_parameters()
+    try:
+        nn.set_max_parameters(100)
+        assert nn.get_max_parameters() == 100
+        # 10·5+5 + 5·4+4 = 79 fit; the last Linear's 4·6+6 = 30 bring the network to 109
+        model = nn.Sequential(nn.Flatten(), nn.Linear(10, 5), nn.ReLU(), nn.Linear(5, 4), nn.Linear(4, 6))
+        with pytest.raises(MemoryError, match=r"layer `linear\(4,6,1\)` has 30 parameters, which brings "
+                                              r"the network to 109 .*the limit is 100"):
+            model.build(0)
+        nn.Sequential(nn.Flatten(), nn.Linear(10, 5)).build(0)   # 55 parameters: built
+        for bad in (0, -3, 1.5, True, "7"):
+            with pytest.raises(ValueError, match="set_max_parameters"):
+                nn.set_max_parameters(bad)
+        assert nn.get_max_parameters() == 100   # refused values change nothing
+    finally:
+        nn.set_max_parameters(old)
+    assert nn.get_max_parameters() == old
+
+
 def test_inconsistent_adam_state_is_refused():
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.LogSoftmax()).build(0)
     net = model._compiled()

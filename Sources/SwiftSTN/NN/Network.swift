@@ -1,4 +1,8 @@
 import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A trainable network built from a `LayerSpec`: parameters in one flat Float store (declaration
 /// order, weight before bias), executed in fixed chunks of samples.
@@ -17,8 +21,32 @@ public final class Network {
     /// Samples per chunk: small enough that a batch of 64 feeds 4 threads, large enough that the
     /// linear layers' GEMMs have rows to work on.
     public static let chunkSize = 16
-    /// The largest parameter count a network may have (2^31 floats = 8 GiB).
-    public static let maxParameters = 1 << 31
+    /// The largest parameter count a network may be built with; `defaultMaxParameters` unless
+    /// set. A spec over it is refused (`.outOfMemory`, naming the layer that crosses it) before
+    /// anything is allocated, instead of the allocation aborting the process or swapping.
+    /// Safe to change from any thread; each `init` reads it once.
+    public static var maxParameters: Int {
+        get {
+            let n = configuredMaxParameters.load(ordering: .relaxed)
+            return n > 0 ? n : defaultMaxParameters
+        }
+        set { configuredMaxParameters.store(max(1, newValue), ordering: .relaxed) }
+    }
+    private static let configuredMaxParameters = Atomic<Int>(0)
+
+    /// A quarter of physical memory in float32 parameters (training keeps about four copies:
+    /// the parameters, their gradient, the optimiser's momentum and the per-chunk gradients), at
+    /// most 2^31 (8 GiB); 2^31 when the memory size is unknown. 24 GiB here: 1,610,612,736.
+    public static let defaultMaxParameters: Int = {
+        #if canImport(Glibc)
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        if pages > 0, pageSize > 0 {
+            let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+            if !overflow { return max(1 << 20, min(1 << 31, bytes / 16)) }
+        }
+        #endif
+        return 1 << 31
+    }()
 
     private var plannedShape: [Int]? = nil
     private var slots: [ChunkSlot] = []
@@ -32,9 +60,11 @@ public final class Network {
     public init(spec: LayerSpec, seed: UInt64 = 0) throws {
         self.spec = spec
         var nextID = 0
+        var layerTexts: [String] = []   // by node id, for error messages
         func build(_ s: LayerSpec) throws -> LayerNode {
             let id = nextID
             nextID += 1
+            layerTexts.append(s.text)
             switch s {
             case let .conv2d(i, o, k, st, p, b):
                 guard i > 0, o > 0, k.0 > 0, k.1 > 0, st.0 > 0, st.1 > 0, p.0 >= 0, p.1 >= 0 else {
@@ -70,16 +100,20 @@ public final class Network {
         nodes = root.subtree
         var offset = 0
         var shapes: [[Int]] = []
+        let limit = Network.maxParameters
         for n in nodes {
             n.parameterOffset = offset
-            let (next, overflow) = offset.addingReportingOverflow(try n.checkedParameterCount())
+            let own = try n.checkedParameterCount()
+            let (next, overflow) = offset.addingReportingOverflow(own)
             if overflow { throw STNError(.sizeOverflow, "the network has more parameters than fit in 64 bits") }
+            // Refuse what cannot be allocated before allocating anything, naming the layer.
+            guard next <= limit else {
+                throw STNError(.outOfMemory, "layer `\(layerTexts[n.id])` has \(own) parameters, "
+                               + "which brings the network to \(next) (\(gibibytes(next)) GiB of float32); the limit is "
+                               + "\(limit) (\(gibibytes(limit)) GiB; set_max_parameters changes it)")
+            }
             offset = next
             shapes += n.parameterShapes
-        }
-        // Refuse what cannot be allocated instead of letting the allocation abort the process.
-        guard offset <= Network.maxParameters else {
-            throw STNError(.outOfMemory, "the network has \(offset) parameters; at most \(Network.maxParameters) (\(Network.maxParameters / (1 << 28)) GiB of float32) are supported")
         }
         parameterShapes = shapes
         parameters = [Float](repeating: 0, count: offset)
@@ -325,4 +359,10 @@ public final class Network {
             return BatchResult(loss: chunkLoss.reduce(0, +) / Double(max(n, 1)), correct: chunkCorrect.reduce(0, +))
         }
     }
+}
+
+/// `floats` float32 values in GiB, one decimal.
+private func gibibytes(_ floats: Int) -> String {
+    let tenths = Int((Double(floats) * 4 / Double(1 << 30) * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
 }
