@@ -30,7 +30,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MNIST = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
 
 
-def median_time(fn, budget=1.0, min_runs=5, max_runs=200):
+def median_time(fn, budget=1.0, min_runs=5, max_runs=100_000):
+    """Median of back-to-back runs for `budget` seconds. The budget, not a run count, bounds fast
+    calls: right after the other engine's runs, its idle threads may keep spinning on a core for
+    ~20 ms (measured: swiftstn's 13 µs nearest 64×1×28×28 took 25 µs for its first ~800 calls
+    after 300 PyTorch calls), which a cap of 200 runs (4 ms here) could not outlast."""
     fn()  # warm-up (allocations, thread pools)
     times = []
     start = time.perf_counter()
