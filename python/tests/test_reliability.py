@@ -524,6 +524,33 @@ def test_set_max_parameters_applies_to_later_models_and_validates():
     assert nn.get_max_parameters() == old
 
 
+def test_model_whose_activations_cannot_be_allocated_raises_memory_error():
+    # 3·10^6 parameters, within the limit, but a 28×28 input makes the 1×1 convolution's output
+    # 10^6×28×28 floats per sample: chunk buffers of ~50 GB each. This aborted the process
+    # ("failed to allocate 50176000000 bytes") before planning refused it.
+    r = run_isolated("""
+        import numpy as np
+        from swiftstn import nn, _native
+        model = nn.Sequential(nn.Conv2d(1, 10**6, 1), nn.MaxPool2d(28), nn.Flatten(), nn.Linear(10**6, 2),
+                              nn.LogSoftmax(dim=1))
+        print("output shape", _native.network_output_shape(model.build(0)._compiled(), [1, 28, 28]))
+        for call in (lambda: model.predict(np.zeros((1, 1, 28, 28), np.float32)),
+                     lambda: model.fit(np.zeros((2, 1, 28, 28), np.float32), np.array([0, 1]), progress=False)):
+            try:
+                call()
+                print("ran")
+            except Exception as e:
+                print(type(e).__name__ + ":", e)
+    """)
+    assert r.returncode == 0, f"process died with status {r.returncode}:\n" + r.stderr[-2000:]
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 3, r.stdout
+    assert lines[0] == "output shape (2,)", lines[0]   # planning alone allocates nothing: allowed
+    for line in lines[1:]:
+        assert line.startswith("MemoryError: per-sample input (1, 28, 28) needs an estimated"), line
+        assert "the largest layer is `conv(1,1000000,1,1,1,1,0,0,1)` with output (1000000, 28, 28)" in line, line
+
+
 def test_inconsistent_adam_state_is_refused():
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.LogSoftmax()).build(0)
     net = model._compiled()

@@ -14,6 +14,8 @@ public final class Network {
     public let spec: LayerSpec
     let root: LayerNode
     let nodes: [LayerNode]
+    /// Each node's spec text, by node id (for error messages).
+    let layerTexts: [String]
     /// Shapes of every parameter tensor, in order.
     public let parameterShapes: [[Int]]
     /// All parameters, flat.
@@ -49,6 +51,7 @@ public final class Network {
     }()
 
     private var plannedShape: [Int]? = nil
+    private var memoryCheckedShape: [Int]? = nil
     private var slots: [ChunkSlot] = []
     private var chunkGradStore: UnsafeMutablePointer<Float>? = nil
     private var chunkGradCapacity = 0
@@ -97,6 +100,7 @@ public final class Network {
         }
         let root = try build(spec)
         self.root = root
+        self.layerTexts = layerTexts
         nodes = root.subtree
         var offset = 0
         var shapes: [[Int]] = []
@@ -165,9 +169,16 @@ public final class Network {
         }
     }
 
-    /// Plans shapes for `input` (re-planning frees the old buffers). Call with the lock held.
-    private func plan(_ input: [Int]) throws {
+    /// Plans shapes for `input` (re-planning frees the old buffers); before running (`running`),
+    /// also checks that its buffers can be allocated. Call with the lock held.
+    private func plan(_ input: [Int], running: Bool = false) throws {
+        if running && memoryCheckedShape != input {
+            try plan(input)
+            try checkActivationMemory(input)
+            memoryCheckedShape = input
+        }
         if plannedShape == input { return }
+        memoryCheckedShape = nil
         guard !input.isEmpty, input.allSatisfy({ $0 > 0 }) else {
             throw STNError(.invalidArgument, "expected a non-empty per-sample input shape, got \(describeShape(input))")
         }
@@ -178,6 +189,47 @@ public final class Network {
         slots = []
         _ = try root.plan(input: input)
         plannedShape = input
+    }
+
+    /// The most activation memory (bytes) the chunk slots of one call may need: half of physical
+    /// memory (2^40 when unknown).
+    public static let maxActivationBytes: Int = {
+        #if canImport(Glibc)
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        if pages > 0, pageSize > 0 {
+            let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+            if !overflow { return bytes / 2 }
+        }
+        #endif
+        return 1 << 40
+    }()
+
+    /// Refuses (`.outOfMemory`, naming the largest layer) a plan whose chunk slots could not be
+    /// allocated, before any is: a slot holds, per sample of a chunk, each layer's output and
+    /// its gradient, layer state of the same order (pooling indices, dropout masks, a
+    /// transformer's grid) and the shared workspace. The estimate counts every layer's output
+    /// three times (a container's too), an upper bound for the layers here; one slot per thread.
+    private func checkActivationMemory(_ input: [Int]) throws {
+        let m = Network.chunkSize
+        var floats = root.workspaceCount(maxBatch: m) + 3 * m * root.outputSize
+        var largest = nodes[0]
+        for n in nodes {
+            let (perNode, overflow) = n.outputSize.multipliedReportingOverflow(by: 3 * m)
+            let (next, overflow2) = floats.addingReportingOverflow(perNode)
+            if overflow || overflow2 { floats = Int.max; largest = n; break }
+            floats = next
+            if n.outputSize > largest.outputSize { largest = n }
+        }
+        let slots = Swift.max(1, Threading.threadCount)
+        let (bytes, overflow) = floats.multipliedReportingOverflow(by: 4 * slots)
+        let limit = Network.maxActivationBytes
+        guard overflow || bytes > limit else { return }
+        let need = overflow ? "more than 2^63 bytes" : "an estimated \(gibibytes(bytes / 4)) GiB"
+        let chunks = slots == 1 ? "1 chunk" : "\(slots) chunks"
+        let layer = "`\(layerTexts[largest.id])` with output \(describeShape(largest.outputShape)) per sample"
+        throw STNError(.outOfMemory, "per-sample input \(describeShape(input)) needs \(need) of activations "
+                       + "(\(m) samples per chunk, \(chunks) at a time); the largest layer is \(layer); at most "
+                       + "\(gibibytes(limit / 4)) GiB (half of this machine's memory) are allowed")
     }
 
     private func slot(_ i: Int) -> ChunkSlot {
@@ -215,7 +267,7 @@ public final class Network {
     public func forward(_ x: UnsafePointer<Float>, n: Int, sampleShape: [Int], output: UnsafeMutablePointer<Float>,
                         training: Bool = false, seed: UInt64 = 0, step: UInt64 = 0) throws {
         try lock.sync {
-            try plan(sampleShape)
+            try plan(sampleShape, running: true)
             let inSize = root.inputSize, outSize = root.outputSize
             parameters.withUnsafeBufferPointer { p in
                 forEachChunk(n) { c, s in
@@ -235,7 +287,7 @@ public final class Network {
             throw STNError(.invalidArgument, "the network has no SpatialTransformer")
         }
         try lock.sync {
-            try plan(sampleShape)
+            try plan(sampleShape, running: true)
             guard stn.inputShape == sampleShape else {
                 throw STNError(.invalidArgument, "the first SpatialTransformer is not the network's first layer; its input is (N, \(stn.inputShape.map(String.init).joined(separator: ", ")))")
             }
@@ -287,7 +339,7 @@ public final class Network {
                                 gradients: UnsafeMutablePointer<Float>?, training: Bool, seed: UInt64 = 0,
                                 step: UInt64 = 0) throws -> BatchResult {
         try lock.sync {
-            try plan(sampleShape)
+            try plan(sampleShape, running: true)
             try checkLabels(labels, n: n)
             let classes = root.outputSize, inSize = root.inputSize
             let chunks = (n + Network.chunkSize - 1) / Network.chunkSize
