@@ -551,6 +551,25 @@ def test_model_whose_activations_cannot_be_allocated_raises_memory_error():
         assert "the largest layer is `conv(1,1000000,1,1,1,1,0,0,1)` with output (1000000, 28, 28)" in line, line
 
 
+def test_batch_whose_gradient_accumulators_cannot_be_allocated_raises_memory_error():
+    # One gradient accumulator per chunk of 16 samples: 4·10^6 parameters × 2^16 chunks would be
+    # 1 TB. Refused with the batch and parameter counts before anything is allocated.
+    r = run_isolated("""
+        import numpy as np
+        from swiftstn import nn, _native
+        net = nn.Sequential(nn.Flatten(), nn.Linear(4, 10**6), nn.Linear(10**6, 2), nn.LogSoftmax(dim=1)).build(0)._compiled()
+        n = 16 * 2**16
+        try:
+            _native.network_loss_and_grad(net, np.zeros((n, 1, 2, 2), np.float32), np.zeros(n, np.int64), False, 0, True)
+            print("ran")
+        except Exception as e:
+            print(type(e).__name__ + ":", e)
+    """)
+    assert r.returncode == 0, f"process died with status {r.returncode}:\n" + r.stderr[-2000:]
+    assert r.stdout.startswith(f"MemoryError: a batch of {16 * 2**16} samples needs 65536 per-chunk gradients of "
+                               f"{4 * 10**6 + 10**6 + 2 * 10**6 + 2} parameters"), r.stdout
+
+
 def test_inconsistent_adam_state_is_refused():
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.LogSoftmax()).build(0)
     net = model._compiled()

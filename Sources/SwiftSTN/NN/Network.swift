@@ -345,6 +345,15 @@ public final class Network {
             let chunks = (n + Network.chunkSize - 1) / Network.chunkSize
             let pc = parameters.count
             // Per-chunk gradient accumulators, summed in chunk order below (grown, never per step).
+            if gradients != nil {
+                let (floats, overflow) = chunks.multipliedReportingOverflow(by: pc)
+                if overflow || floats > Network.maxActivationBytes / 4 {
+                    throw STNError(.outOfMemory, "a batch of \(n) samples needs \(chunks) per-chunk gradients of "
+                                   + "\(pc) parameters (\(overflow ? "more than 2^63 floats" : "\(gibibytes(floats)) GiB")); "
+                                   + "at most \(gibibytes(Network.maxActivationBytes / 4)) GiB (half of this machine's "
+                                   + "memory) are allowed: use a smaller batch")
+                }
+            }
             if gradients != nil && chunkGradCapacity < chunks * pc {
                 chunkGradStore?.deallocate()
                 chunkGradStore = .allocate(capacity: chunks * pc)
