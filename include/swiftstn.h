@@ -236,7 +236,8 @@ void stn_network_free(stn_network *net);
 
 /* The largest parameter count stn_network_create accepts (default: a quarter of physical memory
  * in float32 values, at most 2^31). A spec over it fails with STN_OUT_OF_MEMORY before anything
- * is allocated, naming the layer that crosses it. n must be >= 1; applies to later creations. */
+ * is allocated, naming the layer that crosses it. 1 <= n <= half of physical memory in float32
+ * values; applies to later creations. */
 int32_t stn_network_set_max_parameters(int64_t n, char *err, size_t err_len);
 int64_t stn_network_get_max_parameters(void);
 

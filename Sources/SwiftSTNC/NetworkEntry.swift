@@ -49,6 +49,10 @@ public func stn_network_create(_ spec: UnsafePointer<CChar>?, _ seed: UInt64,
 public func stn_network_set_max_parameters(_ n: Int64, _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
     reporting(err, errLen) {
         guard n >= 1 else { throw STNError(.invalidArgument, "max_parameters must be at least 1, got \(n)") }
+        guard n <= Int64(Network.maxSettableParameters) else {
+            throw STNError(.invalidArgument, "max_parameters must be at most \(Network.maxSettableParameters) "
+                           + "(half of this machine's memory in float32 values), got \(n)")
+        }
         Network.maxParameters = Int(n)
     }
 }

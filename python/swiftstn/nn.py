@@ -29,8 +29,8 @@ def set_max_parameters(n):
     A model over it raises :class:`MemoryError` naming the layer that crosses it, before anything
     is allocated. The default, :func:`get_max_parameters` before any call, is a quarter of the
     machine's physical memory in float32 values (training keeps about four copies: parameters,
-    gradients, momentum and per-chunk gradients), at most 2**31. Applies to models compiled
-    afterwards, in every thread.
+    gradients, momentum and per-chunk gradients), at most 2**31. ``n`` may be at most half of
+    physical memory in float32 values. Applies to models compiled afterwards, in every thread.
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_max_parameters(): n must be a positive int, got {n!r}")

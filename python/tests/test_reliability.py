@@ -518,6 +518,12 @@ def test_set_max_parameters_applies_to_later_models_and_validates():
         for bad in (0, -3, 1.5, True, "7"):
             with pytest.raises(ValueError, match="set_max_parameters"):
                 nn.set_max_parameters(bad)
+        half = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 8
+        with pytest.raises(ValueError, match=f"max_parameters must be at most {half} "):
+            nn.set_max_parameters(half + 1)
+        nn.set_max_parameters(half)
+        assert nn.get_max_parameters() == half
+        nn.set_max_parameters(100)
         assert nn.get_max_parameters() == 100   # refused values change nothing
     finally:
         nn.set_max_parameters(old)

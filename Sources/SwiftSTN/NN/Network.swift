@@ -38,16 +38,24 @@ public final class Network {
 
     /// A quarter of physical memory in float32 parameters (training keeps about four copies:
     /// the parameters, their gradient, the optimiser's momentum and the per-chunk gradients), at
-    /// most 2^31 (8 GiB); 2^31 when the memory size is unknown. 24 GiB here: 1,610,612,736.
-    public static let defaultMaxParameters: Int = {
+    /// most 2^31 (8 GiB); 2^31 when the memory size is unknown. 1,579,781,888 on the 2-core
+    /// development VM (23.5 GiB).
+    public static let defaultMaxParameters: Int = physicalMemoryBytes.map { max(1 << 20, min(1 << 31, $0 / 16)) } ?? 1 << 31
+
+    /// The most `maxParameters` may be set to: half of physical memory in float32 values (2^40
+    /// when the memory size is unknown).
+    public static let maxSettableParameters: Int = physicalMemoryBytes.map { max(1 << 20, $0 / 8) } ?? 1 << 40
+
+    /// Physical memory in bytes, if the system says.
+    static let physicalMemoryBytes: Int? = {
         #if canImport(Glibc)
         let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
         if pages > 0, pageSize > 0 {
             let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
-            if !overflow { return max(1 << 20, min(1 << 31, bytes / 16)) }
+            if !overflow { return bytes }
         }
         #endif
-        return 1 << 31
+        return nil
     }()
 
     private var plannedShape: [Int]? = nil
@@ -193,16 +201,7 @@ public final class Network {
 
     /// The most activation memory (bytes) the chunk slots of one call may need: half of physical
     /// memory (2^40 when unknown).
-    public static let maxActivationBytes: Int = {
-        #if canImport(Glibc)
-        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
-        if pages > 0, pageSize > 0 {
-            let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
-            if !overflow { return bytes / 2 }
-        }
-        #endif
-        return 1 << 40
-    }()
+    public static let maxActivationBytes: Int = physicalMemoryBytes.map { $0 / 2 } ?? 1 << 40
 
     /// Refuses (`.outOfMemory`, naming the largest layer) a plan whose chunk slots could not be
     /// allocated, before any is: a slot holds, per sample of a chunk, each layer's output and
