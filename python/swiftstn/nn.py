@@ -32,9 +32,7 @@ def set_max_parameters(n):
     gradients, momentum and per-chunk gradients), at most 2**31. ``n`` may be at most half of
     physical memory in float32 values. Applies to models compiled afterwards, in every thread.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"set_max_parameters(): n must be a positive int, got {n!r}")
-    _native.network_set_max_parameters(n)
+    _native.network_set_max_parameters(_positive(n, "set_max_parameters(): n"))
 
 
 def get_max_parameters():

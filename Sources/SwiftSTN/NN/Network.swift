@@ -352,11 +352,11 @@ public final class Network {
                                    + "at most \(gibibytes(Network.maxActivationBytes / 4)) GiB (half of this machine's "
                                    + "memory) are allowed: use a smaller batch")
                 }
-            }
-            if gradients != nil && chunkGradCapacity < chunks * pc {
-                chunkGradStore?.deallocate()
-                chunkGradStore = .allocate(capacity: chunks * pc)
-                chunkGradCapacity = chunks * pc
+                if chunkGradCapacity < floats {
+                    chunkGradStore?.deallocate()
+                    chunkGradStore = .allocate(capacity: floats)
+                    chunkGradCapacity = floats
+                }
             }
             let chunkGrads = chunkGradStore ?? UnsafeMutablePointer<Float>(bitPattern: 8)!
             if gradients != nil { chunkGrads.update(repeating: 0, count: chunks * pc) }
