@@ -66,6 +66,10 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
 ) where G.Scalar == T, K.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
+    if C < manyChannels, let g = narrowPlanes(T.self, policy, s) {
+        bilinear2DBackwardGridNarrow(s, gradOutput, input, source, sink, positions, policy, fill, g)
+        return
+    }
     withGridGradientScratch(T.self) { pts, outScratch, o, f, zero in
         let B = sampleBlock
         forEachBatchSegment(positions, plane: plane) { b, flat in

@@ -7,8 +7,8 @@ import STNSIMD
 // (GridSample2DNarrow.swift) instead of gathering them. The input gradient is scattered into
 // narrow copies too, zeroed, whose padding cells take the contributions of taps outside, so the
 // scatter has no inside tests; each chunk's sixteen contributions per tap are formed as vectors
-// and added one position at a time in position order, then the copies' insides are added to
-// grad_input. Every plane cell receives the scalar kernel's contributions in its order (the
+// and added one position at a time in position order, taken from the registers
+// (`stn_scatter_taps_f32x16`), then the copies' insides are added to grad_input. Every plane cell receives the scalar kernel's contributions in its order (the
 // copies start at +0, as grad_input does, and are added to it once), and each position's grid
 // gradient sums the channels in order with the scalar kernel's operations: bit for bit
 // `bilinear2DBackwardBothBlocks`.
@@ -19,6 +19,8 @@ import STNSIMD
 // contributions' vector stores then long retired; 142 → 149 µs), contributions stored position
 // by position and read four at a time (246 µs: a 16-byte load from a 64-byte store is not
 // forwarded), and the four taps of a chunk in turn (a different order of additions; 156 µs).
+// Then the contributions taken from the registers instead of a 64-float buffer: one thread
+// 146 → 135 µs, two threads 78 → 70 µs. What bounds it: bench/NOTES.md, step 10.
 
 /// `bilinear2DBackwardBothBlocks` for narrow inputs (`g`).
 @inlinable
@@ -30,16 +32,15 @@ func bilinear2DBackwardBothNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight, R = narrowRowWidth
     let frame = NarrowFrame(width: W, height: H, alignCorners: P.alignCorners)
-    let scale = SIMD16<Float>(repeating: unnormalizeGradient(size: W, alignCorners: P.alignCorners))
-    let scaleY = SIMD16<Float>(repeating: unnormalizeGradient(size: H, alignCorners: P.alignCorners))
+    let (scale, scaleY) = narrowGradientScales(W, H, P.alignCorners)
     // Input copies, then 16 floats of slack (a tap at column −2 of row 0 lands 2 floats before
-    // the gradient copies), the gradient copies, a chunk's grid-gradient sums (2 × 16), its
-    // contributions (4 × 16) and tap offsets (16).
-    let floats = 2 * C * g.plane + 16 + 32 + 64 + 16
+    // the gradient copies), the gradient copies, a chunk's grid-gradient sums (2 × 16) and tap
+    // offsets (16).
+    let floats = 2 * C * g.plane + 16 + 32 + 16
     withUnsafeTemporaryAllocation(byteCount: floats * MemoryLayout<Float>.stride, alignment: 64) { raw in
         let planes = raw.baseAddress!.bindMemory(to: Float.self, capacity: floats)
-        let grads = planes + C * g.plane + 16, sums = grads + C * g.plane, contributions = sums + 32
-        let offsets = UnsafeMutableRawPointer(contributions + 64).assumingMemoryBound(to: Int32.self)
+        let grads = planes + C * g.plane + 16, sums = grads + C * g.plane
+        let offsets = UnsafeMutableRawPointer(sums + 32).assumingMemoryBound(to: Int32.self)
         let src = asFloat(input + b * C * inPlane)
         for c in 0..<C {
             copyNarrow(src + c * inPlane, height: H, width: W, into: planes + c * g.plane,
@@ -53,42 +54,21 @@ func bilinear2DBackwardBothNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2
                 let out = sink.destination(q, outScratch)
                 var i = 0
                 while i < n {
-                    let count = Swift.min(16, n - i), lanes = Int32(truncatingIfNeeded: count)
+                    let lanes = Int32(truncatingIfNeeded: Swift.min(16, n - i))
                     let k = NarrowChunk(frame, policy, points + 2 * i, count: lanes)
                     @inline(__always) func gradOut(_ c: Int) -> SIMD16<Float> {
-                        let p = gOut + c * plane + q + i
-                        return count == 16 ? lanes16(p) : stn_load_first_f32x16(p, lanes)
+                        narrowGradOut(gOut + c * plane + q + i, lanes)
                     }
-                    // Grid gradient: the channels' terms in order, then the coordinate scale.
-                    // (The sums go through memory: kept in registers across the channel loop,
-                    // LLVM split their arithmetic into 8-lane and scalar pieces.)
-                    storeLanes16(SIMD16<Float>(), sums)
-                    storeLanes16(SIMD16<Float>(), sums + 16)
-                    for c in 0..<C {
-                        let gval = gradOut(c)
-                        let t = narrowTaps(k, planes + c * g.plane)
-                        storeLanes16(lanes16(sums) + ((t.ne - t.nw) * k.fs + (t.se - t.sw) * k.fn) * gval, sums)
-                        storeLanes16(lanes16(sums + 16) + ((t.sw - t.nw) * k.fe + (t.se - t.ne) * k.fw) * gval, sums + 16)
-                    }
-                    stn_store_interleaved_f32x16(asFloat(out + 2 * i), lanes16(sums) * scale, lanes16(sums + 16) * scaleY, lanes)
+                    narrowGridGradientChunk(k, planes, planeStride: g.plane, channels: C, gOut + q + i,
+                                            gradOutStride: plane, lanes, sums, scale, scaleY, asFloat(out + 2 * i))
                     // Input gradient: each channel's contributions position by position.
                     let w00 = k.fs * k.fe, w01 = k.fs * k.fw, w10 = k.fn * k.fe, w11 = k.fn * k.fw
                     UnsafeMutableRawPointer(offsets).storeBytes(of: k.top &* Int32(truncatingIfNeeded: R) &+ k.left,
                                                                 as: SIMD16<Int32>.self)
                     for c in 0..<C {
                         let gval = gradOut(c)
-                        storeLanes16(w00 * gval, contributions)
-                        storeLanes16(w01 * gval, contributions + 16)
-                        storeLanes16(w10 * gval, contributions + 32)
-                        storeLanes16(w11 * gval, contributions + 48)
-                        let gc = grads + c * g.plane
-                        for j in 0..<count {
-                            let t = gc + Int(offsets[j])
-                            t[0] += contributions[j]
-                            t[1] += contributions[16 + j]
-                            t[R] += contributions[32 + j]
-                            t[R + 1] += contributions[48 + j]
-                        }
+                        stn_scatter_taps_f32x16(grads + c * g.plane, offsets, lanes, R,
+                                                w00 * gval, w01 * gval, w10 * gval, w11 * gval)
                     }
                     i += 16
                 }
@@ -103,5 +83,73 @@ func bilinear2DBackwardBothNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2
                 for x in 0..<W { to[x] += from[x] }
             }
         }
+    }
+}
+
+/// The coordinate scales of the grid gradient (`unnormalizeGradient` for x and y).
+@inlinable @inline(__always)
+func narrowGradientScales(_ W: Int, _ H: Int, _ alignCorners: Bool) -> (SIMD16<Float>, SIMD16<Float>) {
+    (SIMD16(repeating: unnormalizeGradient(size: W, alignCorners: alignCorners)),
+     SIMD16(repeating: unnormalizeGradient(size: H, alignCorners: alignCorners)))
+}
+
+/// `count` ≤ 16 values of a plane of grad_output (zero after them; nothing after them read).
+@inlinable @inline(__always)
+func narrowGradOut(_ p: UnsafePointer<Float>, _ count: Int32) -> SIMD16<Float> {
+    count == 16 ? lanes16(p) : stn_load_first_f32x16(p, count)
+}
+
+/// The grid gradient of a chunk (`count` points, interleaved x, y into `out`): each channel's
+/// terms in order (taps from the narrow copies `planes`, grad_output `gradOut`), then the
+/// coordinate scales — `accumulateGridLane`'s operations lane by lane. (The sums go through
+/// `sums`, 32 floats: kept in registers across the channel loop, LLVM split their arithmetic into
+/// 8-lane and scalar pieces.)
+@inlinable @inline(__always)
+func narrowGridGradientChunk(
+    _ k: NarrowChunk, _ planes: UnsafePointer<Float>, planeStride: Int, channels C: Int,
+    _ gradOut: UnsafePointer<Float>, gradOutStride: Int, _ count: Int32, _ sums: UnsafeMutablePointer<Float>,
+    _ scale: SIMD16<Float>, _ scaleY: SIMD16<Float>, _ out: UnsafeMutablePointer<Float>
+) {
+    storeLanes16(SIMD16<Float>(), sums)
+    storeLanes16(SIMD16<Float>(), sums + 16)
+    for c in 0..<C {
+        let gval = narrowGradOut(gradOut + c * gradOutStride, count)
+        let t = narrowTaps(k, planes + c * planeStride)
+        storeLanes16(lanes16(sums) + ((t.ne - t.nw) * k.fs + (t.se - t.sw) * k.fn) * gval, sums)
+        storeLanes16(lanes16(sums + 16) + ((t.sw - t.nw) * k.fe + (t.se - t.ne) * k.fw) * gval, sums + 16)
+    }
+    stn_store_interleaved_f32x16(out, lanes16(sums) * scale, lanes16(sums + 16) * scaleY, count)
+}
+
+/// `bilinear2DBackwardGridBlocks` for narrow inputs (`g`): the grid gradient alone, chunk by
+/// chunk from narrow copies of the input, bit for bit the block kernel's.
+@inlinable
+func bilinear2DBackwardGridNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2D, K: GridGradientSink2D>(
+    _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>, _ source: G, _ sink: K,
+    _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?, _ g: NarrowPlanes
+) where G.Scalar == T, K.Scalar == T {
+    let plane = s.outputPlane, C = s.channels
+    let frame = NarrowFrame(width: s.inputWidth, height: s.inputHeight, alignCorners: P.alignCorners)
+    let (scale, scaleY) = narrowGradientScales(s.inputWidth, s.inputHeight, P.alignCorners)
+    withUnsafeTemporaryAllocation(byteCount: 32 * MemoryLayout<Float>.stride, alignment: 64) { raw in
+        let sums = raw.baseAddress!.bindMemory(to: Float.self, capacity: 32)
+        withPointScratch(T.self) { pts in withPointScratch(T.self) { outScratch in
+            forEachNarrowSegment(s, asFloat(input), positions, g, fill.map { asFloat($0) }) { b, flat, planes in
+                let gOut = asFloat(gradOutput + b * C * plane - b * plane)   // + q: position q (flat) of channel 0
+                forEachBlock(flat) { q, n in
+                    let points = asFloat(source.points(b, q, n, pts))
+                    let out = sink.destination(q, outScratch)
+                    var i = 0
+                    while i < n {
+                        let lanes = Int32(truncatingIfNeeded: Swift.min(16, n - i))
+                        let k = NarrowChunk(frame, policy, points + 2 * i, count: lanes)
+                        narrowGridGradientChunk(k, planes, planeStride: g.plane, channels: C, gOut + q + i,
+                                                gradOutStride: plane, lanes, sums, scale, scaleY, asFloat(out + 2 * i))
+                        i += 16
+                    }
+                    sink.commit(b, q, n, out)
+                }
+            }
+        } }
     }
 }

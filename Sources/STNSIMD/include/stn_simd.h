@@ -288,6 +288,49 @@ stn_f32x16 stn_load_first_f32x16(const float *p, int count) {
 #endif
 }
 
+/// For each position j < count (≤ 16) in turn, adds `nw[j]`, `ne[j]`, `sw[j]`, `se[j]` to
+/// `base[off[j]]`, `base[off[j] + 1]`, `base[off[j] + row]`, `base[off[j] + row + 1]`: one
+/// scalar read-modify-write each, so every cell receives its contributions in position order,
+/// as the scalar kernels add them. The contributions are taken from the registers four
+/// positions at a time (stored and read back as floats they cost 64 extra loads per chunk,
+/// some of them waiting on the 64-byte stores: a C model of the 64×1×28×28 backward, one
+/// thread, 132 → 118 µs). The accesses are volatile because clang and gcc otherwise fuse a
+/// row's two read-modify-writes into one 8-byte one, which overlaps the next position's and
+/// is not store-forwarded (204 µs).
+static inline __attribute__((always_inline))
+void stn_scatter_taps_f32x16(float *base, const int *off, int count, long row,
+                             stn_f32x16 nw, stn_f32x16 ne, stn_f32x16 sw, stn_f32x16 se) {
+#if STN_SIMD_GATHERS
+    __m512 a = (__m512)nw, b = (__m512)ne, c = (__m512)sw, d = (__m512)se;
+    for (int j = 0; j < count; j += 4) {
+        __m128 q0 = _mm512_castps512_ps128(a), q1 = _mm512_castps512_ps128(b);
+        __m128 q2 = _mm512_castps512_ps128(c), q3 = _mm512_castps512_ps128(d);
+        int n = count - j < 4 ? count - j : 4;
+        for (int i = 0; i < n; i++) {
+            volatile float *t = base + off[j + i];
+            t[0] += _mm_cvtss_f32(q0);
+            t[1] += _mm_cvtss_f32(q1);
+            t[row] += _mm_cvtss_f32(q2);
+            t[row + 1] += _mm_cvtss_f32(q3);
+            q0 = _mm_permute_ps(q0, 0x39); q1 = _mm_permute_ps(q1, 0x39);
+            q2 = _mm_permute_ps(q2, 0x39); q3 = _mm_permute_ps(q3, 0x39);
+        }
+        a = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(a), _mm512_castps_si512(a), 4));
+        b = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(b), 4));
+        c = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(c), _mm512_castps_si512(c), 4));
+        d = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(d), _mm512_castps_si512(d), 4));
+    }
+#else
+    for (int j = 0; j < count; j++) {
+        volatile float *t = base + off[j];
+        t[0] += nw[j];
+        t[1] += ne[j];
+        t[row] += sw[j];
+        t[row + 1] += se[j];
+    }
+#endif
+}
+
 /// Stores lanes 0..<count of `v` at `p` (count ≤ 16), touching nothing after them.
 static inline __attribute__((always_inline))
 void stn_store_first_f32x16(float *p, stn_f32x16 v, int count) {
