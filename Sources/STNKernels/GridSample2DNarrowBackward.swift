@@ -1,7 +1,8 @@
 import STNSIMD
 
 // Both bilinear backward passes of a batch element for narrow inputs (Float, AVX-512 builds,
-// zeros or fill padding, fewer than `manyChannels` channels, rows of at most 28 floats).
+// zeros or fill padding, fewer than `manyChannels` channels, rows of at most 28 floats), and the
+// grid gradient alone (`bilinear2DBackwardGridNarrow`, at the end).
 //
 // The grid gradient reads each chunk's four taps from the narrow copies of the input
 // (GridSample2DNarrow.swift) instead of gathering them. The input gradient is scattered into
@@ -122,7 +123,9 @@ func narrowGridGradientChunk(
 }
 
 /// `bilinear2DBackwardGridBlocks` for narrow inputs (`g`): the grid gradient alone, chunk by
-/// chunk from narrow copies of the input, bit for bit the block kernel's.
+/// chunk from narrow copies of the input, bit for bit the block kernel's. 64×1×28×28 with the
+/// benchmark's grid (what a spatial transformer's backward computes for MNIST): one thread
+/// 83 → 46 µs, two threads 42 → 25 µs against the gathering block kernel.
 @inlinable
 func bilinear2DBackwardGridNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2D, K: GridGradientSink2D>(
     _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>, _ source: G, _ sink: K,
