@@ -4,8 +4,9 @@ and trainer creation with arbitrary optimiser settings.
 
 Contract: a network/trainer/result, or ValueError/TypeError/OverflowError/MemoryError — never a
 crash. The engine's parameter limit is lowered to 10^7 here (see below). Unless
-SWIFTSTN_FUZZ_STRICT=1, inputs that reach the known crashes (fuzz/RESULTS.md) are skipped: specs whose numbers multiply to more than 10^7 (parameter allocation / count overflow) and
-per-sample shapes whose element count reaches 2^62 (flatten/linear shape overflow).
+SWIFTSTN_FUZZ_STRICT=1, inputs that reach the known crashes (fuzz/RESULTS.md) are skipped: specs
+whose numbers multiply to more than 10^7 (parameter allocation / count overflow) and per-sample
+shapes whose element count reaches 2^62 (flatten/linear shape overflow).
 """
 import math
 import re

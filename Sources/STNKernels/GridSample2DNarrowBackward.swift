@@ -9,9 +9,10 @@ import STNSIMD
 // narrow copies too, zeroed, whose padding cells take the contributions of taps outside, so the
 // scatter has no inside tests; each chunk's sixteen contributions per tap are formed as vectors
 // and added one position at a time in position order, taken from the registers
-// (`stn_scatter_taps_f32x16`), then the copies' insides are added to grad_input. Every plane cell receives the scalar kernel's contributions in its order (the
-// copies start at +0, as grad_input does, and are added to it once), and each position's grid
-// gradient sums the channels in order with the scalar kernel's operations: bit for bit
+// (`stn_scatter_taps_f32x16`), then the copies' insides are added to grad_input. Every plane
+// cell receives the scalar kernel's contributions in its order (the copies start at +0, as
+// grad_input does, and are added to it once), and each position's grid gradient sums the
+// channels in order with the scalar kernel's operations: bit for bit
 // `bilinear2DBackwardBothBlocks`.
 //
 // Measured, 64×1×28×28 with the benchmark's grid: one thread 155 → 146 µs, two threads 81 →
@@ -58,7 +59,7 @@ func bilinear2DBackwardBothNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2
                     let lanes = Int32(truncatingIfNeeded: Swift.min(16, n - i))
                     let k = NarrowChunk(frame, policy, points + 2 * i, count: lanes)
                     @inline(__always) func gradOut(_ c: Int) -> SIMD16<Float> {
-                        narrowGradOut(gOut + c * plane + q + i, lanes)
+                        firstLanes(gOut + c * plane + q + i, Int(lanes))
                     }
                     narrowGridGradientChunk(k, planes, planeStride: g.plane, channels: C, gOut + q + i,
                                             gradOutStride: plane, lanes, sums, scale, scaleY, asFloat(out + 2 * i))
@@ -94,12 +95,6 @@ func narrowGradientScales(_ W: Int, _ H: Int, _ alignCorners: Bool) -> (SIMD16<F
      SIMD16(repeating: unnormalizeGradient(size: H, alignCorners: alignCorners)))
 }
 
-/// `count` ≤ 16 values of a plane of grad_output (zero after them; nothing after them read).
-@inlinable @inline(__always)
-func narrowGradOut(_ p: UnsafePointer<Float>, _ count: Int32) -> SIMD16<Float> {
-    count == 16 ? lanes16(p) : stn_load_first_f32x16(p, count)
-}
-
 /// The grid gradient of a chunk (`count` points, interleaved x, y into `out`): each channel's
 /// terms in order (taps from the narrow copies `planes`, grad_output `gradOut`), then the
 /// coordinate scales — `accumulateGridLane`'s operations lane by lane. (The sums go through
@@ -114,7 +109,7 @@ func narrowGridGradientChunk(
     storeLanes16(SIMD16<Float>(), sums)
     storeLanes16(SIMD16<Float>(), sums + 16)
     for c in 0..<C {
-        let gval = narrowGradOut(gradOut + c * gradOutStride, count)
+        let gval = firstLanes(gradOut + c * gradOutStride, Int(count))
         let t = narrowTaps(k, planes + c * planeStride)
         storeLanes16(lanes16(sums) + ((t.ne - t.nw) * k.fs + (t.se - t.sw) * k.fn) * gval, sums)
         storeLanes16(lanes16(sums + 16) + ((t.sw - t.nw) * k.fe + (t.se - t.ne) * k.fw) * gval, sums + 16)
