@@ -9,6 +9,8 @@
     >>> out.sum().backward()                      # theta.grad from swiftstn's backward kernels
     >>> with st.patch():                          # unmodified PyTorch code, swiftstn underneath
     ...     out = torch.nn.functional.grid_sample(torch.rand(1, 1, 28, 28), grid.detach(), align_corners=False)
+    >>> net = st.to_torch(swiftstn.models.blog_net(seed=0))   # a torch.nn.Module, same weights # doctest: +SKIP
+    >>> model = st.from_torch(net, torch.rand(1, 1, 28, 28))   # and back: a swiftstn model   # doctest: +SKIP
 
 Importing this module needs PyTorch; ``import swiftstn`` alone never imports it. See
 docs/torch.md for dtypes, devices, ``torch.compile``/``torch.export``/TorchScript and DDP.
@@ -18,8 +20,9 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without torch
     raise ImportError("swiftstn.torch needs PyTorch: pip install torch (swiftstn itself works without it)") from e
 
+from ._convert import SpatialTransformer, from_torch, to_torch
 from ._patch import disable, enable, is_enabled, patch
 from .functional import affine_grid, grid_sample, perspective_grid, tps_grid, warp_affine, warp_perspective
 
 __all__ = ["grid_sample", "affine_grid", "warp_affine", "warp_perspective", "perspective_grid", "tps_grid",
-           "patch", "enable", "disable", "is_enabled"]
+           "patch", "enable", "disable", "is_enabled", "to_torch", "from_torch", "SpatialTransformer"]
