@@ -33,3 +33,13 @@ def test_imports_without_toolchain_or_library_path(tmp_path):
     p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "(1, 4, 4, 2)"
+
+
+def test_import_swiftstn_never_imports_torch(tmp_path):
+    """swiftstn works without PyTorch: only ``import swiftstn.torch`` loads it."""
+    code = ("import sys, swiftstn, swiftstn.nn, swiftstn.models, swiftstn.checkpoint, swiftstn.cli; "
+            "print('torch' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=os.path.dirname(PKG)))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "False"

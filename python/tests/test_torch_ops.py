@@ -331,3 +331,21 @@ def test_patch_speeds_up_kornia_unmodified():
         out = kornia.geometry.transform.warp_affine(img, M, (20, 24), align_corners=True)
     assert "swiftstn.grid_sample.default" in log.names
     torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_eager_path_equals_the_dispatched_op(dtype):
+    """Eager CPU calls skip the dispatcher; the op (what compile, export and modes see) gives the
+    same bits, forward and backward."""
+    rng = np.random.default_rng(110)
+    x = rand(rng, (2, 3, 6, 5), dtype)
+    g = rand(rng, (2, 4, 3, 2), dtype, -1.1, 1.1)
+    go = rand(rng, (2, 3, 4, 3), dtype)
+    results = []
+    for run in (lambda *a: _ops.grid_sample(*a), lambda *a: _ops.grid_sample.op(*a)):
+        xs, gs = x.clone().requires_grad_(), g.clone().requires_grad_()
+        out = run(xs, gs, "bicubic", "border", True, None)
+        out.backward(go)
+        results.append((out.detach(), xs.grad, gs.grad))
+    for a, b in zip(*results):
+        assert a.dtype == dtype and torch.equal(a, b)
