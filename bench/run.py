@@ -11,7 +11,6 @@ import argparse
 import datetime
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -80,7 +79,8 @@ class Suite:
         self.rows.append((name, s, t, unit, work))
         ratio = f"{t / s:.2f}×" if t else "—"
         if unit == "time":
-            print(f"{name:58s} swiftstn {fmt_time(s):>10s}  torch {fmt_time(t) if t else '—':>10s}  ratio {ratio}", flush=True)
+            print(f"{name:58s} swiftstn {fmt_time(s):>10s}  torch {fmt_time(t) if t else '—':>10s}  ratio {ratio}",
+                  flush=True)
         else:
             rate = f"{work / t:>9.0f}/s" if t else f"{'—':>11s}"
             print(f"{name:58s} swiftstn {work / s:>9.0f}/s  torch {rate}  ratio {ratio}", flush=True)
@@ -125,11 +125,13 @@ def sampling_rows(suite, rng, quick):
     th3 = np.tile(np.array([[0.9, -0.1, 0.0, 0.05], [0.1, 0.9, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]], np.float32), (4, 1, 1))
     g3 = swiftstn.affine_grid(th3, x.shape)
     suite.add("grid_sample trilinear fwd 3-D 4×8×32×48×48", lambda: swiftstn.grid_sample(x, g3),
-              (lambda: F.grid_sample(torch.from_numpy(x), torch.from_numpy(g3), align_corners=False)) if torch else None)
+              (lambda: F.grid_sample(torch.from_numpy(x), torch.from_numpy(g3), align_corners=False))
+              if torch else None)
     x = rng.standard_normal((1, 3, 1024, 1024)).astype(np.float32)
     g1 = swiftstn.affine_grid(theta_base[None].astype(np.float32), x.shape)
     suite.add("grid_sample bilinear fwd N=1 1×3×1024×1024", lambda: swiftstn.grid_sample(x, g1),
-              (lambda: F.grid_sample(torch.from_numpy(x), torch.from_numpy(g1), align_corners=False)) if torch else None)
+              (lambda: F.grid_sample(torch.from_numpy(x), torch.from_numpy(g1), align_corners=False))
+              if torch else None)
 
 
 def blog_data(n):
@@ -272,6 +274,112 @@ def fused_rows(rng, quick):
     return rows
 
 
+def torch_adapter_rows(suite, rng, quick):
+    """swiftstn.torch (custom ops, autograd, conversions included) against torch.nn.functional on
+    torch tensors, and PyTorch code unmodified with and without swiftstn.torch.patch()."""
+    import swiftstn.torch as st
+    sizes = [(64, 1, 28, 28), (8, 64, 56, 56), (32, 3, 224, 224)]
+    theta_base = torch.tensor([[0.9, -0.15, 0.05], [0.15, 0.9, -0.02]])
+    for shape in sizes[:2] if quick else sizes:
+        tag = "×".join(map(str, shape))
+        x = torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+        theta = theta_base.repeat(shape[0], 1, 1)
+        grid = F.affine_grid(theta, shape, align_corners=False)
+        go = torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+        suite.add(f"swiftstn.torch affine_grid {tag}", lambda: st.affine_grid(theta, shape, align_corners=False),
+                  lambda: F.affine_grid(theta, shape, align_corners=False))
+        suite.add(f"swiftstn.torch grid_sample bilinear fwd {tag}",
+                  lambda: st.grid_sample(x, grid, align_corners=False),
+                  lambda: F.grid_sample(x, grid, align_corners=False))
+        xr, gr = x.clone().requires_grad_(), grid.clone().requires_grad_()
+
+        def autograd_step(sample):
+            def step():
+                xr.grad = gr.grad = None
+                sample(xr, gr, align_corners=False).backward(go)
+            return step
+        suite.add(f"swiftstn.torch grid_sample fwd+bwd (autograd, input+grid) {tag}", autograd_step(st.grid_sample),
+                  autograd_step(F.grid_sample))
+    # The adapter's own cost: a call on a 1×1×4×4 input, against the NumPy API on the same memory.
+    x = torch.rand(1, 1, 4, 4)
+    g = torch.rand(1, 2, 2, 2) * 2 - 1
+    xn, gn = x.numpy(), g.numpy()
+    xr, gr = x.clone().requires_grad_(), g.clone().requires_grad_()
+    overhead = best_medians([lambda: swiftstn.grid_sample(xn, gn),
+                             lambda: st.grid_sample(x, g, align_corners=False),
+                             lambda: st.grid_sample(xr, gr, align_corners=False)], budget=1.5)
+
+    # PyTorch code unmodified: the blog's Net trained with and without patch(), kornia's warp_affine.
+    n = 3200 if quick else 12800
+    bx, by = blog_data(n)
+    suite.add(f"blog Net training in PyTorch, patch() vs not, batch 64 ({n} images/epoch)",
+              patched(torch_train_fn(bx, by)), torch_train_fn(bx, by), unit="rate", work=n)
+    try:
+        import kornia
+    except ImportError:
+        return overhead
+    imgs = torch.from_numpy(rng.random((32, 3, 224, 224)).astype(np.float32))
+    M = kornia.geometry.transform.get_rotation_matrix2d(torch.tensor([[112.0, 112.0]] * 32),
+                                                        torch.full((32,), 20.0), torch.ones(32, 2))
+
+    def kornia_warp():
+        return kornia.geometry.transform.warp_affine(imgs, M, (224, 224), align_corners=True)
+    suite.add("kornia warp_affine 32×3×224×224 bilinear, patch() vs not", patched(kornia_warp), kornia_warp)
+    return overhead
+
+
+def patched(fn):
+    """fn run inside swiftstn.torch.patch()."""
+    import swiftstn.torch as st
+
+    def run():
+        with st.patch():
+            return fn()
+    return run
+
+
+def blog_epoch_accuracy(epochs=1):
+    """The blog's Net (verbatim), seed's recipe, one epoch on real MNIST with and without
+    swiftstn.torch.patch() from the same initial weights: (test accuracy, seconds) for each."""
+    import swiftstn.torch as st
+    try:
+        x, y = swiftstn.datasets.mnist(MNIST, "train")
+        xt, yt = swiftstn.datasets.mnist(MNIST, "test")
+    except (FileNotFoundError, OSError):
+        return None
+    tx, ty, ttx, tty = map(torch.from_numpy, (x, y.astype(np.int64), xt, yt.astype(np.int64)))
+    results = {}
+    for name, context in (("PyTorch", None), ("PyTorch + swiftstn.torch.patch()", st.patch)):
+        torch.manual_seed(0)
+        net = torch_blog_net()
+        opt = torch.optim.SGD(net.parameters(), lr=0.01)
+        gen = torch.Generator().manual_seed(1)
+        if context:
+            st.enable()
+        try:
+            start = time.perf_counter()
+            for _ in range(epochs):
+                net.train()
+                perm = torch.randperm(len(tx), generator=gen)
+                for i in range(0, len(tx), 64):
+                    idx = perm[i:i + 64]
+                    opt.zero_grad()
+                    F.nll_loss(net(tx[idx]), ty[idx]).backward()
+                    opt.step()
+            seconds = time.perf_counter() - start
+            net.eval()
+            with torch.no_grad():
+                correct = sum(int((net(ttx[i:i + 1000]).argmax(1) == tty[i:i + 1000]).sum())
+                              for i in range(0, len(ttx), 1000))
+        finally:
+            if context:
+                st.disable()
+        results[name] = (correct / len(ttx), seconds)
+        print(f"blog Net, {epochs} epoch(s) on MNIST, {name}: test accuracy {correct / len(ttx):.2%}, "
+              f"{seconds:.1f} s", flush=True)
+    return results
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -281,7 +389,14 @@ def machine():
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}"
+    isa = "unknown ISA"
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+        isa = "AVX-512 (avx512f)" if "avx512f" in flags else ("AVX2 + FMA, no AVX-512" if "avx2" in flags else
+                                                               "no AVX2")
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu} ({isa}), {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}"
 
 
 def main():
@@ -303,6 +418,8 @@ def main():
     scaling = scaling_rows(rng)
     fused = fused_rows(rng, args.quick)
     training_rows(suite, args.quick)
+    adapter = torch_adapter_rows(suite, rng, args.quick) if torch else None
+    epoch = blog_epoch_accuracy() if torch and not args.quick else None
     mem = {w: peak_training_memory(w) for w in (["swiftstn", "torch"] if torch else ["swiftstn"])}
 
     lines = [
@@ -332,6 +449,18 @@ def main():
               "| work | two-step | fused | fused speed-up | PyTorch two-step |", "|---|---|---|---|---|"]
     for name, two, one, t in fused:
         lines.append(f"| {name} | {fmt_time(two)} | {fmt_time(one)} | {two / one:.2f}× | {fmt_time(t) if t else '—'} |")
+    if adapter:
+        lines += ["", "The swiftstn.torch adapter's own cost per call (1×1×4×4 bilinear, median): NumPy API "
+                  f"{fmt_time(adapter[0])}; swiftstn.torch {fmt_time(adapter[1])} (overhead "
+                  f"{(adapter[1] - adapter[0]) * 1e6:.1f} µs); with requires_grad inputs (autograd node "
+                  f"recorded) {fmt_time(adapter[2])}. The rows `patch() vs not` run the same unmodified PyTorch "
+                  "code: the swiftstn column inside `swiftstn.torch.patch()`, the PyTorch column outside."]
+    if epoch:
+        lines += ["", "The blog's Net (verbatim), one epoch of the seed's recipe on MNIST (60,000 images, SGD lr "
+                  "0.01, batch 64, same initial weights and batch order), test accuracy and training time:", "",
+                  "| run | test accuracy | seconds |", "|---|---|---|"]
+        for name, (acc, sec) in epoch.items():
+            lines.append(f"| {name} | {acc:.2%} | {sec:.1f} |")
     lines += ["", "Peak memory of a process training the blog Net for one epoch (6,400 images, batch 64):", ""]
     for w, mib in mem.items():
         lines.append(f"- {w}: {mib:.0f} MiB")

@@ -21,7 +21,6 @@ as JSON (the test suite checks both).
 """
 import argparse
 import json
-import os
 
 import torch
 import torch.distributed as dist

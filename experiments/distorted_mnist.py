@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 
-import swiftstn
 from swiftstn import datasets, models
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -102,14 +101,14 @@ def main():
         args.data = None
     done = []
     if os.path.exists(args.runs):
-        done = [json.loads(l) for l in open(args.runs) if l.strip()]
+        done = [json.loads(line) for line in open(args.runs) if line.strip()]
     plan = [(k, t) for k in args.kinds.split(",") for t in args.transforms.split(",")]
     plan += [tuple(e.split(":")) for e in args.extra.split(",") if e]
     cache = {}
     for kind, transform in plan:
         for seed in map(int, args.seeds.split(",")):
-            if any(r["kind"] == kind and r["transform"] == transform and r["seed"] == seed and r["epochs"] == args.epochs
-                   and r["lr"] == args.lr for r in done):
+            if any(r["kind"] == kind and r["transform"] == transform and r["seed"] == seed
+                   and r["epochs"] == args.epochs and r["lr"] == args.lr for r in done):
                 continue
             r = run(kind, transform, seed, args, cache)
             done.append(r)

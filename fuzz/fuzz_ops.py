@@ -5,7 +5,6 @@ codes, align_corners and arbitrary float values (NaN, ±Inf, subnormals, huge).
 Contract: every call returns an array of the documented shape and dtype, or raises TypeError,
 ValueError, OverflowError or MemoryError with a message; the process never crashes.
 """
-import sys
 
 import numpy as np
 

@@ -1,32 +1,71 @@
 """What every ``swiftstn.nn`` model can do once compiled to the Swift engine: parameters with
 PyTorch's names, training, evaluation, inference and the spatial transformer's view."""
+from __future__ import annotations
+
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _native
+
+if TYPE_CHECKING:
+    from ._native import Network, Trainer
+    from .nn import Module, SpatialTransformer
+
+__all__ = ["ModelMixin", "StateDict", "History", "ProgressCallback"]
+
+#: Parameters by PyTorch-style name (``conv1.weight``, ``fc_loc.2.bias``, …), in declaration order.
+StateDict = OrderedDict[str, NDArray[np.float32]]
+#: ``fit()``'s history: per-epoch lists keyed ``epoch``, ``train_loss``, ``train_accuracy``, ….
+History = dict[str, list[Any]]
+#: ``fit(callback=…)``: called as ``callback(epoch, batch, batches, samples, mean_loss, correct)``;
+#: returning ``False`` stops training after the current batch.
+ProgressCallback = Callable[[int, int, int, int, float, int], object]
+
+_M = TypeVar("_M", bound="ModelMixin")
 
 _OPTIMIZERS = {"sgd": 0, "adam": 1}
 
 
-def _fresh_seed():
+def _fresh_seed() -> int:
     return int.from_bytes(os.urandom(8), "little")
 
 
 class ModelMixin:
-    """Engine-backed methods shared by all modules (used on the root of a model)."""
+    """Engine-backed methods shared by all modules (used on the root of a model): compilation to
+    the Swift engine, parameters with PyTorch's names (``state_dict``), training (``fit``,
+    ``train_step``), evaluation, inference (``forward``/``predict``) and the spatial transformer's
+    view (``stn``, ``theta``). Every :class:`swiftstn.nn.Module` has them."""
+
+    # What these methods use of swiftstn.nn.Module, and the state the compiled model keeps in its
+    # __dict__ (annotations only: for readers and type checkers; nothing is created here).
+    training: bool
+    _spec_text: str
+    _param_shapes: list[tuple[int, ...]]
+    _transformers: list[SpatialTransformer]
+    _decl_order: list[int]
+    _trainer_key: Any  # (optimizer, lr, …): the current trainer's settings, None without one
+    _trainer_seed: int
+    _state_names: list[str]  # the compiled model's parameter names, in the engine's order
+
+    if TYPE_CHECKING:
+        def _spec(self, leaves: list[Module]) -> str: ...
+        def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]: ...
 
     # ---- compilation -------------------------------------------------------------------------
-    def _compiled(self):
+    def _compiled(self) -> Network:
         net = self.__dict__.get("_net")
         if net is None:
-            leaves = []
+            leaves: list[Module] = []
             spec = self._spec(leaves)
             names = {id(m): n for n, m in self.named_modules()}
-            param_names = []
-            transformers = []
+            param_names: list[str] = []
+            transformers: list[Any] = []
             for leaf in leaves:
                 if not leaf._param_names():
                     transformers.append(leaf)
@@ -44,13 +83,13 @@ class ModelMixin:
             module_rank = {n: i for i, (n, _) in enumerate(self.named_modules())}
             order = sorted(range(len(param_names)),
                            key=lambda i: (module_rank[param_names[i].rpartition(".")[0]], i))
-            self.__dict__.update(_net=net, _spec_text=spec, _param_names=param_names, _param_shapes=shapes,
+            self.__dict__.update(_net=net, _spec_text=spec, _state_names=param_names, _param_shapes=shapes,
                                  _transformers=transformers,
                                  _decl_order=order,
                                  _trainer=None, _trainer_key=None, _step_seed=0)
         return net
 
-    def build(self, seed=None):
+    def build(self: _M, seed: int | None = None) -> _M:
         """Compiles the model now, initialising its parameters from ``seed`` (PyTorch's init).
         Models compile themselves on first use; call this to choose the seed."""
         self.__dict__.update(_init_seed=seed, _net=None)
@@ -58,40 +97,40 @@ class ModelMixin:
         return self
 
     @property
-    def spec(self):
+    def spec(self) -> str:
         """The engine's description of this model."""
         self._compiled()
         return self._spec_text
 
     # ---- parameters --------------------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> StateDict:
         """Parameters as an ordered dict of NumPy float32 arrays keyed like PyTorch's."""
         return self._unflatten(_native.network_get_parameters(self._compiled()))
 
-    def _unflatten(self, flat):
+    def _unflatten(self, flat: NDArray[np.float32]) -> StateDict:
         """Splits a flat engine-order vector into named arrays, in declaration order."""
         pieces, offset = [], 0
         for shape in self._param_shapes:
             size = int(np.prod(shape))
             pieces.append(flat[offset:offset + size].reshape(shape).copy())
             offset += size
-        return OrderedDict((self._param_names[i], pieces[i]) for i in self._decl_order)
+        return OrderedDict((self._state_names[i], pieces[i]) for i in self._decl_order)
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Loads parameters (NumPy arrays, or anything with ``.numpy()`` / ``__array__`` such as
         torch tensors). Refuses missing or unexpected keys (when strict) and wrong shapes, and
         then changes nothing."""
         net = self._compiled()
         keys = set(state_dict.keys())
-        missing = [k for k in self._param_names if k not in keys]
-        unexpected = sorted(keys - set(self._param_names))
+        missing = [k for k in self._state_names if k not in keys]
+        unexpected = sorted(keys - set(self._state_names))
         if strict and (missing or unexpected):
             raise KeyError("load_state_dict: " + "; ".join(
                 ([f"missing keys: {', '.join(missing)}"] if missing else [])
                 + ([f"unexpected keys: {', '.join(unexpected)}"] if unexpected else [])))
         flat = _native.network_get_parameters(net)
         offset = 0
-        for name, shape in zip(self._param_names, self._param_shapes):
+        for name, shape in zip(self._state_names, self._param_shapes):
             size = int(np.prod(shape))
             if name in state_dict:
                 value = state_dict[name]
@@ -105,48 +144,55 @@ class ModelMixin:
             offset += size
         _native.network_set_parameters(net, flat)
 
-    def named_parameters(self):
+    def named_parameters(self) -> list[tuple[str, NDArray[np.float32]]]:
+        """(name, array) pairs of the parameters: copies, in ``state_dict()`` order."""
         return list(self.state_dict().items())
 
-    def parameters(self):
+    def parameters(self) -> list[NDArray[np.float32]]:
+        """The parameters as arrays (copies), in ``state_dict()`` order."""
         return list(self.state_dict().values())
 
     # ---- modes -------------------------------------------------------------------------------
-    def train(self, mode=True):
+    def train(self: _M, mode: bool = True) -> _M:
+        """Sets training mode (dropout active) on this module and all its children, as
+        ``torch.nn.Module.train``; returns the module."""
         for _, m in self.named_modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self):
+    def eval(self: _M) -> _M:
+        """Sets evaluation mode (dropout off), as ``torch.nn.Module.eval``; returns the module."""
         return self.train(False)
 
-    def _next_seed(self):
+    def _next_seed(self) -> int:
         """Dropout seed for calls made in training mode outside fit()."""
         s = self.__dict__.get("_step_seed", 0) + 1
         self.__dict__["_step_seed"] = s
         return s
 
     # ---- inference ---------------------------------------------------------------------------
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> NDArray[np.float32]:
         """The model's raw output (log-probabilities for models that end in LogSoftmax), in the
         current mode."""
         return _native.network_forward(self._compiled(), x, self.training, self._next_seed() if self.training else 0)
 
     __call__ = forward
 
-    def predict(self, x, batch_size=None):
-        """Log-probabilities per class, in evaluation mode (N × classes)."""
+    def predict(self, x: ArrayLike, batch_size: int | None = None) -> NDArray[np.float32]:
+        """Log-probabilities per class, in evaluation mode (N × classes), for a float32 or float64
+        batch ``x`` (N×C×H×W). ``batch_size`` is accepted for compatibility and unused."""
         out = _native.network_forward(self._compiled(), x, False, 0)
         if "logsoftmax" in self._spec_text.rsplit(",", 1)[-1]:
             return out
         shifted = out - out.max(axis=1, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
-    def stn(self, x):
-        """The input after the model's (first) spatial transformer."""
+    def stn(self, x: ArrayLike) -> NDArray[np.float32]:
+        """The input batch ``x`` (N×C×H×W) after the model's (first) spatial transformer, same
+        shape."""
         return _native.network_transform(self._compiled(), x)[0]
 
-    def theta(self, x):
+    def theta(self, x: ArrayLike) -> NDArray[np.float32]:
         """The affine transforms (N × 2 × 3) the model's (first) spatial transformer predicts for x
         (for affine, attention and similarity transformers)."""
         self._compiled()
@@ -155,19 +201,21 @@ class ModelMixin:
                              "use stn(x) to see what it does")
         return _native.network_transform(self._compiled(), x)[1]
 
-    def loss_and_grad(self, x, y):
+    def loss_and_grad(self, x: ArrayLike, y: ArrayLike) -> tuple[float, StateDict]:
         """(mean loss, {parameter name: gradient}) for a batch, in the current mode; the
         parameters do not change."""
         loss, _, flat = _native.network_loss_and_grad(self._compiled(), x, y, self.training,
                                                       self._next_seed() if self.training else 0, True)
         return loss, self._unflatten(flat)
 
-    def evaluate(self, x, y, batch_size=1000):
-        """(mean loss, accuracy) in evaluation mode."""
+    def evaluate(self, x: ArrayLike, y: ArrayLike, batch_size: int = 1000) -> tuple[float, float]:
+        """(mean loss, accuracy) on images ``x`` and integer labels ``y``, in evaluation mode,
+        ``batch_size`` images at a time."""
         return _native.network_evaluate(self._compiled(), x, y, int(batch_size))
 
     # ---- training ----------------------------------------------------------------------------
-    def _trainer_for(self, optimizer, lr, momentum, dampening, nesterov, weight_decay, betas, eps, seed):
+    def _trainer_for(self, optimizer: str, lr: float, momentum: float, dampening: float, nesterov: bool,
+                     weight_decay: float, betas: tuple[float, float], eps: float, seed: int | None) -> Trainer:
         """The trainer for these settings: the current one when the settings match and `seed` is
         None or the current run's seed (so consecutive fit() calls continue one run), else a new
         one (fresh optimiser state)."""
@@ -185,7 +233,7 @@ class ModelMixin:
         self.__dict__.update(_trainer=trainer, _trainer_key=key, _trainer_seed=seed, _epochs_done=0)
         return trainer
 
-    def training_state(self):
+    def training_state(self) -> dict[str, Any]:
         """The state a checkpoint needs to continue training exactly: optimiser name/settings,
         buffers and step count, the run's seed, optimisation steps and epochs done."""
         self._compiled()
@@ -201,7 +249,7 @@ class ModelMixin:
                 "seed": self._trainer_seed, "step": _native.trainer_step(trainer), "optimizer_steps": optimizer_steps,
                 "state1": s1, "state2": s2, "epoch": self.__dict__.get("_epochs_done", 0)}
 
-    def restore_training_state(self, state):
+    def restore_training_state(self, state: Mapping[str, Any]) -> None:
         """Re-creates the trainer from ``training_state()`` output (e.g. a checkpoint's)."""
         o = state.get("optimizer")
         if o is None:
@@ -213,20 +261,26 @@ class ModelMixin:
         _native.trainer_step(trainer, int(state["step"]))
         self.__dict__["_epochs_done"] = int(state.get("epoch", 0))
 
-    def train_step(self, x, y, lr=0.01, optimizer="sgd", momentum=0.0, seed=0, **optimizer_options):
+    def train_step(self, x: ArrayLike, y: ArrayLike, lr: float = 0.01, optimizer: str = "sgd", momentum: float = 0.0,
+                   seed: int | None = 0, **optimizer_options: Any) -> float:
         """One optimisation step on the batch (x, y) in the model's current mode (dropout only in
         training mode); returns the batch's mean loss. Consecutive calls with the same settings
         share the optimizer state."""
         trainer = self._trainer_for(optimizer, lr, momentum, optimizer_options.get("dampening", 0.0),
-                                    optimizer_options.get("nesterov", False), optimizer_options.get("weight_decay", 0.0),
-                                    optimizer_options.get("betas", (0.9, 0.999)), optimizer_options.get("eps", 1e-8), seed)
+                                    optimizer_options.get("nesterov", False),
+                                    optimizer_options.get("weight_decay", 0.0),
+                                    optimizer_options.get("betas", (0.9, 0.999)), optimizer_options.get("eps", 1e-8),
+                                    seed)
         x = np.ascontiguousarray(x, dtype=np.float32)
         loss, _, _ = _native.trainer_epoch(trainer, x, np.asarray(y), len(x), False, self.training, 0, 1, None)
         return loss
 
-    def fit(self, x, y, epochs=1, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.0, shuffle=True, seed=None,
-            validation_data=None, progress=True, dampening=0.0, nesterov=False, weight_decay=0.0,
-            betas=(0.9, 0.999), eps=1e-8, callback=None):
+    def fit(self, x: ArrayLike, y: ArrayLike, epochs: int = 1, batch_size: int = 64, lr: float = 0.01,
+            optimizer: str = "sgd", momentum: float = 0.0, shuffle: bool = True, seed: int | None = None,
+            validation_data: tuple[ArrayLike, ArrayLike] | None = None, progress: bool = True,
+            dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
+            betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+            callback: ProgressCallback | None = None) -> History:
         """Trains in Swift and returns the history: a dict of per-epoch lists (``epoch``,
         ``train_loss``, ``train_accuracy``, ``seconds``, ``images_per_second`` and, with
         ``validation_data=(x, y)``, ``val_loss`` and ``val_accuracy``).
@@ -244,7 +298,8 @@ class ModelMixin:
         x = np.ascontiguousarray(x, dtype=np.float32)
         y = np.asarray(y)
         trainer = self._trainer_for(optimizer, lr, momentum, dampening, nesterov, weight_decay, betas, eps, seed)
-        history = {"epoch": [], "train_loss": [], "train_accuracy": [], "seconds": [], "images_per_second": []}
+        history: History = {"epoch": [], "train_loss": [], "train_accuracy": [], "seconds": [],
+                            "images_per_second": []}
         if validation_data is not None:
             history.update(val_loss=[], val_accuracy=[])
         self.train()
@@ -256,7 +311,8 @@ class ModelMixin:
             bar = _progress_bar(progress, batches, epoch)
             state = {"last": 0}
 
-            def on_progress(ep, batch, total, samples, mean_loss, correct):
+            def on_progress(ep: int, batch: int, total: int, samples: int, mean_loss: float, correct: int,
+                            bar: Any = bar, state: dict[str, int] = state) -> bool:
                 if bar is not None:
                     bar.update(batch - state["last"])
                     bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{correct / max(samples, 1):.3f}", refresh=False)
@@ -295,7 +351,7 @@ class ModelMixin:
         return history
 
 
-def _progress_bar(progress, total, epoch):
+def _progress_bar(progress: bool, total: int, epoch: int) -> Any:
     if not progress:
         return None
     import warnings

@@ -15,14 +15,28 @@ Saving is atomic: the file is written to a temporary name in the same folder, sy
 renamed over the old checkpoint, so a crash or kill during saving leaves the previous checkpoint
 intact.
 """
+from __future__ import annotations
+
 import hashlib
 import io
 import json
 import os
 import tempfile
-import zipfile
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
+
+from ._idx import StrPath
+
+if TYPE_CHECKING:
+    from ._model import ModelMixin
+
+__all__ = ["FORMAT", "VERSION", "CheckpointError", "Checkpoint", "save", "load", "export_state_dict",
+           "read_safetensors"]
+
+_M = TypeVar("_M", bound="ModelMixin")
 
 FORMAT = "swiftstn-checkpoint"
 VERSION = 1
@@ -32,7 +46,7 @@ class CheckpointError(ValueError):
     """A checkpoint is damaged, of another format, or for another architecture."""
 
 
-def _digest(arrays):
+def _digest(arrays: Mapping[str, Any]) -> str:
     h = hashlib.sha256()
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
@@ -42,10 +56,14 @@ def _digest(arrays):
     return h.hexdigest()
 
 
-def save(path, model, epoch=0, dataset=None, history=None):
-    """Writes model weights, optimiser state, epoch, step and seed to ``path`` atomically."""
+def save(path: StrPath, model: ModelMixin, epoch: int = 0, dataset: dict[str, Any] | None = None,
+         history: dict[str, list[Any]] | None = None) -> StrPath:
+    """Writes model weights, optimiser state, epoch, step and seed to ``path`` atomically (see the
+    module docstring for the format); returns ``path``. ``epoch`` is the number of epochs
+    completed; ``dataset`` and ``history`` (JSON-serialisable) are stored for the record (the CLI
+    stores the data folder and the per-epoch metrics)."""
     state = model.training_state()
-    arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
+    arrays: dict[str, Any] = {f"param/{k}": v for k, v in model.state_dict().items()}
     arrays["optimizer/state1"] = state["state1"]
     arrays["optimizer/state2"] = state["state2"]
     sd_names = list(model.state_dict())
@@ -83,16 +101,20 @@ def save(path, model, epoch=0, dataset=None, history=None):
 
 
 class Checkpoint:
-    """A loaded, verified checkpoint."""
+    """A loaded, verified checkpoint (made by :func:`load`): ``meta`` (the metadata dictionary
+    described in the module docstring), ``params`` (name → float32 array, state-dict order) and
+    the optimiser buffers ``state1``/``state2``."""
 
-    def __init__(self, meta, params, state1, state2):
+    def __init__(self, meta: dict[str, Any], params: dict[str, NDArray[np.float32]], state1: NDArray[np.float32],
+                 state2: NDArray[np.float32]) -> None:
         self.meta, self.params, self.state1, self.state2 = meta, params, state1, state2
 
     @property
-    def epoch(self):
+    def epoch(self) -> int:
+        """The number of epochs completed when the checkpoint was saved."""
         return self.meta["epoch"]
 
-    def restore(self, model, with_optimizer=True):
+    def restore(self, model: _M, with_optimizer: bool = True) -> _M:
         """Loads the weights (and the optimiser state and step counter) into ``model``, which
         must have the checkpoint's architecture."""
         if model.spec != self.meta["spec"]:
@@ -108,7 +130,7 @@ class Checkpoint:
                 raise
         return model
 
-    def _restore_optimizer(self, model):
+    def _restore_optimizer(self, model: ModelMixin) -> None:
         try:
             model.restore_training_state({
                 "optimizer": self.meta["optimizer"], "seed": self.meta["seed"], "step": self.meta["step"],
@@ -118,7 +140,7 @@ class Checkpoint:
             raise CheckpointError(f"checkpoint optimiser state cannot be restored: {e}") from None
 
 
-def load(path):
+def load(path: StrPath) -> Checkpoint:
     """Reads and verifies a checkpoint; raises CheckpointError if it is damaged or not one."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -140,7 +162,8 @@ def load(path):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a swiftstn checkpoint")
     if meta.get("version") != VERSION:
-        raise CheckpointError(f"{path} has checkpoint format version {meta.get('version')}; this swiftstn reads {VERSION}")
+        raise CheckpointError(f"{path} has checkpoint format version {meta.get('version')}; "
+                              f"this swiftstn reads {VERSION}")
     if _digest(arrays) != meta.get("sha256"):
         raise CheckpointError(f"{path} is damaged: its contents do not match the recorded checksum")
     _check_structure(path, meta, arrays)
@@ -148,9 +171,9 @@ def load(path):
     return Checkpoint(meta, params, arrays["optimizer/state1"], arrays["optimizer/state2"])
 
 
-def _check_structure(path, meta, arrays):
+def _check_structure(path: StrPath, meta: dict[str, Any], arrays: dict[str, Any]) -> None:
     """Every field a restore reads exists with the right type, and the arrays match it."""
-    def bad(what):
+    def bad(what: str) -> NoReturn:
         raise CheckpointError(f"{path} is damaged or inconsistent: {what}")
     names, shapes = meta.get("parameter_names"), meta.get("parameter_shapes")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -166,8 +189,9 @@ def _check_structure(path, meta, arrays):
         bad("seed is not an integer")
     opt = meta.get("optimizer")
     if opt is not None:
-        fields = {"name": str, "lr": (int, float), "momentum": (int, float), "dampening": (int, float),
-                  "nesterov": bool, "weight_decay": (int, float), "betas": list, "eps": (int, float)}
+        fields: dict[str, type | tuple[type, ...]] = {
+            "name": str, "lr": (int, float), "momentum": (int, float), "dampening": (int, float),
+            "nesterov": bool, "weight_decay": (int, float), "betas": list, "eps": (int, float)}
         if not isinstance(opt, dict) or any(not isinstance(opt.get(k), t) for k, t in fields.items()) \
                 or len(opt["betas"]) != 2:
             bad("optimizer settings are incomplete")
@@ -183,7 +207,7 @@ def _check_structure(path, meta, arrays):
             bad(f"{key} is missing")
 
 
-def export_state_dict(path, model_or_checkpoint):
+def export_state_dict(path: str, model_or_checkpoint: ModelMixin | Checkpoint) -> str:
     """Writes the weights as a PyTorch-loadable state dict: ``.pt`` via ``torch.save`` (needs
     torch), anything else as safetensors (``safetensors.torch.load_file`` gives the state dict;
     written here without dependencies)."""
@@ -193,7 +217,8 @@ def export_state_dict(path, model_or_checkpoint):
         import torch  # only this format needs it
         torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in params.items()}, path)
         return path
-    header, offset, blobs = {}, 0, []
+    header: dict[str, Any] = {}
+    offset, blobs = 0, []
     for name, value in params.items():
         a = np.ascontiguousarray(value, dtype="<f4")
         header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
@@ -206,7 +231,7 @@ def export_state_dict(path, model_or_checkpoint):
     return path
 
 
-def read_safetensors(path):
+def read_safetensors(path: StrPath) -> dict[str, NDArray[np.float32]]:
     """Reads a float32 safetensors file into a dict of arrays (for checking exports)."""
     with open(path, "rb") as f:
         data = f.read()

@@ -7,17 +7,23 @@
     swiftstn visualize --checkpoint stn.ckpt --out stn.png
     swiftstn export --checkpoint stn.ckpt --out stn.safetensors
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
 import sys
-import time
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import checkpoint as ckpt
-from . import datasets, models, set_num_threads, get_num_threads
+from . import datasets, get_num_threads, models, set_num_threads
+
+__all__ = ["main", "parser", "UsageError"]
 
 DATASETS = ("mnist", "fashion-mnist")
 
@@ -26,7 +32,7 @@ class UsageError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
-def _positive_int(v):
+def _positive_int(v: str) -> int:
     try:
         n = int(v)
     except ValueError:
@@ -36,7 +42,7 @@ def _positive_int(v):
     return n
 
 
-def _non_negative_int(v):
+def _non_negative_int(v: str) -> int:
     try:
         n = int(v)
     except ValueError:
@@ -46,7 +52,7 @@ def _non_negative_int(v):
     return n
 
 
-def _non_negative_float(v):
+def _non_negative_float(v: str) -> float:
     try:
         x = float(v)
     except ValueError:
@@ -56,7 +62,8 @@ def _non_negative_float(v):
     return x
 
 
-def load_data(data, dataset, split, download=False):
+def load_data(data: str | None, dataset: str, split: str, download: bool = False
+              ) -> tuple[NDArray[np.float32], NDArray[np.int64], str]:
     """(x, y, description) for a split; without a data folder, the embedded MNIST subset."""
     if data is None:
         if dataset != "mnist":
@@ -70,19 +77,22 @@ def load_data(data, dataset, split, download=False):
     return x, y, f"{dataset} from {data}"
 
 
-def normalisation(dataset):
+def normalisation(dataset: str) -> tuple[float, float]:
+    """(mean, std) of ``dataset``'s normalisation (MNIST's unless it is "fashion-mnist")."""
     if dataset == "fashion-mnist":
         return datasets.FASHION_MNIST_MEAN, datasets.FASHION_MNIST_STD
     return datasets.MNIST_MEAN, datasets.MNIST_STD
 
 
-def cmd_train(args):
+def cmd_train(args: argparse.Namespace) -> int:
+    """``swiftstn train``: the seed's training run (checkpointed, resumable); returns 0."""
     if args.threads:
         set_num_threads(args.threads)
     if args.resume and not args.checkpoint:
         raise UsageError("--resume needs --checkpoint PATH")
     model = models.blog_net(seed=args.seed)
-    start_epoch, history, seed = 0, {}, args.seed
+    start_epoch, seed = 0, args.seed
+    history: dict[str, list[Any]] = {}
     if args.resume and os.path.exists(args.checkpoint):
         c = ckpt.load(args.checkpoint)
         c.restore(model)
@@ -94,7 +104,8 @@ def cmd_train(args):
         if args.dataset is None:
             args.dataset = saved.get("name", "mnist")
         o = c.meta["optimizer"] or {}
-        args.optimizer, args.lr, args.momentum = o.get("name", args.optimizer), o.get("lr", args.lr), o.get("momentum", args.momentum)
+        args.optimizer, args.lr, args.momentum = (o.get("name", args.optimizer), o.get("lr", args.lr),
+                                                  o.get("momentum", args.momentum))
     elif args.resume:
         print(f"swiftstn: {args.checkpoint} does not exist yet; starting a new run", file=sys.stderr)
     args.dataset = args.dataset or "mnist"
@@ -107,7 +118,8 @@ def cmd_train(args):
               f"{args.optimizer} lr {args.lr}, batch {args.batch_size}, {get_num_threads()} threads, seed {seed}",
               file=sys.stderr)
     if start_epoch >= args.epochs:
-        print(f"swiftstn: checkpoint is already at epoch {start_epoch} of {args.epochs}; nothing to do", file=sys.stderr)
+        print(f"swiftstn: checkpoint is already at epoch {start_epoch} of {args.epochs}; nothing to do",
+              file=sys.stderr)
     for epoch in range(start_epoch + 1, args.epochs + 1):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # divergence is reported below, as an error
@@ -116,7 +128,8 @@ def cmd_train(args):
                           progress=not args.json and sys.stderr.isatty() or args.progress, validation_data=(xt, yt))
         if not np.isfinite(h["train_loss"][0]):
             raise UsageError(f"training diverged in epoch {epoch} (loss {h['train_loss'][0]}); "
-                             "try a lower --lr" + ("" if not args.checkpoint else "; the last checkpoint is the previous epoch's"))
+                             "try a lower --lr"
+                             + ("" if not args.checkpoint else "; the last checkpoint is the previous epoch's"))
         record = {"epoch": epoch, "train_loss": h["train_loss"][0], "train_accuracy": h["train_accuracy"][0],
                   "test_loss": h["val_loss"][0], "test_accuracy": h["val_accuracy"][0],
                   "train_seconds": h["seconds"][0], "images_per_second": h["images_per_second"][0]}
@@ -135,14 +148,15 @@ def cmd_train(args):
     return 0
 
 
-def _model_from_checkpoint(path):
+def _model_from_checkpoint(path: str) -> tuple[models.BlogNet, ckpt.Checkpoint]:
     c = ckpt.load(path)
     model = models.blog_net(seed=0)
     c.restore(model, with_optimizer=False)
     return model.eval(), c
 
 
-def cmd_evaluate(args):
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``swiftstn evaluate``: a checkpoint's test loss and accuracy; returns 0."""
     model, c = _model_from_checkpoint(args.checkpoint)
     saved = c.meta.get("dataset") or {}
     dataset = args.dataset or saved.get("name", "mnist")
@@ -158,7 +172,8 @@ def cmd_evaluate(args):
     return 0
 
 
-def cmd_visualize(args):
+def cmd_visualize(args: argparse.Namespace) -> int:
+    """``swiftstn visualize``: the seed's before/after picture as a PNG; returns 0."""
     try:
         from . import viz
         viz._plt()
@@ -176,7 +191,8 @@ def cmd_visualize(args):
     return 0
 
 
-def cmd_export(args):
+def cmd_export(args: argparse.Namespace) -> int:
+    """``swiftstn export``: a checkpoint's weights as a PyTorch-loadable state dict; returns 0."""
     c = ckpt.load(args.checkpoint)
     ckpt.export_state_dict(args.out, c)
     print(f"wrote {args.out} ({len(c.params)} tensors; load with "
@@ -184,7 +200,8 @@ def cmd_export(args):
     return 0
 
 
-def parser():
+def parser() -> argparse.ArgumentParser:
+    """The command line parser of ``swiftstn`` (subcommands train, evaluate, visualize, export)."""
     p = argparse.ArgumentParser(prog="swiftstn", description="Spatial Transformer Networks on a fast Swift engine.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -227,7 +244,9 @@ def parser():
     return p
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the ``swiftstn`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit
+    status: 0, 1 for an error (printed as one line) or 130 when interrupted."""
     args = parser().parse_args(argv)
     try:
         return args.func(args)

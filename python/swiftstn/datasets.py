@@ -1,83 +1,48 @@
 """Datasets: the IDX file format (MNIST's), the MNIST / Fashion-MNIST loaders with verified
 downloads, and an embedded MNIST subset for offline use."""
+from __future__ import annotations
+
 import gzip
 import hashlib
-import math
 import os
-import struct
-import sys
 import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-# IDX type codes → NumPy dtypes (big-endian on disk).
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+from . import distortions as _distortions
+from ._idx import _FILES, MNIST_MEAN, MNIST_STD, IDXError, StrPath, _embedded_root, find_idx, parse_idx, read_idx
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+__all__ = [
+    "IDXError",
+    "DownloadError",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "FASHION_MNIST_MEAN",
+    "FASHION_MNIST_STD",
+    "parse_idx",
+    "read_idx",
+    "find_idx",
+    "download",
+    "mnist",
+    "fashion_mnist",
+    "embedded_mnist",
+    "distorted_mnist",
+]
+
 # Fashion-MNIST's training-set pixel mean and standard deviation (on [0, 1] pixels).
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 
-_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
+#: (images: float32 N×1×28×28, normalised; labels: int64 N)
+_Dataset = tuple[NDArray[np.float32], NDArray[np.int64]]
 
 
-class IDXError(ValueError):
-    """A file is not a valid IDX file (bad magic, dimensions or length)."""
-
-
-def parse_idx(data, name="<bytes>"):
-    """Parses the bytes of an IDX file into a NumPy array, validating the header and length."""
-    if len(data) < 4:
-        raise IDXError(f"{name}: {len(data)} bytes is too short for an IDX header")
-    zero, type_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or type_code not in _IDX_TYPES:
-        raise IDXError(f"{name}: not an IDX file (magic 0x{int.from_bytes(data[:4], 'big'):08x})")
-    if ndim == 0:
-        raise IDXError(f"{name}: IDX file with zero dimensions")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise IDXError(f"{name}: truncated header ({len(data)} bytes, {header} needed for {ndim} dimensions)")
-    dims = struct.unpack(">" + "I" * ndim, data[4:header])
-    dtype = np.dtype(_IDX_TYPES[type_code])
-    expected = header + math.prod(dims) * dtype.itemsize          # exact: Python integers
-    if len(data) != expected:
-        what = "truncated" if len(data) < expected else "has trailing bytes"
-        raise IDXError(f"{name}: {what}: {len(data)} bytes, expected {expected} for shape {dims}")
-    try:
-        return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
-    except ValueError as e:  # e.g. an empty array with dimensions NumPy cannot represent
-        raise IDXError(f"{name}: cannot hold shape {dims} ({e})") from None
-
-
-def read_idx(path):
-    """Reads an IDX file, gzip-compressed (``.gz``) or raw."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise IDXError(f"{path}: corrupt gzip data ({e})") from None
-    return parse_idx(data, os.fspath(path))
-
-
-def find_idx(root, stem):
-    """The path of `stem` (or `stem.gz`) under root or root/raw or root/MNIST/raw (torchvision)."""
-    for folder in (root, os.path.join(root, "raw"), os.path.join(root, "MNIST", "raw"),
-                   os.path.join(root, "FashionMNIST", "raw")):
-        for name in (stem, stem + ".gz"):
-            p = os.path.join(folder, name)
-            if os.path.isfile(p):
-                return p
-    raise FileNotFoundError(f"{stem}[.gz] not found in {root} (nor in its raw/ subfolder)")
-
-
-def _load(root, split, mean, std):
+def _load(root: StrPath, split: str, mean: float, std: float) -> _Dataset:
     if split not in _FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if not os.path.isdir(root):
@@ -94,7 +59,7 @@ def _load(root, split, mean, std):
 # Where the standard files are published, and how a downloaded file is recognised: the MD5 of
 # the published .gz (torchvision's list) or the SHA-256 of the decompressed IDX bytes (for mirrors
 # that recompress).
-_SOURCES = {
+_SOURCES: dict[str, dict[str, Any]] = {
     "mnist": {
         "mirrors": ["https://ossci-datasets.s3.amazonaws.com/mnist/",
                     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -127,7 +92,7 @@ class DownloadError(OSError):
     """No mirror delivered a file with the expected checksum."""
 
 
-def _verified(data, gz_md5, raw_sha256):
+def _verified(data: bytes, gz_md5: str, raw_sha256: str | None) -> bool:
     if hashlib.md5(data).hexdigest() == gz_md5:
         return True
     if raw_sha256 is None:
@@ -139,7 +104,7 @@ def _verified(data, gz_md5, raw_sha256):
     return hashlib.sha256(raw).hexdigest() == raw_sha256
 
 
-def _fetch(url, progress, timeout=60):
+def _fetch(url: str, progress: bool, timeout: float = 60) -> bytes:
     """The bytes at url, with a tqdm progress bar when `progress`."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
@@ -168,7 +133,7 @@ def _fetch(url, progress, timeout=60):
     return data
 
 
-def _write_atomically(path, data):
+def _write_atomically(path: str, data: bytes) -> None:
     """Writes `data` to `path` through a temporary file in the same folder and a rename, so the
     path never holds a partial file."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -187,7 +152,8 @@ def _write_atomically(path, data):
         raise
 
 
-def download(root, dataset="mnist", mirrors=None, progress=True):
+def download(root: StrPath, dataset: str = "mnist", mirrors: Sequence[str] | None = None,
+             progress: bool = True) -> StrPath:
     """Downloads the four standard files of ``dataset`` ("mnist" or "fashion-mnist") into
     ``root`` (skipping files already there and valid), verifying each checksum. A failed or
     partial download leaves no file behind. Returns the folder."""
@@ -219,11 +185,7 @@ def download(root, dataset="mnist", mirrors=None, progress=True):
     return root
 
 
-def _embedded_root():
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "mnist_subset")
-
-
-def mnist(root=None, split="train", download=False):
+def mnist(root: StrPath | None = None, split: str = "train", download: bool = False) -> _Dataset:
     """MNIST as float32 N×1×28×28 normalised with mean 0.1307 and std 0.3081 (as the seed does)
     and int64 labels, from the IDX files (``.gz`` or raw) in ``root`` or its ``raw/`` folder
     (torchvision's layout). With ``download=True`` missing files are fetched and verified first.
@@ -235,7 +197,7 @@ def mnist(root=None, split="train", download=False):
     return _load(root, split, MNIST_MEAN, MNIST_STD)
 
 
-def fashion_mnist(root, split="train", download=False):
+def fashion_mnist(root: StrPath, split: str = "train", download: bool = False) -> _Dataset:
     """Fashion-MNIST (same file names and format as MNIST), float32 N×1×28×28 normalised with
     its training-set mean 0.2860 and std 0.3530, and int64 labels."""
     if download:
@@ -243,12 +205,14 @@ def fashion_mnist(root, split="train", download=False):
     return _load(root, split, FASHION_MNIST_MEAN, FASHION_MNIST_STD)
 
 
-def embedded_mnist(split="train"):
+def embedded_mnist(split: str = "train") -> _Dataset:
     """The MNIST subset shipped inside the package (5,000 training, 1,000 test digits)."""
     return mnist(None, split)
 
 
-def distorted_mnist(kind, root=None, split="train", seed=0, count=None, out=None):
-    """Distorted MNIST ("R", "RTS", "P", "E" or "cluttered"), see `swiftstn.distortions`."""
-    from .distortions import distorted_mnist as make
-    return make(kind, root=root, split=split, seed=seed, count=count, out=out)
+def distorted_mnist(kind: str, root: StrPath | None = None, split: str = "train", seed: int = 0,
+                    count: int | None = None, out: str | None = None) -> _Dataset:
+    """Distorted MNIST of ``kind`` ("R", "RTS", "P", "E" or "cluttered"): the same as
+    :func:`swiftstn.distortions.distorted_mnist` (see that module for the distortions and the
+    arguments). Returns (float32 N×1×S×S normalised like MNIST, int64 labels)."""
+    return _distortions.distorted_mnist(kind, root=root, split=split, seed=seed, count=count, out=out)

@@ -15,25 +15,31 @@ padding, in pixel units mapped with align_corners=False):
   fragments of 8×8 pixels cropped at random from other digits and placed at random (pixel-wise
   maximum), as DeepMind's public mnist-cluttered generator does (its defaults, scaled to 60×60).
 """
-import gzip
+from __future__ import annotations
+
 import os
-import struct
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from . import datasets
+from ._idx import _FILES, MNIST_MEAN, MNIST_STD, StrPath, _embedded_root, find_idx, read_idx, write_idx
 from .functional import grid_sample
+
+__all__ = ["KINDS", "SIZES", "distort", "distorted_mnist", "write_idx"]
+
+_Floats = NDArray[np.floating[Any]]
 
 KINDS = ("R", "RTS", "P", "E", "cluttered")
 SIZES = {"R": 28, "RTS": 42, "P": 28, "E": 28, "cluttered": 60}
 
 
-def _pixel_to_normalised(p, size):
+def _pixel_to_normalised(p: _Floats, size: int) -> _Floats:
     """Pixel coordinate (centres at 0 … size−1) → grid coordinate, align_corners=False."""
     return (2 * p + 1) / size - 1
 
 
-def _sample(images, src_x, src_y):
+def _sample(images: _Floats, src_x: _Floats, src_y: _Floats) -> _Floats:
     """Reads images (N×h×w, float in [0, 1]) at source pixel coordinates src_x/src_y (N×H×W)."""
     n, h, w = images.shape
     grid = np.stack([_pixel_to_normalised(src_x, w), _pixel_to_normalised(src_y, h)], axis=-1)
@@ -42,12 +48,12 @@ def _sample(images, src_x, src_y):
     return out[:, 0]
 
 
-def _output_pixels(n, size):
+def _output_pixels(n: int, size: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     ys, xs = np.meshgrid(np.arange(size, dtype=np.float64), np.arange(size, dtype=np.float64), indexing="ij")
     return np.broadcast_to(xs, (n, size, size)), np.broadcast_to(ys, (n, size, size))
 
 
-def _rotate_scale_place(images, angles, scales, centres, size):
+def _rotate_scale_place(images: _Floats, angles: _Floats, scales: _Floats, centres: _Floats, size: int) -> _Floats:
     """Output pixel → source pixel for a rotation+scale about the digit centre placed at `centres`."""
     n = len(images)
     xo, yo = _output_pixels(n, size)
@@ -59,7 +65,7 @@ def _rotate_scale_place(images, angles, scales, centres, size):
     return _sample(images, src_x, src_y)
 
 
-def _gaussian_blur(field, sigma):
+def _gaussian_blur(field: _Floats, sigma: float) -> _Floats:
     """Separable Gaussian blur over the last two axes (zero boundary), in NumPy."""
     radius = int(np.ceil(3 * sigma))
     x = np.arange(-radius, radius + 1)
@@ -69,21 +75,23 @@ def _gaussian_blur(field, sigma):
     return np.apply_along_axis(lambda r: np.convolve(r, k, mode="same"), -2, out)
 
 
-def _homographies(src, dst):
+def _homographies(src: _Floats, dst: _Floats) -> NDArray[np.float64]:
     """3×3 matrices mapping src points (N×4×2) onto dst points (N×4×2)."""
     n = len(src)
     H = np.empty((n, 3, 3))
     for i in range(n):
         rows, rhs = [], []
         for (x, y), (u, v) in zip(src[i], dst[i]):
-            rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y]); rhs.append(u)
-            rows.append([0, 0, 0, x, y, 1, -v * x, -v * y]); rhs.append(v)
+            rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+            rhs.append(u)
+            rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+            rhs.append(v)
         h = np.linalg.solve(np.array(rows), np.array(rhs))
         H[i] = np.append(h, 1).reshape(3, 3)
     return H
 
 
-def distort(images, kind, seed=0, others=None):
+def distort(images: ArrayLike, kind: str, seed: int = 0, others: ArrayLike | None = None) -> NDArray[np.uint8]:
     """Applies distortion `kind` to uint8 28×28 digits (N×28×28); returns uint8 N×S×S.
     `others` (uint8 digits) supplies the clutter fragments (default: the images themselves)."""
     if kind not in KINDS:
@@ -129,36 +137,28 @@ def distort(images, kind, seed=0, others=None):
                 src = pool[rng.integers(len(pool))]
                 sy, sx = rng.integers(0, 28 - 8 + 1, 2)
                 ty, tx = rng.integers(0, size - 8 + 1, 2)
-                canvas[i, ty:ty + 8, tx:tx + 8] = np.maximum(canvas[i, ty:ty + 8, tx:tx + 8], src[sy:sy + 8, sx:sx + 8])
+                canvas[i, ty:ty + 8, tx:tx + 8] = np.maximum(canvas[i, ty:ty + 8, tx:tx + 8],
+                                                             src[sy:sy + 8, sx:sx + 8])
             ty, tx = rng.integers(0, size - 28 + 1, 2)
             canvas[i, ty:ty + 28, tx:tx + 28] = np.maximum(canvas[i, ty:ty + 28, tx:tx + 28], x[i])
         out = canvas
     return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
 
 
-def write_idx(path, array):
-    """Writes a uint8 array as an IDX file (gzip-compressed when the path ends in .gz)."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    data = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape) + array.tobytes()
-    tmp = path + ".part"
-    with open(tmp, "wb") as f:
-        f.write(gzip.compress(data, 6, mtime=0) if path.endswith(".gz") else data)
-    os.replace(tmp, path)
-    return path
-
-
-def distorted_mnist(kind, root=None, split="train", seed=0, count=None, out=None):
+def distorted_mnist(kind: str, root: StrPath | None = None, split: str = "train", seed: int = 0,
+                    count: int | None = None, out: str | None = None
+                    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Distorted MNIST of `kind` (see the module docstring) from the MNIST IDX files in `root`
     (None: the embedded subset). Returns (float32 N×1×S×S normalised like MNIST, int64 labels).
     With `out`, also writes ``train-``/``t10k-images-idx3-ubyte.gz`` and the labels there (IDX),
     so `datasets.mnist(out, split)` and any IDX reader load them. Deterministic for
     (kind, split, seed, count)."""
-    folder = root if root is not None else datasets._embedded_root()
-    stems = datasets._FILES.get(split)
+    folder = root if root is not None else _embedded_root()
+    stems = _FILES.get(split)
     if stems is None:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    images = datasets.read_idx(datasets.find_idx(folder, stems[0]))
-    labels = datasets.read_idx(datasets.find_idx(folder, stems[1])).astype(np.int64)
+    images = read_idx(find_idx(folder, stems[0]))
+    labels = read_idx(find_idx(folder, stems[1])).astype(np.int64)
     if count is not None:
         images, labels = images[:count], labels[:count]
     split_key = 0 if split == "train" else 1
@@ -167,5 +167,5 @@ def distorted_mnist(kind, root=None, split="train", seed=0, count=None, out=None
         os.makedirs(out, exist_ok=True)
         write_idx(os.path.join(out, stems[0] + ".gz"), warped)
         write_idx(os.path.join(out, stems[1] + ".gz"), labels.astype(np.uint8))
-    x = ((warped.astype(np.float32) / 255.0 - datasets.MNIST_MEAN) / datasets.MNIST_STD)[:, None]
+    x = ((warped.astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD)[:, None]
     return x.astype(np.float32), labels

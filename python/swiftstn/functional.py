@@ -4,13 +4,31 @@ Arrays may be float32 or float64 (all arrays of one call share the dtype); C-con
 pass to the Swift engine without a copy, anything else (views with strides, other byte orders,
 lists) is converted once. Results are new C-contiguous arrays of the same dtype.
 """
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, SupportsIndex
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from . import _native
+
+__all__ = ["affine_grid", "affine_grid_backward", "grid_sample", "grid_sample_backward", "warp_affine",
+           "warp_affine_backward"]
+
+#: A result: a new C-contiguous array of the call's dtype, float32 or float64.
+FloatArray = NDArray[np.floating[Any]]
+#: A size such as (N, C, H, W): a sequence of ints (anything with ``__index__``).
+Size = Sequence[SupportsIndex]
+#: ``fill``: None, a number, or one number per channel.
+Fill = Optional[ArrayLike]
 
 _MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
 _PADDINGS = {"zeros": 0, "border": 1, "reflection": 2, "fill": 3}
 
 
-def _code(table, value, what, op):
+def _code(table: Mapping[str, int], value: Any, what: str, op: str) -> int:
     try:
         return table[value]
     except (KeyError, TypeError):
@@ -18,7 +36,7 @@ def _code(table, value, what, op):
         raise ValueError(f"{op}(): expected {what} to be one of {options}, got {value!r}") from None
 
 
-def _padding(padding_mode, fill, op):
+def _padding(padding_mode: str, fill: Fill, op: str) -> int:
     """The padding code, with ``fill`` checked against it: required for ``"fill"``, refused
     otherwise."""
     p = _code(_PADDINGS, padding_mode, "padding_mode", op)
@@ -29,7 +47,7 @@ def _padding(padding_mode, fill, op):
     return p
 
 
-def affine_grid(theta, size, align_corners=False):
+def affine_grid(theta: ArrayLike, size: Size, align_corners: bool = False) -> FloatArray:
     """Sampling grid of the affine transforms ``theta`` for an output of ``size``.
 
     ``theta`` is N×2×3 with ``size`` = (N, C, H, W), giving an N×H×W×2 grid, or N×3×4 with
@@ -40,12 +58,15 @@ def affine_grid(theta, size, align_corners=False):
     return _native.affine_grid(theta, size, bool(align_corners))
 
 
-def affine_grid_backward(grad_grid, size, align_corners=False):
-    """Gradient of a loss with respect to ``theta`` given its gradient with respect to the grid."""
+def affine_grid_backward(grad_grid: ArrayLike, size: Size, align_corners: bool = False) -> FloatArray:
+    """Gradient of a loss with respect to ``theta`` given its gradient ``grad_grid`` with respect to
+    the grid (N×H×W×2 or N×D×H×W×3, as :func:`affine_grid` returned for ``size``): N×2×3 or
+    N×3×4, like ``theta``."""
     return _native.affine_grid_backward(grad_grid, size, bool(align_corners))
 
 
-def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False, fill=None):
+def grid_sample(input: ArrayLike, grid: ArrayLike, mode: str = "bilinear", padding_mode: str = "zeros",
+                align_corners: bool = False, fill: Fill = None) -> FloatArray:
     """Samples ``input`` (N×C×H×W or N×C×D×H×W) at ``grid`` (N×Ho×Wo×2 or N×Do×Ho×Wo×3).
 
     ``mode`` is ``"bilinear"`` (trilinear on 5-D input), ``"nearest"`` (halves round to even) or
@@ -63,8 +84,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     return _native.grid_sample(input, grid, m, p, bool(align_corners), fill)
 
 
-def grid_sample_backward(grad_output, input, grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False, input_requires_grad=True, fill=None):
+def grid_sample_backward(grad_output: ArrayLike, input: ArrayLike, grid: ArrayLike, mode: str = "bilinear",
+                         padding_mode: str = "zeros", align_corners: bool = False, input_requires_grad: bool = True,
+                         fill: Fill = None) -> tuple[FloatArray | None, FloatArray]:
     """Gradients of :func:`grid_sample`: returns ``(grad_input, grad_grid)``.
 
     With ``input_requires_grad=False`` the input gradient is not computed at all (``None`` is
@@ -81,7 +103,8 @@ def grid_sample_backward(grad_output, input, grid, mode="bilinear", padding_mode
                                         bool(input_requires_grad), fill)
 
 
-def warp_affine(input, theta, out_size, mode="bilinear", padding_mode="zeros", align_corners=False, fill=None):
+def warp_affine(input: ArrayLike, theta: ArrayLike, out_size: Size, mode: str = "bilinear",
+                padding_mode: str = "zeros", align_corners: bool = False, fill: Fill = None) -> FloatArray:
     """``grid_sample(input, affine_grid(theta, (N, C, Ho, Wo)), ...)`` in one pass.
 
     ``input`` is N×C×H×W, ``theta`` N×2×3, ``out_size`` (Ho, Wo); returns N×C×Ho×Wo. The grid is
@@ -93,8 +116,9 @@ def warp_affine(input, theta, out_size, mode="bilinear", padding_mode="zeros", a
     return _native.warp_affine(input, theta, out_size, m, p, bool(align_corners), fill)
 
 
-def warp_affine_backward(grad_output, input, theta, out_size, mode="bilinear", padding_mode="zeros",
-                         align_corners=False, input_requires_grad=True, fill=None):
+def warp_affine_backward(grad_output: ArrayLike, input: ArrayLike, theta: ArrayLike, out_size: Size,
+                         mode: str = "bilinear", padding_mode: str = "zeros", align_corners: bool = False,
+                         input_requires_grad: bool = True, fill: Fill = None) -> tuple[FloatArray | None, FloatArray]:
     """Gradients of :func:`warp_affine`: returns ``(grad_input or None, grad_theta)``, bit for bit
     ``grid_sample_backward`` followed by ``affine_grid_backward``."""
     m = _code(_MODES, mode, "mode", "warp_affine_backward")

@@ -1,5 +1,10 @@
-"""Ready-made models."""
+"""Ready-made models: the seed's network (the PyTorch STN tutorial's ``Net``) and its classifier,
+optionally behind a constrained spatial transformer."""
+from __future__ import annotations
+
 from . import nn
+
+__all__ = ["BlogNet", "blog_net", "seed_cnn"]
 
 
 class BlogNet(nn._Composite):
@@ -7,7 +12,7 @@ class BlogNet(nn._Composite):
     parameter names: a spatial transformer (localisation net + ``fc_loc`` regressor,
     ``align_corners=True``) in front of a small CNN classifier ending in log_softmax."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
         self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
@@ -25,7 +30,8 @@ class BlogNet(nn._Composite):
         )
         self.fc_loc = nn.Sequential(nn.Linear(10 * 3 * 3, 32), nn.ReLU(True), nn.Linear(32, 3 * 2))
 
-    def layers(self):
+    def layers(self) -> list[nn.Module]:
+        """The tutorial's ``forward()``, as layers."""
         # forward(): x = stn(x); relu(max_pool2d(conv1(x), 2)); relu(max_pool2d(conv2_drop(conv2(x)), 2));
         # flatten; relu(fc1(x)); dropout(x); fc2(x); log_softmax(x, dim=1)
         stn = nn.SpatialTransformer(self.localization, self.fc_loc, align_corners=True)
@@ -33,22 +39,23 @@ class BlogNet(nn._Composite):
                 self.flatten, self.fc1, nn.ReLU(), nn.Dropout(0.5), self.fc2, nn.LogSoftmax(dim=1)]
 
 
-def blog_net(seed=None):
+def blog_net(seed: int | None = None) -> BlogNet:
     """The seed's ``Net``; parameters initialised as PyTorch does, from ``seed`` (random if None)."""
     return BlogNet().build(seed)
 
 
-def _after(size, kernel, pool=2):
+def _after(size: int, kernel: int, pool: int = 2) -> int:
     return (size - kernel + 1) // pool
 
 
-def seed_cnn(input_size=28, transform=None, align_corners=True, classes=10, seed=None):
+def seed_cnn(input_size: int = 28, transform: str | None = None, align_corners: bool = True, classes: int = 10,
+             seed: int | None = None) -> nn.Sequential:
     """The seed's classifier (conv 10@5×5, pool, conv 20@5×5, dropout2d, pool, fc 50, dropout,
     fc) for square single-channel inputs of ``input_size``, optionally behind the seed's spatial
     transformer (same localisation net and regressor, sized for the input) constrained to
     ``transform`` ("affine", "attention", "similarity", …; None for the plain CNN)."""
     features = 20 * _after(_after(input_size, 5), 5) ** 2
-    layers = []
+    layers: list[nn.Module] = []
     if transform is not None:
         loc_features = 10 * _after(_after(input_size, 7), 5) ** 2
         outputs = nn.SpatialTransformer.TRANSFORMS[transform][1]

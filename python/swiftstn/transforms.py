@@ -8,13 +8,24 @@ thing). Arrays are float32 or float64 (one dtype per call; anything else is a ``
 shape errors are ``ValueError``s naming the argument and the shapes. The GIL is released during
 the computation.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Union
+
+from numpy.typing import ArrayLike
 
 from . import _native
-from .functional import _MODES, _code, _padding
+from .functional import _MODES, Fill, FloatArray, Size, _code, _padding
+
+__all__ = ["perspective_grid", "perspective_grid_backward", "tps_grid", "tps_grid_backward", "warp_perspective",
+           "warp_perspective_backward"]
+
+#: ``control_points``: a K×2 array, an int K (the default grid of K points), or None.
+ControlPoints = Union[ArrayLike, int, None]
 
 
-def perspective_grid(H, size, align_corners=False):
+def perspective_grid(H: ArrayLike, size: Size, align_corners: bool = False) -> FloatArray:
     """Sampling grid of the homographies ``H`` (N×3×3) for an output of ``size`` (N, C, H, W).
 
     Each output position's normalised coordinate (x, y) — ``affine_grid``'s — maps to
@@ -30,13 +41,15 @@ def perspective_grid(H, size, align_corners=False):
     return _native.perspective_grid(H, size, bool(align_corners))
 
 
-def perspective_grid_backward(grad_grid, H, size, align_corners=False):
+def perspective_grid_backward(grad_grid: ArrayLike, H: ArrayLike, size: Size, align_corners: bool = False
+                              ) -> FloatArray:
     """Gradient of a loss with respect to ``H`` given its gradient with respect to the grid
     (quotient rule; guarded points contribute nothing). Returns an N×3×3 array."""
     return _native.perspective_grid_backward(grad_grid, H, size, bool(align_corners))
 
 
-def warp_perspective(input, H, out_size, mode="bilinear", padding_mode="zeros", align_corners=False, fill=None):
+def warp_perspective(input: ArrayLike, H: ArrayLike, out_size: Size, mode: str = "bilinear",
+                     padding_mode: str = "zeros", align_corners: bool = False, fill: Fill = None) -> FloatArray:
     """``grid_sample(input, perspective_grid(H, (N, C, Ho, Wo)), ...)`` in one pass.
 
     ``input`` is N×C×H×W, ``H`` N×3×3, ``out_size`` (Ho, Wo); returns N×C×Ho×Wo. The grid (with
@@ -49,8 +62,10 @@ def warp_perspective(input, H, out_size, mode="bilinear", padding_mode="zeros", 
     return _native.warp_perspective(input, H, out_size, m, p, bool(align_corners), fill)
 
 
-def warp_perspective_backward(grad_output, input, H, out_size, mode="bilinear", padding_mode="zeros",
-                              align_corners=False, input_requires_grad=True, fill=None):
+def warp_perspective_backward(grad_output: ArrayLike, input: ArrayLike, H: ArrayLike, out_size: Size,
+                              mode: str = "bilinear", padding_mode: str = "zeros", align_corners: bool = False,
+                              input_requires_grad: bool = True, fill: Fill = None
+                              ) -> tuple[FloatArray | None, FloatArray]:
     """Gradients of :func:`warp_perspective`: returns ``(grad_input or None, grad_H)``, bit for bit
     ``grid_sample_backward`` followed by ``perspective_grid_backward``."""
     m = _code(_MODES, mode, "mode", "warp_perspective_backward")
@@ -59,14 +74,15 @@ def warp_perspective_backward(grad_output, input, H, out_size, mode="bilinear", 
                                              bool(input_requires_grad), fill)
 
 
-def _control_points(control_points):
+def _control_points(control_points: ControlPoints) -> tuple[ArrayLike | None, int]:
     """(points or None, default count or -1) for the native functions."""
     if isinstance(control_points, numbers.Integral) and not isinstance(control_points, bool):
         return None, int(control_points)
     return control_points, -1
 
 
-def tps_grid(displacements, size, control_points=None, align_corners=False):
+def tps_grid(displacements: ArrayLike, size: Size, control_points: ControlPoints = None,
+             align_corners: bool = False) -> FloatArray:
     """Thin-plate-spline sampling grid for an output of ``size`` (N, C, H, W).
 
     ``displacements`` (N×K×2) move K control points c_k to c_k + d_k; the grid is the thin-plate
@@ -87,7 +103,8 @@ def tps_grid(displacements, size, control_points=None, align_corners=False):
     return _native.tps_grid(displacements, size, points, count, bool(align_corners))
 
 
-def tps_grid_backward(grad_grid, size, control_points=None, align_corners=False):
+def tps_grid_backward(grad_grid: ArrayLike, size: Size, control_points: ControlPoints = None,
+                      align_corners: bool = False) -> FloatArray:
     """Gradient of a loss with respect to ``displacements`` (N×K×2) given its gradient with
     respect to the grid. The map is linear, so only the control points are needed: pass the same
     K×2 array as to :func:`tps_grid`, or the number K of default control points (``None`` is

@@ -1,19 +1,32 @@
 """Pictures (needs matplotlib: ``pip install .[viz]``): image grids, the seed's side-by-side view
 of what a spatial transformer does, training curves, and sampling grids over an image."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import datasets
 
+if TYPE_CHECKING:
+    from ._model import ModelMixin
 
-def _plt():
+__all__ = ["make_grid", "to_image", "visualize_stn", "plot_history", "plot_sampling_grid"]
+
+
+def _plt() -> Any:
+    """``matplotlib.pyplot``, or an ImportError saying how to install it."""
     try:
         import matplotlib.pyplot as plt  # headless machines fall back to the Agg backend
     except ImportError:
-        raise ImportError("swiftstn.viz needs matplotlib: pip install 'swiftstn[viz]' (or pip install matplotlib)") from None
+        raise ImportError("swiftstn.viz needs matplotlib: pip install 'swiftstn[viz]' "
+                          "(or pip install matplotlib)") from None
     return plt
 
 
-def make_grid(images, nrow=8, padding=2, pad_value=0.0):
+def make_grid(images: ArrayLike, nrow: int = 8, padding: int = 2, pad_value: float = 0.0) -> NDArray[Any]:
     """Tiles an N×C×H×W batch into one C×H'×W' image like ``torchvision.utils.make_grid``:
     ``nrow`` images per row, ``padding`` pixels of ``pad_value`` around and between them;
     single-channel batches become 3-channel (grey) as torchvision does."""
@@ -35,16 +48,19 @@ def make_grid(images, nrow=8, padding=2, pad_value=0.0):
     return grid
 
 
-def to_image(grid, mean=datasets.MNIST_MEAN, std=datasets.MNIST_STD):
+def to_image(grid: ArrayLike, mean: float = datasets.MNIST_MEAN, std: float = datasets.MNIST_STD
+             ) -> NDArray[np.float64]:
     """C×H×W (normalised) → H×W×C in [0, 1] for imshow, undoing the dataset's normalisation."""
     img = np.transpose(np.asarray(grid, dtype=np.float64), (1, 2, 0)) * std + mean
     return np.clip(img, 0.0, 1.0)
 
 
-def visualize_stn(model, images, mean=datasets.MNIST_MEAN, std=datasets.MNIST_STD, nrow=8):
+def visualize_stn(model: ModelMixin, images: ArrayLike, mean: float = datasets.MNIST_MEAN,
+                  std: float = datasets.MNIST_STD, nrow: int = 8) -> Any:
     """The seed's figure: a batch ("Dataset Images") beside the same batch after the model's
     spatial transformer ("Transformed Images"). ``mean``/``std`` are the dataset's normalisation
-    (MNIST's by default; ``datasets.FASHION_MNIST_MEAN``/``_STD`` for Fashion-MNIST)."""
+    (MNIST's by default; ``datasets.FASHION_MNIST_MEAN``/``_STD`` for Fashion-MNIST). Returns the
+    matplotlib figure."""
     plt = _plt()
     images = np.asarray(images, dtype=np.float32)
     transformed = model.stn(images)
@@ -57,27 +73,37 @@ def visualize_stn(model, images, mean=datasets.MNIST_MEAN, std=datasets.MNIST_ST
     return fig
 
 
-def plot_history(history):
-    """Loss and accuracy per epoch from ``fit()``'s history (or the CLI's JSON lines)."""
+def plot_history(history: Mapping[str, Sequence[float]]) -> Any:
+    """Loss and accuracy per epoch from ``fit()``'s history (or the CLI's JSON lines); returns the
+    matplotlib figure."""
     plt = _plt()
     epochs = history["epoch"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.plot(epochs, history["train_loss"], "o-", label="train")
     if "val_loss" in history:
         ax1.plot(epochs, history["val_loss"], "o-", label="test")
-    ax1.set_xlabel("epoch"); ax1.set_ylabel("loss"); ax1.legend(); ax1.grid(alpha=0.3)
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    ax1.grid(alpha=0.3)
     if "train_accuracy" in history:
         ax2.plot(epochs, [100 * a for a in history["train_accuracy"]], "o-", label="train")
     if "val_accuracy" in history:
         ax2.plot(epochs, [100 * a for a in history["val_accuracy"]], "o-", label="test")
-    ax2.set_xlabel("epoch"); ax2.set_ylabel("accuracy (%)"); ax2.legend(); ax2.grid(alpha=0.3)
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("accuracy (%)")
+    ax2.legend()
+    ax2.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def plot_sampling_grid(image, theta, align_corners=False, every=3, ax=None):
+def plot_sampling_grid(image: ArrayLike, theta: ArrayLike, align_corners: bool = False, every: int = 3,
+                       ax: Any = None) -> Any:
     """Draws the points ``affine_grid(theta)`` samples over ``image`` (H×W): which way a theta
-    moves the picture. Arrows go from each output pixel's own position to where it reads from."""
+    (2×3) moves the picture. Arrows go from each output pixel's own position to where it reads
+    from (every ``every``-th pixel). Draws into the matplotlib axes ``ax`` (a new figure's by
+    default) and returns them."""
     from . import affine_grid
     plt = _plt()
     image = np.asarray(image, dtype=np.float64)
@@ -85,7 +111,7 @@ def plot_sampling_grid(image, theta, align_corners=False, every=3, ax=None):
     grid = affine_grid(np.asarray(theta, np.float64).reshape(1, 2, 3), (1, 1, h, w), align_corners=align_corners)[0]
     ident = affine_grid(np.eye(2, 3)[None], (1, 1, h, w), align_corners=align_corners)[0]
 
-    def to_px(g, size):
+    def to_px(g: NDArray[Any], size: int) -> NDArray[Any]:
         return ((g + 1) / 2 * (size - 1)) if align_corners else ((g + 1) * size - 1) / 2
 
     if ax is None:

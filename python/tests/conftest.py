@@ -23,7 +23,8 @@ def assert_close(actual, expected, dtype, what):
     actual = np.asarray(actual)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
-    err = np.abs(actual.astype(np.float64) - expected.astype(np.float64)) / np.maximum(1.0, np.abs(expected.astype(np.float64)))
+    err = (np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+           / np.maximum(1.0, np.abs(expected.astype(np.float64))))
     worst = float(err.max()) if err.size else 0.0
     assert worst <= tol, f"{what}: max scaled error {worst:.3g} > {tol:g}"
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import swiftstn
+
 from conftest import load_fixture
 
 F = load_fixture("blog_net")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from swiftstn import checkpoint as ckpt
+
 from conftest import SHARED_MNIST
 
 
@@ -72,7 +73,8 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 def test_corrupt_idx_data_is_a_clear_error(tmp_path):
     d = tmp_path / "data"
     d.mkdir()
-    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
         (d / stem).write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 10)
     p = run("train", "--data", str(d), "--epochs", "1", check=False)
     assert p.returncode == 1 and "truncated" in p.stderr and "Traceback" not in p.stderr

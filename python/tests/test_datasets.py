@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from swiftstn import datasets
+
 from conftest import SHARED_MNIST
 
 
@@ -142,7 +143,8 @@ def serve_fake_dataset(root, monkeypatch):
     """Writes four small IDX files to the mirror and registers their checksums."""
     write_mnist_like(str(root))
     files = {}
-    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
         files[stem] = (hashlib.md5((root / (stem + ".gz")).read_bytes()).hexdigest(), None)
     monkeypatch.setitem(datasets._SOURCES, "mnist", {"mirrors": [], "files": files})
 

@@ -41,7 +41,8 @@ def test_training_reduces_the_loss_and_learns_the_toy_task():
     m = small_model().build(seed=1)
     before, _ = m.evaluate(x, y)
     h = m.fit(x, y, epochs=15, batch_size=16, lr=0.05, momentum=0.9, seed=2, progress=False, validation_data=(x, y))
-    assert set(h) >= {"epoch", "train_loss", "train_accuracy", "seconds", "images_per_second", "val_loss", "val_accuracy"}
+    assert set(h) >= {"epoch", "train_loss", "train_accuracy", "seconds", "images_per_second", "val_loss",
+                      "val_accuracy"}
     assert h["epoch"] == list(range(1, 16))
     assert h["train_loss"][-1] < 0.5 * h["train_loss"][0]
     after, acc = m.evaluate(x, y)
@@ -110,7 +111,8 @@ def assert_unchanged(m, before):
 def test_labels_out_of_range(model_and_data):
     m, x, y = model_and_data
     before = m.state_dict()
-    y = y.copy(); y[5] = 3
+    y = y.copy()
+    y[5] = 3
     with pytest.raises(ValueError, match=r"label 3 at index 5 is out of range for 3 classes"):
         m.fit(x, y, progress=False)
     with pytest.raises(ValueError, match="out of range"):
@@ -121,7 +123,8 @@ def test_labels_out_of_range(model_and_data):
 def test_wrong_image_shape(model_and_data):
     m, x, y = model_and_data
     before = m.state_dict()
-    with pytest.raises(ValueError, match=r"Conv2d\(1, 4\) expects inputs of shape \(N, 1, H, W\), got \(N, 3, 12, 12\)"):
+    with pytest.raises(ValueError,
+                       match=r"Conv2d\(1, 4\) expects inputs of shape \(N, 1, H, W\), got \(N, 3, 12, 12\)"):
         m.fit(np.zeros((16, 3, 12, 12), np.float32), y, progress=False)
     with pytest.raises(ValueError, match=r"Linear\(64, 8\) expects 64 input features"):
         m.predict(np.zeros((2, 1, 14, 14), np.float32))
@@ -135,7 +138,8 @@ def test_wrong_image_shape(model_and_data):
 def test_nan_in_the_data(model_and_data):
     m, x, y = model_and_data
     before = m.state_dict()
-    x = x.copy(); x[3, 0, 4, 4] = np.nan
+    x = x.copy()
+    x[3, 0, 4, 4] = np.nan
     with pytest.raises(ValueError, match="non-finite value"):
         m.fit(x, y, progress=False)
     with pytest.raises(ValueError, match="non-finite value"):
@@ -146,16 +150,20 @@ def test_nan_in_the_data(model_and_data):
 def test_state_dict_errors_leave_the_model_unchanged(model_and_data):
     m, _, _ = model_and_data
     before = m.state_dict()
-    bad = dict(before); del bad["1.bias"]
+    bad = dict(before)
+    del bad["1.bias"]
     with pytest.raises(KeyError, match=r"missing keys: 1\.bias"):
         m.load_state_dict(bad)
-    bad = dict(before); bad["extra"] = np.zeros(1)
+    bad = dict(before)
+    bad["extra"] = np.zeros(1)
     with pytest.raises(KeyError, match="unexpected keys: extra"):
         m.load_state_dict(bad)
-    bad = dict(before); bad["6.weight"] = np.zeros((16, 149), np.float32)
+    bad = dict(before)
+    bad["6.weight"] = np.zeros((16, 149), np.float32)
     with pytest.raises(ValueError, match=r"6\.weight has shape \(16, 149\), the model expects \(16, 150\)"):
         m.load_state_dict(bad)
-    bad = dict(before); bad["1.weight"] = np.full((6, 1, 3, 3), np.inf, np.float32)
+    bad = dict(before)
+    bad["1.weight"] = np.full((6, 1, 3, 3), np.inf, np.float32)
     with pytest.raises(ValueError, match="non-finite"):
         m.load_state_dict(bad)
     assert_unchanged(m, before)
@@ -203,3 +211,13 @@ def test_callback_exception_propagates():
 
     with pytest.raises(RuntimeError, match="stop here"):
         m.fit(x, y, batch_size=8, progress=False, callback=cb)
+
+
+def test_a_single_layer_model_builds_twice():
+    """The compiled model's parameter names must not shadow Module._param_names() (a single Linear
+    is both the model and the layer that owns the parameters)."""
+    layer = nn.Linear(3, 2).build(0)
+    first = layer.state_dict()
+    layer.build(1)
+    assert list(layer.state_dict()) == ["weight", "bias"] == list(first)
+    assert not np.array_equal(layer.state_dict()["weight"], first["weight"])

@@ -563,10 +563,12 @@ def test_batch_whose_gradient_accumulators_cannot_be_allocated_raises_memory_err
     r = run_isolated("""
         import numpy as np
         from swiftstn import nn, _native
-        net = nn.Sequential(nn.Flatten(), nn.Linear(4, 10**6), nn.Linear(10**6, 2), nn.LogSoftmax(dim=1)).build(0)._compiled()
+        net = nn.Sequential(nn.Flatten(), nn.Linear(4, 10**6), nn.Linear(10**6, 2),
+                            nn.LogSoftmax(dim=1)).build(0)._compiled()
         n = 16 * 2**16
         try:
-            _native.network_loss_and_grad(net, np.zeros((n, 1, 2, 2), np.float32), np.zeros(n, np.int64), False, 0, True)
+            _native.network_loss_and_grad(net, np.zeros((n, 1, 2, 2), np.float32), np.zeros(n, np.int64), False, 0,
+                                          True)
             print("ran")
         except Exception as e:
             print(type(e).__name__ + ":", e)

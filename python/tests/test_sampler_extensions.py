@@ -69,7 +69,8 @@ def two_step(kind, x, m, go, size, mode, pad, ac, fill, requires):
 def fused(kind, x, m, go, out_size, mode, pad, ac, fill, requires):
     if kind == "affine":
         y = swiftstn.warp_affine(x, m, out_size, mode, pad, ac, fill=fill)
-        gi, gm = swiftstn.warp_affine_backward(go, x, m, out_size, mode, pad, ac, input_requires_grad=requires, fill=fill)
+        gi, gm = swiftstn.warp_affine_backward(go, x, m, out_size, mode, pad, ac, input_requires_grad=requires,
+                                               fill=fill)
     else:
         y = swiftstn.warp_perspective(x, m, out_size, mode, pad, ac, fill=fill)
         gi, gm = swiftstn.warp_perspective_backward(go, x, m, out_size, mode, pad, ac, input_requires_grad=requires,
@@ -120,7 +121,8 @@ def test_fused_warp_accepts_lists_and_strided_arrays():
 
 def test_warp_errors_name_the_argument_and_shapes():
     x = np.zeros((2, 1, 4, 4), np.float32)
-    with pytest.raises(ValueError, match=r"warp_affine: expected theta of shape \(N, 2, 3\) = \(2, 2, 3\) for input of shape \(2, 1, 4, 4\), got theta of shape \(2, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"warp_affine: expected theta of shape \(N, 2, 3\) = \(2, 2, 3\) for input of "
+                                         r"shape \(2, 1, 4, 4\), got theta of shape \(2, 3, 3\)"):
         swiftstn.warp_affine(x, np.zeros((2, 3, 3), np.float32), (3, 3))
     with pytest.raises(ValueError, match=r"warp_perspective: expected H of shape \(N, 3, 3\) = \(2, 3, 3\)"):
         swiftstn.warp_perspective(x, np.zeros((2, 2, 3), np.float32), (3, 3))
@@ -282,7 +284,8 @@ def test_fill_errors():
         swiftstn.grid_sample(x, grid, padding_mode="fill")
     with pytest.raises(ValueError, match=r"fill is only used with padding_mode='fill', got padding_mode='zeros'"):
         swiftstn.grid_sample(x, grid, fill=1.0)
-    with pytest.raises(ValueError, match=r"fill to have 1 value or C = 3 values .* input of shape \(2, 3, 5, 6\), got 2 values"):
+    with pytest.raises(ValueError,
+                       match=r"fill to have 1 value or C = 3 values .* input of shape \(2, 3, 5, 6\), got 2 values"):
         swiftstn.grid_sample(x, grid, padding_mode="fill", fill=[1.0, 2.0])
     with pytest.raises(ValueError, match=r"fill values must be finite"):
         swiftstn.grid_sample(x, grid, padding_mode="fill", fill=[1.0, np.nan, 2.0])

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import swiftstn
+
 from conftest import assert_close, cases, load_fixture
 
 SPECIAL = load_fixture("special")
@@ -13,7 +14,9 @@ def test_non_finite_grids_match_pytorch(case):
     """NaN, ±Inf and ±1e30 grid values: never a crash or an out-of-bounds access, and the same
     result as PyTorch — NaN exactly where PyTorch gives NaN, equal values elsewhere."""
     _, mode, pad, ac, dname = case.split("_")
-    f = lambda k: SPECIAL[f"{case}__{k}"]
+    def f(k):
+        return SPECIAL[f"{case}__{k}"]
+
     out = swiftstn.grid_sample(f("input"), f("grid"), mode=mode, padding_mode=pad, align_corners=ac == "ac1")
     ref = f("output")
     np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
@@ -162,7 +165,9 @@ def test_channel_multiples_of_16_equal_each_channel_alone(channels, ac, fill):
     out = swiftstn.grid_sample(x, grid, "bilinear", pad, ac, fill=fills)
     gi, _ = swiftstn.grid_sample_backward(go, x, grid, "bilinear", pad, ac, fill=fills)
     for c in range(channels):
-        one = lambda a: np.ascontiguousarray(a[:, c:c + 1])
+        def one(a):
+            return np.ascontiguousarray(a[:, c:c + 1])  # noqa: B023 (used in this iteration only)
+
         f = None if fills is None else fills[c:c + 1]
         alone = swiftstn.grid_sample(one(x), grid, "bilinear", pad, ac, fill=f)
         gi_alone, _ = swiftstn.grid_sample_backward(one(go), one(x), grid, "bilinear", pad, ac, fill=f)

@@ -40,7 +40,8 @@ def test_grid_last_dimension():
 
 
 def test_theta_of_the_wrong_shape():
-    with pytest.raises(ValueError, match=r"theta of shape \(N, 2, 3\) = \(2, 2, 3\) for size \(2, 1, 4, 4\), got theta of shape \(2, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"theta of shape \(N, 2, 3\) = \(2, 2, 3\) for size \(2, 1, 4, 4\), "
+                                         r"got theta of shape \(2, 3, 3\)"):
         swiftstn.affine_grid(np.zeros((2, 3, 3), F32), (2, 1, 4, 4))
     with pytest.raises(ValueError, match=r"got theta of shape \(3, 2, 3\)"):
         swiftstn.affine_grid(theta2(3), (2, 1, 4, 4))
@@ -72,7 +73,8 @@ def test_bad_mode_and_padding():
     x, g = np.zeros((1, 1, 4, 4), F32), np.zeros((1, 2, 2, 2), F32)
     with pytest.raises(ValueError, match=r"mode to be one of 'bilinear', 'nearest', 'bicubic', got 'linear'"):
         swiftstn.grid_sample(x, g, mode="linear")
-    with pytest.raises(ValueError, match=r"padding_mode to be one of 'zeros', 'border', 'reflection', 'fill', got 'wrap'"):
+    with pytest.raises(ValueError,
+                       match=r"padding_mode to be one of 'zeros', 'border', 'reflection', 'fill', got 'wrap'"):
         swiftstn.grid_sample(x, g, padding_mode="wrap")
     # 5-D bicubic (tricubic) is supported; an unknown padding still is not, in 3-D too.
     with pytest.raises(ValueError, match=r"padding_mode to be one of .* got 'constant'"):
@@ -87,7 +89,8 @@ def test_empty_spatial_input():
 
 def test_grad_output_of_the_wrong_shape():
     x, g = np.zeros((1, 2, 4, 4), F32), np.zeros((1, 3, 5, 2), F32)
-    with pytest.raises(ValueError, match=r"grad_output of shape \(1, 2, 3, 5\).*got grad_output of shape \(1, 2, 5, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"grad_output of shape \(1, 2, 3, 5\).*got grad_output of shape \(1, 2, 5, 3\)"):
         swiftstn.grid_sample_backward(np.zeros((1, 2, 5, 3), F32), x, g)
     with pytest.raises(ValueError, match=r"grad_grid of shape \(1, 4, 4, 2\)"):
         swiftstn.affine_grid_backward(np.zeros((1, 4, 5, 2), F32), (1, 1, 4, 4))

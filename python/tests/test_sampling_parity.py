@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import swiftstn
+
 from conftest import assert_close, cases, load_fixture
 
 SAMPLING = load_fixture("sampling")
@@ -24,7 +25,9 @@ def test_fixture_covers_the_cross_product():
 @pytest.mark.parametrize("case", GS_CASES)
 def test_grid_sample_forward(case):
     mode, pad, ac, dtype = parse(case)
-    f = lambda k: SAMPLING[f"{case}__{k}"]
+    def f(k):
+        return SAMPLING[f"{case}__{k}"]
+
     out = swiftstn.grid_sample(f("input"), f("grid"), mode=mode, padding_mode=pad, align_corners=ac)
     assert_close(out, f("output"), dtype, case)
 
@@ -32,7 +35,9 @@ def test_grid_sample_forward(case):
 @pytest.mark.parametrize("case", GS_CASES)
 def test_grid_sample_backward(case):
     mode, pad, ac, dtype = parse(case)
-    f = lambda k: SAMPLING[f"{case}__{k}"]
+    def f(k):
+        return SAMPLING[f"{case}__{k}"]
+
     gi, gg = swiftstn.grid_sample_backward(f("grad_output"), f("input"), f("grid"), mode=mode,
                                            padding_mode=pad, align_corners=ac)
     assert_close(gi, f("grad_input"), dtype, case + " grad_input")
@@ -47,7 +52,9 @@ def test_grid_sample_backward(case):
 def test_affine_grid(case):
     dtype = np.float32 if case.endswith("f32") else np.float64
     ac = "_ac1_" in case
-    f = lambda k: SAMPLING[f"{case}__{k}"]
+    def f(k):
+        return SAMPLING[f"{case}__{k}"]
+
     size = tuple(int(v) for v in f("size"))
     grid = swiftstn.affine_grid(f("theta"), size, align_corners=ac)
     assert_close(grid, f("grid"), dtype, case)
@@ -85,7 +92,9 @@ def test_grid_sample_on_whole_blocks(case):
     pairs of taps inside, masked taps across the border) and the scalar tail."""
     _, mode, pad, ac, dname, gname = case.split("_")
     dtype = np.float32 if dname == "f32" else np.float64
-    f = lambda k: BLOCKS[f"{case}__{k}"]
+    def f(k):
+        return BLOCKS[f"{case}__{k}"]
+
     x, g = BLOCKS[f"input_{dname}"], BLOCKS[f"grid_{dname}_{gname}"]
     out = swiftstn.grid_sample(x, g, mode=mode, padding_mode=pad, align_corners=ac == "ac1")
     if mode != "bicubic":  # bilinear and nearest reproduce PyTorch's float operations exactly

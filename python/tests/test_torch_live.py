@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import swiftstn
+
 from conftest import assert_close
 
 torch = pytest.importorskip("torch")
@@ -54,7 +55,8 @@ def test_affine_grid_random(seed, dtype):
             gg = rng.standard_normal(tuple(grid.shape)).astype(dtype)
             grid.backward(torch.tensor(gg))
             assert_close(swiftstn.affine_grid(theta, size, align_corners=ac), grid.detach().numpy(), dtype, f"{size}")
-            assert_close(swiftstn.affine_grid_backward(gg, size, align_corners=ac), tt.grad.numpy(), dtype, f"{size} grad")
+            assert_close(swiftstn.affine_grid_backward(gg, size, align_corners=ac), tt.grad.numpy(), dtype,
+                         f"{size} grad")
 
 
 @pytest.mark.parametrize("dims", [2, 3])

@@ -6,10 +6,11 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+
 import swiftstn  # noqa: E402
 import swiftstn.torch as st  # noqa: E402
 from swiftstn.torch import _ops  # noqa: E402
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
 
 class OpLog(TorchDispatchMode):
@@ -152,6 +153,7 @@ def test_opcheck(case):
 def test_gradcheck_every_differentiable_input():
     rng = np.random.default_rng(50)
     kw = dict(eps=1e-6, atol=1e-5, rtol=1e-4)
+    # gradcheck calls each lambda at once, so reading the loop variables late is intended (B023).
     for mode in ("bilinear", "bicubic"):
         for pad in ("zeros", "border", "reflection", "fill"):
             fill = [0.7, -0.3] if pad == "fill" else None
@@ -159,7 +161,7 @@ def test_gradcheck_every_differentiable_input():
                 x = rand(rng, (2, 2, 5, 4), grad=True)
                 g = rand(rng, (2, 3, 3, 2), low=-1.1, high=1.1, grad=True)
                 assert torch.autograd.gradcheck(
-                    lambda x, g: st.grid_sample(x, g, mode, pad, ac, fill), (x, g), **kw), (mode, pad, ac)
+                    lambda x, g: st.grid_sample(x, g, mode, pad, ac, fill), (x, g), **kw), (mode, pad, ac)  # noqa: B023
     # nearest: the input gradient (the grid's is zero almost everywhere)
     x = rand(rng, (1, 2, 5, 4), grad=True)
     g = rand(rng, (1, 3, 3, 2), low=-0.9, high=0.9)
@@ -167,11 +169,12 @@ def test_gradcheck_every_differentiable_input():
     x3 = rand(rng, (1, 2, 3, 4, 3), grad=True)
     g3 = rand(rng, (1, 2, 2, 2, 3), low=-1.1, high=1.1, grad=True)
     for mode in ("bilinear", "bicubic"):
-        assert torch.autograd.gradcheck(lambda x, g: st.grid_sample(x, g, mode, "zeros", True), (x3, g3), **kw)
+        assert torch.autograd.gradcheck(lambda x, g: st.grid_sample(x, g, mode, "zeros", True),  # noqa: B023
+                                        (x3, g3), **kw)
     for size in ((2, 1, 3, 4), (1, 1, 2, 3, 4)):
         d = len(size) - 2
         theta = rand(rng, (size[0], d, d + 1), grad=True)
-        assert torch.autograd.gradcheck(lambda t: st.affine_grid(t, size, False), (theta,), **kw)
+        assert torch.autograd.gradcheck(lambda t: st.affine_grid(t, size, False), (theta,), **kw)  # noqa: B023
     H = (torch.eye(3, dtype=torch.float64).repeat(2, 1, 1) + rand(rng, (2, 3, 3), low=-0.1, high=0.1)).requires_grad_()
     assert torch.autograd.gradcheck(lambda h: st.perspective_grid(h, (2, 1, 4, 3), True), (H,), **kw)
     d = rand(rng, (2, 9, 2), low=-0.2, high=0.2, grad=True)
@@ -179,10 +182,10 @@ def test_gradcheck_every_differentiable_input():
     x = rand(rng, (2, 2, 6, 5), grad=True)
     theta = torch.tensor([[[0.8, 0.3, 0.1], [-0.2, 0.9, 0.05]]] * 2, dtype=torch.float64, requires_grad=True)
     for pad, fill in (("zeros", None), ("fill", 0.4)):
-        assert torch.autograd.gradcheck(lambda x, t: st.warp_affine(x, t, (4, 3), "bilinear", pad, False, fill),
-                                        (x, theta), **kw)
         assert torch.autograd.gradcheck(
-            lambda x, h: st.warp_perspective(x, h, (4, 3), "bicubic", pad, True, fill), (x, H), **kw)
+            lambda x, t: st.warp_affine(x, t, (4, 3), "bilinear", pad, False, fill), (x, theta), **kw)  # noqa: B023
+        assert torch.autograd.gradcheck(
+            lambda x, h: st.warp_perspective(x, h, (4, 3), "bicubic", pad, True, fill), (x, H), **kw)  # noqa: B023
 
 
 def test_double_backward_raises_a_clear_error():

@@ -48,7 +48,8 @@ def perspective_reference(H, size, align_corners):
     with np.errstate(all="ignore"):
         uvw = np.einsum("nij,pj->npi", H, hom)                          # N×P×3
         u, v, s = uvw[..., 0], uvw[..., 1], uvw[..., 2]
-        valid = np.isfinite(u) & np.isfinite(v) & np.isfinite(s) & (s > 1e-6 * np.maximum(np.maximum(abs(u), abs(v)), 1))
+        valid = (np.isfinite(u) & np.isfinite(v) & np.isfinite(s)
+                 & (s > 1e-6 * np.maximum(np.maximum(abs(u), abs(v)), 1)))
         grid = np.where(valid[..., None], np.stack([u / s, v / s], axis=-1), SENTINEL)
     return grid.reshape(n, h, w, 2), valid
 
@@ -334,17 +335,22 @@ def test_wrong_dtypes_are_type_errors():
 
 
 def test_bad_shapes_are_value_errors_naming_argument_and_shapes():
-    with pytest.raises(ValueError, match=r"expected H of shape \(N, 3, 3\) = \(2, 3, 3\) for size \(2, 1, 4, 4\), got H of shape \(2, 2, 3\)"):
+    with pytest.raises(ValueError, match=r"expected H of shape \(N, 3, 3\) = \(2, 3, 3\) for size \(2, 1, 4, 4\), "
+                                         r"got H of shape \(2, 2, 3\)"):
         swiftstn.perspective_grid(np.zeros((2, 2, 3)), (2, 1, 4, 4))
     with pytest.raises(ValueError, match=r"size must have 4 elements"):
         swiftstn.perspective_grid(np.zeros((1, 3, 3)), (1, 1, 4, 4, 4))
-    with pytest.raises(ValueError, match=r"grad_grid of shape \(1, 4, 4, 2\) for size \(1, 1, 4, 4\), got grad_grid of shape \(1, 4, 5, 2\)"):
+    with pytest.raises(ValueError, match=r"grad_grid of shape \(1, 4, 4, 2\) for size \(1, 1, 4, 4\), "
+                                         r"got grad_grid of shape \(1, 4, 5, 2\)"):
         swiftstn.perspective_grid_backward(np.zeros((1, 4, 5, 2)), np.eye(3)[None], (1, 1, 4, 4))
-    with pytest.raises(ValueError, match=r"displacements of shape \(N, K, 2\) with N = 2 for size \(2, 1, 4, 4\), got displacements of shape \(3, 4, 2\)"):
+    with pytest.raises(ValueError, match=r"displacements of shape \(N, K, 2\) with N = 2 for size \(2, 1, 4, 4\), "
+                                         r"got displacements of shape \(3, 4, 2\)"):
         swiftstn.tps_grid(np.zeros((3, 4, 2)), (2, 1, 4, 4))
-    with pytest.raises(ValueError, match=r"\(N, K, 2\) = \(1, 6, 2\).*control_points of shape \(6, 2\), got displacements of shape \(1, 4, 2\)"):
+    with pytest.raises(ValueError, match=r"\(N, K, 2\) = \(1, 6, 2\).*control_points of shape \(6, 2\), "
+                                         r"got displacements of shape \(1, 4, 2\)"):
         swiftstn.tps_grid(np.zeros((1, 4, 2)), (1, 1, 4, 4), control_points=SCATTERED)
-    with pytest.raises(ValueError, match=r"control_points of shape \(K, 2\) with K ≥ 3, got control_points of shape \(4, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"control_points of shape \(K, 2\) with K ≥ 3, got control_points of shape \(4, 3\)"):
         swiftstn.tps_grid(np.zeros((1, 4, 2)), (1, 1, 4, 4), control_points=np.zeros((4, 3)))
     with pytest.raises(ValueError, match=r"grad_grid of shape \(1, 4, 4, 2\).*\(1, 4, 5, 2\)"):
         swiftstn.tps_grid_backward(np.zeros((1, 4, 5, 2)), (1, 1, 4, 4), control_points=9)
@@ -352,7 +358,8 @@ def test_bad_shapes_are_value_errors_naming_argument_and_shapes():
 
 def test_default_control_points_need_a_perfect_square():
     for k in [2, 3, 5, 8]:
-        with pytest.raises(ValueError, match=rf"perfect square ≥ 4, got K = {k} \(displacements of shape \(1, {k}, 2\)\)"):
+        with pytest.raises(ValueError,
+                           match=rf"perfect square ≥ 4, got K = {k} \(displacements of shape \(1, {k}, 2\)\)"):
             swiftstn.tps_grid(np.zeros((1, k, 2)), (1, 1, 4, 4))
     with pytest.raises(ValueError, match=r"perfect square ≥ 4, got K = 6"):
         swiftstn.tps_grid_backward(np.zeros((1, 4, 4, 2)), (1, 1, 4, 4), control_points=6)

@@ -10,7 +10,8 @@ plt = pytest.importorskip("matplotlib.pyplot")
 import matplotlib.image as mpimg  # noqa: E402
 
 import swiftstn  # noqa: E402
-from swiftstn import checkpoint as ckpt, datasets, viz  # noqa: E402
+from swiftstn import checkpoint as ckpt  # noqa: E402
+from swiftstn import datasets, viz  # noqa: E402
 
 
 def test_make_grid_layout_matches_torchvision():

@@ -149,7 +149,7 @@ def sampling(rng):
     out = {}
     shapes2d = {"a": ((2, 3, 5, 7), (2, 4, 6, 2)), "b": ((1, 1, 6, 4), (1, 7, 3, 2))}
     shapes3d = {"a": ((2, 2, 3, 4, 5), (2, 2, 3, 4, 3)), "b": ((1, 1, 4, 2, 3), (1, 3, 2, 2, 3))}
-    for dname, tdtype in DTYPES.items():
+    for dname, _tdtype in DTYPES.items():
         npdtype = np.float32 if dname == "f32" else np.float64
         for dim, shapes in (("2d", shapes2d), ("3d", shapes3d)):
             for sname, (ishape, gshape) in shapes.items():
@@ -304,7 +304,8 @@ def blog_net(rng):
         "adam": lambda ps: torch.optim.Adam(ps, lr=1e-3, weight_decay=1e-4),
     }
     for cname, make in configs.items():
-        net.load_state_dict({k[len("weights__"):]: torch.from_numpy(v) for k, v in out.items() if k.startswith("weights__")})
+        net.load_state_dict({k[len("weights__"):]: torch.from_numpy(v) for k, v in out.items()
+                             if k.startswith("weights__")})
         net.eval()
         opt = make(net.parameters())
         for _ in range(3):

@@ -21,7 +21,8 @@ name and class) or the call (function or method) and, where it matters, the shap
 """
 import operator
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -137,8 +138,9 @@ class Composite(tnn.Module):
                 x = F.dropout2d(x, p=step[1], training=self.training)
             elif kind == "stn":
                 _, loc, reg, align_corners, transform = step
-                x = spatial_transform(x, lambda t: self._run(loc, t), lambda t: self._run(reg, t), align_corners,
-                                      transform)
+                # The lambdas are called by spatial_transform before the loop moves on (B023).
+                x = spatial_transform(x, lambda t: self._run(loc, t),  # noqa: B023
+                                      lambda t: self._run(reg, t), align_corners, transform)  # noqa: B023
             else:  # pragma: no cover - steps are built by to_torch only
                 raise ValueError(f"Composite: unknown step {step!r}")
         return x
@@ -199,11 +201,12 @@ class _ToTorch:
     shared between an attribute and layers() converts once)."""
 
     def __init__(self):
-        self.memo: Dict[int, tnn.Module] = {}
+        self.memo: dict[int, tnn.Module] = {}
 
     def module(self, m: snn.Module) -> tnn.Module:
         if id(m) in self.memo:
             return self.memo[id(m)]
+        t: tnn.Module
         if isinstance(m, snn.Sequential):
             t = Sequential(*[self.module(child) for child in m.layers()])
         elif isinstance(m, snn.SpatialTransformer):
@@ -213,7 +216,7 @@ class _ToTorch:
             t = Composite()
             for name, child in m.named_children():
                 t.add_module(name, self.module(child))
-            paths = {}
+            paths: dict[int, str] = {}
             for path, sub in m.named_modules():
                 paths.setdefault(id(sub), path)
             t.chain_steps = self.steps(m.layers(), paths, type(m).__name__)
@@ -226,9 +229,9 @@ class _ToTorch:
         self.memo[id(m)] = t
         return t
 
-    def steps(self, layers: Sequence[snn.Module], paths: Dict[int, str], owner: str) -> List[tuple]:
+    def steps(self, layers: Sequence[snn.Module], paths: dict[int, str], owner: str) -> list[tuple]:
         """Composite steps for a chain of swiftstn layers; `paths` locates the owner's attributes."""
-        out = []
+        out: list[tuple] = []
         for i, layer in enumerate(layers):
             path = paths.get(id(layer))
             if path:  # an attribute of the owner: call its torch twin by path
@@ -282,6 +285,9 @@ class ConvertedModel(snn._Composite):
     hierarchy (so parameter names match) and ``layers()`` is the converted forward chain.
     ``source`` is the torch class's name."""
 
+    source: str
+    _chain: list[snn.Module]
+
     def __init__(self, source: str = "Module"):
         super().__init__()
         object.__setattr__(self, "source", source)
@@ -298,6 +304,8 @@ class _Namespace(snn.Module):
     """A swiftstn container that only names its children (a torch container whose layers are
     executed through the converted chain)."""
 
+    source: str
+
     def __init__(self, source: str):
         super().__init__()
         object.__setattr__(self, "source", source)
@@ -306,9 +314,9 @@ class _Namespace(snn.Module):
         return super().__repr__().replace("_Namespace", self.source, 1)
 
 
-def _swiftstn_torch_functions() -> Dict[str, set]:
+def _swiftstn_torch_functions() -> dict[str, set]:
     """swiftstn.torch's grid functions (and patch()'s wrappers of torch's), by role."""
-    roles = {"affine_grid": {_tf.affine_grid}, "grid_sample": {_tf.grid_sample}}
+    roles: dict[str, set] = {"affine_grid": {_tf.affine_grid}, "grid_sample": {_tf.grid_sample}}
     try:
         from . import _patch
     except ImportError:  # pragma: no cover - patch() is optional here
@@ -326,6 +334,7 @@ class _Tracer(torch.fx.Tracer):
 
     def __init__(self, module: tnn.Module):
         import sys
+
         import swiftstn.torch as package
         funcs = (_tf.affine_grid, _tf.grid_sample, _tf.perspective_grid, _tf.tps_grid, _tf.warp_affine,
                  _tf.warp_perspective)
@@ -357,7 +366,7 @@ def _name_of(target) -> str:
 def _fx_node_text(node: torch.fx.Node, root: Optional[tnn.Module] = None) -> str:
     if node.op == "call_module" and root is not None:
         try:
-            return f"module '{node.target}' ({type(root.get_submodule(node.target)).__name__})"
+            return f"module '{node.target}' ({type(root.get_submodule(node.target)).__name__})"  # type: ignore[arg-type]
         except AttributeError:
             pass
     if node.op == "call_function":
@@ -369,8 +378,8 @@ def _fx_node_text(node: torch.fx.Node, root: Optional[tnn.Module] = None) -> str
     return f"{node.op} {node.target} (node '{node.name}')"
 
 
-def _bind(node: torch.fx.Node, what: str, names: Sequence[str], defaults: Dict[str, Any],
-          skip_first: bool = True) -> Dict[str, Any]:
+def _bind(node: torch.fx.Node, what: str, names: Sequence[str], defaults: dict[str, Any],
+          skip_first: bool = True) -> dict[str, Any]:
     """The node's arguments by parameter name (`names` excludes the tensor input when skip_first)."""
     args = list(node.args[1:] if skip_first else node.args)
     if len(args) > len(names):
@@ -384,12 +393,12 @@ def _bind(node: torch.fx.Node, what: str, names: Sequence[str], defaults: Dict[s
     return out
 
 
-def _shape(node) -> Optional[Tuple[int, ...]]:
+def _shape(node) -> Optional[tuple[int, ...]]:
     meta = node.meta.get("tensor_meta") if isinstance(node, torch.fx.Node) else None
     return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
 
 
-def _pair_int(v, what: str, name: str) -> Tuple[int, int]:
+def _pair_int(v, what: str, name: str) -> tuple[int, int]:
     if isinstance(v, int) and not isinstance(v, bool):
         return (v, v)
     if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(a, int) for a in v):
@@ -429,10 +438,13 @@ def _is_flattening(shape_in, shape_out) -> bool:
 class _Converter:
     """One from_torch() conversion: walks fx graphs backwards from their output, one chain."""
 
-    def __init__(self, root: tnn.Module, eval_graph_dropout: Dict[str, bool]):
+    visited: set[torch.fx.Node]  # the nodes of the graph being converted that are accounted for
+    prefix: str  # the graph's module path in the root ("" for the root's own graph)
+
+    def __init__(self, root: tnn.Module, eval_graph_dropout: dict[str, bool]):
         self.root = root
-        self.registry: "OrderedDict[str, snn.Module]" = OrderedDict()  # torch path → swiftstn module
-        self.param_paths = set()
+        self.registry: OrderedDict[str, snn.Module] = OrderedDict()  # torch path → swiftstn module
+        self.param_paths: set[str] = set()
         self.eval_dropout = eval_graph_dropout  # node name → `training` in the eval-mode trace
         self.funcs = _swiftstn_torch_functions()
 
@@ -450,7 +462,7 @@ class _Converter:
             self.param_paths.add(path)
         return m
 
-    def leaf(self, path: str, mod: tnn.Module, shape_in, shape_out) -> List[snn.Module]:
+    def leaf(self, path: str, mod: tnn.Module, shape_in, shape_out) -> list[snn.Module]:
         """The swiftstn layers (0 or 1) of a call to the torch leaf module `mod` at `path`."""
         what = f"module '{path}' ({type(mod).__name__})"
         if type(mod) is tnn.Identity:
@@ -474,8 +486,9 @@ class _Converter:
                                      "pads asymmetrically, which swiftstn's Conv2d cannot")
                 padding = tuple(k // 2 for k in mod.kernel_size)
             self.expect_rank(what, shape_in, 4)
+            # (torch's only string paddings are "valid" and "same", made tuples above)
             return [self.register(path, snn.Conv2d(mod.in_channels, mod.out_channels, tuple(mod.kernel_size),
-                                                   stride=tuple(mod.stride), padding=tuple(padding),
+                                                   stride=tuple(mod.stride), padding=tuple(padding),  # type: ignore[arg-type]
                                                    bias=mod.bias is not None), mod)]
         if type(mod) is tnn.Linear:
             self.expect_rank(what, shape_in, 2, hint="torch's Linear acts on the last axis, swiftstn's on all "
@@ -538,7 +551,7 @@ class _Converter:
             self.registry.setdefault(path, stn)  # the torch hierarchy is the swiftstn one here
         return stn
 
-    def structured(self, path: str, torch_seq: tnn.Module, layers: List[snn.Module]) -> snn.Sequential:
+    def structured(self, path: str, torch_seq: tnn.Module, layers: list[snn.Module]) -> snn.Sequential:
         """A swiftstn Sequential for a converted torch Sequential: registered at `path` (children
         named like torch's) when its chain is exactly its children in order, else unregistered."""
         children = list(torch_seq.named_children()) if isinstance(torch_seq, tnn.Sequential) else None
@@ -557,7 +570,7 @@ class _Converter:
         return self.graph(gm, path), out
 
     # ---- graphs ------------------------------------------------------------------------------
-    def graph(self, gm: torch.fx.GraphModule, prefix: str = "") -> List[snn.Module]:
+    def graph(self, gm: torch.fx.GraphModule, prefix: str = "") -> list[snn.Module]:
         """The swiftstn chain of a traced graph (`prefix` locates gm's root in the root module)."""
         placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
         owner = f"module '{prefix}'" if prefix else type(self.root).__name__
@@ -568,7 +581,8 @@ class _Converter:
         result = output.args[0]
         if not isinstance(result, torch.fx.Node):
             raise ValueError(f"from_torch(): {owner}: forward must return one tensor, it returns {result!r}")
-        saved = self.__dict__.get("visited"), self.__dict__.get("prefix")  # sub-graphs nest (transformers)
+        # sub-graphs nest (transformers)
+        saved: tuple[Any, Any] = self.__dict__.get("visited"), self.__dict__.get("prefix")
         self.visited, self.prefix = set(), prefix
         try:
             layers = self.chain(result, placeholders[0])
@@ -587,9 +601,9 @@ class _Converter:
                              "more than once")
         self.visited.add(node)
 
-    def chain(self, node: torch.fx.Node, stop: torch.fx.Node) -> List[snn.Module]:
+    def chain(self, node: torch.fx.Node, stop: torch.fx.Node) -> list[snn.Module]:
         """Layers mapping `stop`'s value to `node`'s, following each node's tensor input."""
-        layers: List[snn.Module] = []
+        layers: list[snn.Module] = []
         while node is not stop:
             if node.op == "placeholder":
                 raise ValueError(f"from_torch(): the graph is not a chain: the value {stop.name!r} that "
@@ -605,11 +619,11 @@ class _Converter:
             raise ValueError(f"from_torch(): {what}: expected a tensor input, got {node.args!r}")
         return node.args[0]
 
-    def step(self, node: torch.fx.Node) -> Tuple[torch.fx.Node, List[snn.Module]]:
+    def step(self, node: torch.fx.Node) -> tuple[torch.fx.Node, list[snn.Module]]:
         """(the node's tensor input, the layers that compute the node from it)."""
         what = _fx_node_text(node)
         if node.op == "call_module":
-            path = f"{self.prefix}.{node.target}" if self.prefix else node.target
+            path: str = f"{self.prefix}.{node.target}" if self.prefix else node.target  # type: ignore[assignment]
             mod = self.root.get_submodule(path)
             what = f"module '{path}' ({type(mod).__name__})"
             if len(node.args) != 1 or node.kwargs:
@@ -623,7 +637,7 @@ class _Converter:
             return self.method(node, what)
         raise ValueError(f"from_torch(): {what} is not supported")
 
-    def function(self, node: torch.fx.Node, what: str) -> Tuple[torch.fx.Node, List[snn.Module]]:
+    def function(self, node: torch.fx.Node, what: str) -> tuple[torch.fx.Node, list[snn.Module]]:
         t = node.target
         src = self.tensor_input(node, what)
         shape_in = _shape(src)
@@ -671,7 +685,7 @@ class _Converter:
             return self.transformer(node, what)
         raise ValueError(f"from_torch(): {what} is not supported")
 
-    def flatten(self, what: str, shape_in, shape_out) -> List[snn.Module]:
+    def flatten(self, what: str, shape_in, shape_out) -> list[snn.Module]:
         if shape_in is not None and len(shape_in) == 2 and shape_out == shape_in:
             return []  # flattening an N×F value is a no-op
         if not _is_flattening(shape_in, shape_out):
@@ -679,7 +693,7 @@ class _Converter:
                              "flattening to (N, features); only flatten(x, 1) / view(-1, features) are supported")
         return [snn.Flatten()]
 
-    def method(self, node: torch.fx.Node, what: str) -> Tuple[torch.fx.Node, List[snn.Module]]:
+    def method(self, node: torch.fx.Node, what: str) -> tuple[torch.fx.Node, list[snn.Module]]:
         m = node.target
         src = self.tensor_input(node, what)
         shape_in, shape_out = _shape(src), _shape(node)
@@ -718,7 +732,7 @@ class _Converter:
                     self.shape_arguments(a.args[:1])
 
     # ---- the spatial-transformer diamond -----------------------------------------------------
-    def transformer(self, node: torch.fx.Node, what: str) -> Tuple[torch.fx.Node, List[snn.Module]]:
+    def transformer(self, node: torch.fx.Node, what: str) -> tuple[torch.fx.Node, list[snn.Module]]:
         """grid_sample(a, affine_grid(theta, size of a)), theta = view(regressor(flatten(localization(a))), -1, 2, 3)
         → one SpatialTransformer; returns (a, [it])."""
         t = node.target
@@ -757,13 +771,13 @@ class _Converter:
         theta = g["theta"]
         if not isinstance(theta, torch.fx.Node):
             raise ValueError(f"from_torch(): {gwhat}: theta must be computed from the input, got {theta!r}")
-        if _shape(theta) is None or tuple(_shape(theta)[1:]) != (2, 3):
+        if _shape(theta) is None or tuple(_shape(theta)[1:]) != (2, 3):  # type: ignore[index]
             raise ValueError(f"from_torch(): {gwhat}: theta must be N×2×3, got {_shape(theta)}")
         if theta.op == "call_method" and theta.target in ("view", "reshape"):
             self.visit(theta)
             self.shape_arguments(theta.args[1:])
             params = self.tensor_input(theta, _fx_node_text(theta))
-            if _shape(params) is None or int(np.prod(_shape(params)[1:])) != 6:
+            if _shape(params) is None or int(np.prod(_shape(params)[1:])) != 6:  # type: ignore[index]
                 raise ValueError(f"from_torch(): {_fx_node_text(theta)}: expected the regressor's N×6 output, "
                                  f"got {_shape(params)}")
         else:
@@ -828,7 +842,7 @@ def _trace(module: tnn.Module, example: torch.Tensor, what: str):
     return gm, torch.zeros_like(out) if isinstance(out, torch.Tensor) else out
 
 
-def _eval_dropout_flags(module: tnn.Module) -> Dict[str, bool]:
+def _eval_dropout_flags(module: tnn.Module) -> dict[str, bool]:
     """`training` of each functional dropout when traced in eval mode, by node name: a dropout
     still on there would be active at inference, which swiftstn's dropout never is."""
     modes = [(m, m.training) for m in module.modules()]

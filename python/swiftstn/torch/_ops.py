@@ -92,7 +92,7 @@ class _Op:
     def __init__(self, name: str, impl):
         self.name, self.impl = name, impl
         self.op = torch.library.custom_op(f"{_LIB}::{name}", impl, mutates_args=(), device_types="cpu")
-        self.function = None
+        self.function: Optional[type[torch.autograd.Function]] = None
 
     def register_fake(self, fake):
         return self.op.register_fake(fake)

@@ -9,7 +9,7 @@ imported by name (``from torch.nn.functional import grid_sample``) before patchi
 """
 import contextlib
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as _F

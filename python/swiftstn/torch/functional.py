@@ -19,7 +19,8 @@ NumPy layer and computes in Swift on the tensors' memory, without copies:
 import numbers
 import operator
 import warnings
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Optional, Union
 
 import torch
 import torch.nn.functional as _F
@@ -43,7 +44,7 @@ Fill = Union[None, float, Sequence[float], Tensor]
 def _check_tensors(op: str, **tensors: Tensor) -> str:
     """Checks the tensor arguments of one call (type, floating dtype, one dtype, one device) and
     returns their device type."""
-    first = None
+    first: Any = None  # (name, tensor) of the first argument
     for name, t in tensors.items():
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}(): {name} must be a torch.Tensor, got {type(t).__name__}")
@@ -95,14 +96,14 @@ def _fill_values(op: str, fill: Fill) -> Optional[list[float]]:
     if isinstance(fill, numbers.Real) and not isinstance(fill, bool):
         return [float(fill)]
     try:
-        values = [float(v) for v in fill]
+        values = [float(v) for v in fill]  # type: ignore[union-attr]  # (numbers returned above)
     except (TypeError, ValueError):
         raise TypeError(f"{op}(): fill must be a number or a sequence of numbers (one per channel), got "
                         f"{fill!r}") from None
     return values
 
 
-def _size(op: str, name: str, size) -> list[int]:
+def _size(op: str, name: str, size: Any) -> list[Any]:  # ints and torch.SymInts
     # SymInts stay symbolic, so torch.compile/export keep dynamic sizes dynamic.
     try:
         return [s if isinstance(s, (int, torch.SymInt)) else operator.index(s) for s in size]
