@@ -94,7 +94,7 @@ int32_t stn_affine_grid_backward(int32_t dtype, const void *grad_grid,
  *         (N, C, D, H, W) with grid (N, Do, Ho, Wo, 3) -> output (N, C, Do, Ho, Wo).
  * Grid entries are (x, y[, z]) in normalised coordinates; values outside [-1, 1] are padded
  * according to `padding`. NaN, +-Inf and huge grid values never read or write out of bounds;
- * see the README for what they produce.
+ * see docs/operators.md ("Non-finite and huge grid values") for what they produce.
  */
 
 /* Validates the shapes for `mode`; writes the output shape. */
@@ -216,7 +216,8 @@ int32_t stn_warp_perspective_backward(int32_t dtype, const void *grad_output,
  * A network is built from a textual spec (the Python package's `swiftstn.nn` writes it):
  *   conv(in,out,kh,kw,sh,sw,ph,pw,bias)  maxpool(kh,kw,sh,sw)  relu  flatten  logsoftmax
  *   dropout(p)  dropout2d(p)  linear(in,out,bias)  seq(layer,...)
- *   stn(localization,regressor,align_corners)
+ *   stn(localization,regressor,align_corners[,transform])  transform: 0 affine (default),
+ *       1 attention, 2 similarity, 3 projective, 4 tps; the full grammar: docs/c-abi.md
  * Parameters are float32, stored flat in declaration order (depth first; weight before bias),
  * initialised as PyTorch does (transformer regressors start at the identity). Inputs x are
  * float32 (n, *sample_shape), C-contiguous; labels int64 in [0, classes). A network serialises
@@ -261,7 +262,8 @@ int32_t stn_network_forward(stn_network *net, const float *x, int64_t n, const i
                             int32_t ndim, int32_t training, uint64_t seed, float *out,
                             char *err, size_t err_len);
 
-/* The first spatial transformer's output (n, *sample_shape) and theta (n, 2, 3). */
+/* The first spatial transformer's output (n, *sample_shape) and theta (n, 2, 3); theta is NaN for
+ * projective and TPS transformers, which have none. */
 int32_t stn_network_transform(stn_network *net, const float *x, int64_t n, const int64_t *sample_shape,
                               int32_t ndim, float *out, float *theta, char *err, size_t err_len);
 

@@ -2,19 +2,23 @@
 import numpy as np
 import pytest
 
+import swiftstn
 from swiftstn import nn
 
 # parameters → theta (row-major 2×3), as linear maps
 MAPS = {
     "attention": np.array([[1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 1]], np.float64),
-    "similarity": np.array([[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], np.float64),
+    "similarity": np.array([[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]],
+                           np.float64),
 }
 
 
 def model(transform):
     return nn.Sequential(
         nn.SpatialTransformer(nn.Sequential(nn.Conv2d(1, 4, 5), nn.MaxPool2d(2), nn.ReLU()),
-                              nn.Sequential(nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, {"affine": 6, **{k: v.shape[1] for k, v in MAPS.items()}}[transform])),
+                              nn.Sequential(nn.Linear(64, 8), nn.ReLU(),
+                                            nn.Linear(8, {"affine": 6, **{k: v.shape[1] for k, v in MAPS.items()}}[
+                                                transform])),
                               align_corners=True, transform=transform),
         nn.Flatten(), nn.Linear(144, 3))
 
@@ -41,7 +45,8 @@ def test_matches_the_equivalent_affine_transformer(kind):
     c = model(kind).build(seed=3).eval()
     sd = c.state_dict()
     sd["0.regressor.2.weight"] = (rng.normal(0, 0.05, sd["0.regressor.2.weight"].shape)).astype(np.float32)
-    sd["0.regressor.2.bias"] = (sd["0.regressor.2.bias"] + rng.normal(0, 0.05, sd["0.regressor.2.bias"].shape)).astype(np.float32)
+    sd["0.regressor.2.bias"] = (sd["0.regressor.2.bias"]
+                                + rng.normal(0, 0.05, sd["0.regressor.2.bias"].shape)).astype(np.float32)
     c.load_state_dict(sd)
     a = model("affine").build(seed=3).eval()
     sa = dict(sd)
@@ -127,7 +132,8 @@ def test_engine_gradient_equals_the_composed_operator_gradients(transform, outpu
     out = swiftstn.grid_sample(xd, grid)
     W, b = sd["2.weight"].astype(np.float64), sd["2.bias"].astype(np.float64)
     logits = out.reshape(n, -1) @ W.T + b
-    p = np.exp(logits - logits.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
     p[np.arange(n), y] -= 1
     grad_out = ((p / n) @ W).reshape(out.shape)
     _, grad_grid = swiftstn.grid_sample_backward(grad_out, xd, grid, input_requires_grad=False)
@@ -147,3 +153,13 @@ def test_tps_needs_a_square_number_of_control_points():
     m = projective_or_tps("tps", 10)
     with pytest.raises(ValueError, match=r"2K \(K = 4, 9, 16"):
         m.predict(np.zeros((1, 1, 12, 12), np.float32))
+
+
+@pytest.mark.parametrize("transform", ["projective", "tps"])
+def test_native_transform_gives_nan_theta_without_one(transform):
+    """A homography or a spline has no theta: the C ABI's theta output is NaN, never stale memory."""
+    m = projective_or_tps(transform, 8 if transform == "projective" else 18)
+    x = np.random.default_rng(5).standard_normal((3, 1, 12, 12)).astype(np.float32)
+    out, theta = swiftstn._native.network_transform(m._compiled(), x)
+    assert out.shape == x.shape and theta.shape == (3, 2, 3)
+    assert np.isnan(theta).all()

@@ -279,7 +279,8 @@ public final class Network {
         }
     }
 
-    /// The first spatial transformer's output and theta (N×2×3) for `n` samples.
+    /// The first spatial transformer's output and theta (N×2×3) for `n` samples; theta is NaN for
+    /// projective and TPS transformers, which have none.
     public func transform(_ x: UnsafePointer<Float>, n: Int, sampleShape: [Int], output: UnsafeMutablePointer<Float>,
                           theta: UnsafeMutablePointer<Float>) throws {
         guard let stn = transformers.first else {
@@ -299,7 +300,11 @@ public final class Network {
                     // A private state: the slot's states belong to the root's layout.
                     let st = stn.makeState(maxBatch: Network.chunkSize) as! SpatialTransformerNode.State
                     stn.forward(ctx, st, input: x + lo * size, output: output + lo * size, n: m)
-                    (theta + lo * 6).update(from: st.theta, count: m * 6)
+                    if stn.kind.isAffineFamily {
+                        (theta + lo * 6).update(from: st.theta, count: m * 6)
+                    } else {  // a homography or a spline has no theta: say so rather than leave garbage
+                        (theta + lo * 6).update(repeating: .nan, count: m * 6)
+                    }
                 }
             }
         }
