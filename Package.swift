@@ -13,7 +13,7 @@ import PackageDescription
 // Code generation for the numeric kernels (only STNKernels: the layers above validate, so they
 // keep Swift's checked arithmetic). Swift's default x86-64 target is SSE2-only;
 // SWIFTSTN_TARGET_CPU picks the ISA (`native` for the build machine, `x86-64-v3` for a portable
-// AVX2 build, `x86-64` for the baseline). setup.py passes it through; see README "Build settings".
+// AVX2 build, `x86-64` for the baseline). setup.py passes it through; see docs/build.md.
 // swiftc knows CPU names (haswell, znver4, …) but not the x86-64 micro-architecture levels, so
 // those are mapped to the oldest CPU that has exactly their features.
 let cpuLevels = ["x86-64-v2": "nehalem", "x86-64-v3": "haswell", "x86-64-v4": "skylake-avx512"]

@@ -29,7 +29,7 @@ def swift_executable():
     swift = os.environ.get("SWIFT") or shutil.which("swift")
     if not swift:
         sys.exit(
-            "error: building swiftstn needs the Swift toolchain (5.10 or later), but `swift` is not on "
+            "error: building swiftstn needs the Swift toolchain (6.0 or later), but `swift` is not on "
             "PATH. Install it from swift.org, or set SWIFT=/path/to/swift, then run `pip install .` again."
         )
     return swift

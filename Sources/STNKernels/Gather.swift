@@ -89,14 +89,9 @@ func asFloat<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
 
 /// Spreads cache hints for the next batch element's input over the work on the current one.
 ///
-/// The sampler reads an input plane in the order of the output: diagonally for a rotation, which
-/// the hardware prefetchers do not follow, so each gather waited on memory (32×3×224×224 bilinear
-/// with a 0.15 rad rotation: 3.9 ns per output element per core against 0.94 ns when the input
-/// is in cache). Reading the next element's input line by line while this one is sampled puts
-/// it in the level-2 cache before its gathers start: 9.4 → 3.3 ms for that case. The hints are
-/// spread evenly over the work (a few per channel of a block): hinting a whole input at once did
-/// nothing (hints beyond the core's outstanding-miss slots are dropped), and 255 hints per block
-/// at once (64 channels, 49 blocks) slowed the 8×64×56×56 backward down.
+/// Rotated grids read the input diagonally, which the hardware prefetchers do not follow. The
+/// hints are spread a few per channel of a block (hinting a whole input at once does nothing).
+/// Measurements: docs/performance.md#gatherswift
 @usableFromInline
 struct NextInputPrefetch {
     @usableFromInline let base: UnsafeRawPointer?

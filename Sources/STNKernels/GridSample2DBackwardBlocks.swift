@@ -173,10 +173,8 @@ func bilinearGridLane<T: STNFloat>(
 /// between channels, so they still run over the channels in order with the same operations per
 /// lane as the loops above. Writes the x and y gradients to gx and gy.
 ///
-/// Channel inner (the sums in registers) was the first form; LLVM compiled its loop body into a
-/// mix of 16-, 8-, 4-lane and scalar pieces. Channel outer is a plain loop like the forward's:
-/// one thread, grid gradient alone, 32×3×224×224 2.40 → 1.46 ns and 8×64×56×56 2.68 → 1.02 ns
-/// per output element; whole backward 4.76 → 3.55 and 4.78 → 3.12 ns.
+/// Channel outer because LLVM split a channel-inner loop body into 16-, 8-, 4-lane and scalar
+/// pieces. Measurements: docs/performance.md#gridsample2dbackwardblocksswift
 @inlinable @inline(__always)
 func bilinearGridGradientGathered(
     _ src: UnsafePointer<Float>, _ inPlane: Int, _ gOut: UnsafePointer<Float>, _ plane: Int, _ C: Int,

@@ -15,12 +15,10 @@ import STNSIMD
 // value inside, the padding value outside) and each lane does the same operations in the same
 // order, so results are bit-identical (block-vs-scalar tests).
 //
-// Measured, 64×1×28×28 with the benchmark's grid, one thread: bilinear 65 → 51 µs, bicubic
-// 271 → 136 µs. Nearest was slower this way (33 → 36 µs: it has no pairs to gain and masked
-// gathers cost it nothing extra), so it keeps the block kernel. Bilinear and nearest inputs whose
-// rows fit 28 floats have since gone to the narrow path (GridSample2DNarrow.swift);
-// wider small inputs still come here, bicubic ones too. The copies' margins are written once
-// per task: they hold the same values for every batch element.
+// Measured, and why nearest keeps the block kernel: docs/performance.md#gridsample2dborderedswift.
+// Bilinear and nearest inputs whose rows fit 28 floats go to the narrow path
+// (GridSample2DNarrow.swift); wider small inputs still come here, bicubic ones too. The copies'
+// margins are written once per task: they hold the same values for every batch element.
 
 /// The bordered copies of a batch element's input planes: `margin` cells on every side.
 @usableFromInline

@@ -15,11 +15,7 @@ import STNSIMD
 // sums of `bilinearChannelGathered`, and reads the value the block kernels read (the input's
 // value inside, the padding value outside), so results are bit-identical (block-vs-scalar tests).
 //
-// Measured, 64×1×28×28 with the benchmark's grid: one thread 48 → 34 µs, two threads 26.5 →
-// 19 µs. (The bordered block kernel it replaces spent 36 % writing coordinates and weights to
-// scratch and 47 % in pair gathers; here the chunk is bound by its ~75 vector instructions, and
-// copying the planes takes 6 %. A first version kept the bordered layout — a left margin, rows
-// not on cache lines, gathers for wide chunks — and took 36 µs.)
+// Measured, and the layout tried first: docs/performance.md#gridsample2dnarrowswift
 
 /// Row stride of the narrow copies: 32 floats, two registers.
 @inlinable var narrowRowWidth: Int { 32 }

@@ -15,14 +15,7 @@ import STNSIMD
 // channels in order with the scalar kernel's operations: bit for bit
 // `bilinear2DBackwardBothBlocks`.
 //
-// Measured, 64×1×28×28 with the benchmark's grid: one thread 155 → 146 µs, two threads 81 →
-// 72 µs. The scatter is now most of it (without it: 67 µs): four scalar read-modify-writes per
-// position, in position order. Tried and dropped: scattering a chunk one chunk later (its
-// contributions' vector stores then long retired; 142 → 149 µs), contributions stored position
-// by position and read four at a time (246 µs: a 16-byte load from a 64-byte store is not
-// forwarded), and the four taps of a chunk in turn (a different order of additions; 156 µs).
-// Then the contributions taken from the registers instead of a 64-float buffer: one thread
-// 146 → 135 µs, two threads 78 → 70 µs. What bounds it: bench/NOTES.md, step 10.
+// Measured, what was tried, what bounds it: docs/performance.md#gridsample2dnarrowbackwardswift
 
 /// `bilinear2DBackwardBothBlocks` for narrow inputs (`g`).
 @inlinable

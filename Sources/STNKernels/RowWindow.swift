@@ -8,15 +8,13 @@
 // the row with `vpermps`, merge-masked to the lanes whose tap lies in that row — a `RowWindow`.
 // The values read are the values a gather would read, so results are unchanged. A chunk at the
 // border is read through the window of its taps' positions and its taps outside are masked to the
-// padding value (8×64×56×56 bilinear, two threads: 331 → 285 µs, a tenth of its chunks touch the
-// border). Chunks whose taps do not fit (wider columns, more rows, a window starting before the
-// plane or ending after it) take the kernel's other path.
+// padding value. Chunks whose taps do not fit (wider columns, more rows, a window starting before
+// the plane or ending after it) take the kernel's other path.
 //
 // Used where a chunk's window serves many channels (≥ `manyChannels`): the positions-outer
-// bilinear and nearest forward (8×64×56×56, one thread, 1.17 → 0.62 ms and 561 → 390 µs), the
-// bilinear grid gradient, and the 3-D trilinear forward (two windows a slice apart). For one
-// channel the window's set-up is not shared and costs more than the gathers it saves: the
-// bordered 64×1×28×28 bilinear went from 48 to 57 µs with windows, so it keeps its gathers.
+// bilinear and nearest forward, the bilinear grid gradient, and the 3-D trilinear forward (two
+// windows a slice apart). For one channel the window's set-up is not shared and costs more than
+// the gathers it saves. Measurements: docs/performance.md#rowwindowswift
 
 import STNSIMD
 

@@ -1,6 +1,6 @@
 /* A C model of swiftstn's narrow bilinear backward (64×1×28×28, the benchmark's affine grid,
  * zeros padding, align_corners=False), one thread, to find what bounds it on this machine.
- * Not part of the library: bench/NOTES.md (step 10) reports what it measured.
+ * Not part of the library: docs/performance.md (step 10) reports what it measured.
  *
  *   cc -O2 -march=native bench/models/narrow_backward.c -o /tmp/nb && /tmp/nb
  *

@@ -1,7 +1,7 @@
 /* A C model of swiftstn's narrow bilinear forward (64×1×28×28, the benchmark's affine grid,
  * zeros padding, align_corners=False), one thread: the Swift kernel's chunk of 16 outputs
  * (GridSample2DNarrow.swift) written with intrinsics, to see what the algorithm costs on this
- * machine without Swift. Not part of the library: bench/NOTES.md (step 10) reports it.
+ * machine without Swift. Not part of the library: docs/performance.md (step 10) reports it.
  *
  *   cc -O2 -march=native bench/models/narrow_forward.c -o /tmp/nf && /tmp/nf
  */

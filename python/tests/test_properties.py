@@ -1,7 +1,7 @@
 """Property-based tests (hypothesis) over the public Python API.
 
 Every call either succeeds with a result of the right shape and dtype — finite wherever PyTorch's
-semantics say it is (README "Non-finite and huge grid values") — or raises one of the documented
+semantics say it is (docs/operators.md, "Non-finite and huge grid values") — or raises one of the documented
 exception types (TypeError, ValueError, OverflowError, MemoryError) with a message. Random shapes
 (zero-sized included), dtypes, strides and byte orders, modes, paddings, align_corners and grid /
 theta values with NaN, ±Inf and ±1e30; tiny swiftstn.nn models with random layers, inputs and
@@ -12,14 +12,13 @@ seconds). The bugs this suite found are fixed; their reproducers are the named t
 """
 import io
 import json
-import os
 import struct
 
 import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import swiftstn  # noqa: E402
@@ -191,7 +190,7 @@ def finite_positions(grid):
 
 
 def check_forward_finiteness(out, x, grid, mode, padding):
-    """The README's finiteness contract for finite input."""
+    """The finiteness contract of docs/operators.md for finite input."""
     if not out.size or not np.isfinite(x).all():
         return
     ok = finite_positions(grid)                     # (N, *out_spatial)
@@ -338,7 +337,8 @@ def tiny_model(draw):
     model = nn.Sequential(*layers)
     if draw(st.integers(0, 4)) == 0:  # sometimes a spatial transformer in front
         loc = nn.Sequential(nn.Conv2d(in_channels, 2, 3), nn.ReLU())
-        model = nn.Sequential(nn.SpatialTransformer(loc, nn.Sequential(nn.Flatten(), nn.Linear(draw(st.integers(2, 50)), 6)),
+        model = nn.Sequential(nn.SpatialTransformer(loc,
+                                                    nn.Sequential(nn.Flatten(), nn.Linear(draw(st.integers(2, 50)), 6)),
                                                     align_corners=draw(st.booleans())), model)
     return model.build(draw(st.integers(0, 2**64 - 1))), in_channels, classes
 

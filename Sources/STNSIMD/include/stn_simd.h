@@ -12,11 +12,7 @@
 // functions only when it is 1 and keep their scalar loops otherwise. The portable bodies below
 // compute the same values one lane at a time, so the functions mean the same thing either way.
 //
-// Measured on the 2-core AMD EPYC (Zen 4) this project benchmarks on, bilinear taps of a
-// 64-channel 56×56 input, per output element: scalar loads 1.21 ns, 16-lane dword gathers
-// 1.01 ns, 8-lane dword gathers (AVX2) 1.19 ns, pairs of neighbouring taps fetched as one
-// 64-bit element (`stn_gather_pairs_f32x16`) 0.66 ns. Zen 4 gathers cost about one cycle per
-// element, so fetching two taps per element is what pays.
+// Why gathers of tap pairs (Zen 4 gathers cost a cycle per element): docs/performance.md#stn_simdh
 #ifndef STN_SIMD_H
 #define STN_SIMD_H
 
@@ -247,10 +243,8 @@ stn_f32x32 stn_gather_pairs_f32x16(const float *base, stn_i32x16 index) {
 }
 
 /// 16 floats from `p` (aligned to a float only), loaded once into a register: the window kernels
-/// permute each input row up to four times, and LLVM folded the load into every `vpermps`
-/// (a 64-byte load, usually across two cache lines, per permute) in a C model of the kernel, and
-/// partly in the Swift kernels. Held in a register: 8×64×56×56 nearest, two threads, 239 →
-/// 209 µs; bilinear 1×64×56×56, one thread, 81 → 76 µs.
+/// permute each input row up to four times, and LLVM would otherwise fold the load into every
+/// `vpermps` (a 64-byte load per permute). Measurements: docs/performance.md#stn_simdh
 static inline __attribute__((always_inline))
 stn_f32x16 stn_row_f32x16(const float *p) {
     stn_f32x16 v;
@@ -291,12 +285,10 @@ stn_f32x16 stn_load_first_f32x16(const float *p, int count) {
 /// For each position j < count (≤ 16) in turn, adds `nw[j]`, `ne[j]`, `sw[j]`, `se[j]` to
 /// `base[off[j]]`, `base[off[j] + 1]`, `base[off[j] + row]`, `base[off[j] + row + 1]`: one
 /// scalar read-modify-write each, so every cell receives its contributions in position order,
-/// as the scalar kernels add them. The contributions are taken from the registers four
-/// positions at a time (stored and read back as floats they cost 64 extra loads per chunk,
-/// some of them waiting on the 64-byte stores: a C model of the 64×1×28×28 backward, one
-/// thread, 132 → 118 µs). The accesses are volatile because clang and gcc otherwise fuse a
-/// row's two read-modify-writes into one 8-byte one, which overlaps the next position's and
-/// is not store-forwarded (204 µs).
+/// as the scalar kernels add them. The contributions come from the registers, four positions at
+/// a time; the accesses are volatile because clang and gcc otherwise fuse a row's two
+/// read-modify-writes into one 8-byte one, which overlaps the next position's and is not
+/// store-forwarded. Measurements: docs/performance.md#stn_simdh
 static inline __attribute__((always_inline))
 void stn_scatter_taps_f32x16(float *base, const int *off, int count, long row,
                              stn_f32x16 nw, stn_f32x16 ne, stn_f32x16 sw, stn_f32x16 se) {
