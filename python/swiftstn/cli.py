@@ -1,5 +1,6 @@
 """The ``swiftstn`` command: train, evaluate, visualise and export spatial transformer networks.
 
+    swiftstn demo                       # the first run: a working STN in ~30 s and its picture
     swiftstn train                      # the seed's recipe on the embedded MNIST subset, offline
     swiftstn train --data ~/mnist --epochs 20 --checkpoint stn.ckpt
     swiftstn train --data ~/mnist --epochs 40 --checkpoint stn.ckpt --resume
@@ -148,6 +149,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the demo's recipe: the seed's network and batch with Adam, so that the 5,000 embedded digits give
+#: a working transformer in seconds (≥ 95 % from epoch ~7 for seeds 0 and 1, 96.8–97.2 % after 15;
+#: SGD with momentum 0.9 swung between 54 and 96 % from epoch to epoch)
+DEMO_RECIPE = {"epochs": 15, "batch_size": 64, "lr": 0.001, "momentum": 0.0, "optimizer": "adam"}
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``swiftstn demo``: the first run. Trains the seed's network on the embedded MNIST subset,
+    prints the test accuracy, writes the seed's side-by-side picture and says what to run next."""
+    import time
+
+    from . import viz
+    if args.threads:
+        set_num_threads(args.threads)
+    x, y = datasets.embedded_mnist("train")
+    xt, yt = datasets.embedded_mnist("test")
+    recipe = dict(DEMO_RECIPE, epochs=args.epochs)
+    print(f"swiftstn demo: training the STN tutorial network (a spatial transformer in front of a small CNN) on "
+          f"the {len(x):,} MNIST digits embedded in the package: {recipe['epochs']} epochs, Adam lr {recipe['lr']}, "
+          f"batch {recipe['batch_size']}, {get_num_threads()} threads", flush=True)
+    model = models.blog_net(seed=args.seed)
+    start = time.perf_counter()
+    for epoch in range(1, recipe["epochs"] + 1):
+        h = model.fit(x, y, epochs=1, batch_size=recipe["batch_size"], lr=recipe["lr"], optimizer=recipe["optimizer"],
+                      momentum=recipe["momentum"], seed=args.seed, progress=False, validation_data=(xt, yt))
+        print(f"  epoch {epoch:2d}/{recipe['epochs']}  train loss {h['train_loss'][0]:.4f}  "
+              f"test accuracy {100 * h['val_accuracy'][0]:.2f}%", flush=True)
+    seconds = time.perf_counter() - start
+    _, accuracy = model.evaluate(xt, yt)
+    viz.write_png(args.out, viz.side_by_side(model, xt[:64]))
+    print(f"\ntrained in {seconds:.1f} s: test accuracy {100 * accuracy:.2f}% on the {len(xt):,} embedded test digits")
+    print(f"wrote {os.path.abspath(args.out)}: 64 test digits (left) and the same digits after the learned spatial "
+          "transformer (right), the seed's picture")
+    print("\nnext, the seed's full experiment on all of MNIST (60,000 digits, 20 epochs, ~99 %):\n"
+          "  swiftstn train --data ~/mnist --download --epochs 20 --checkpoint stn.ckpt\n"
+          "  swiftstn visualize --checkpoint stn.ckpt --out stn.png      # needs matplotlib")
+    return 0
+
+
 def _model_from_checkpoint(path: str) -> tuple[models.BlogNet, ckpt.Checkpoint]:
     c = ckpt.load(path)
     model = models.blog_net(seed=0)
@@ -201,9 +241,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command line parser of ``swiftstn`` (subcommands train, evaluate, visualize, export)."""
+    """The command line parser of ``swiftstn`` (subcommands demo, train, evaluate, visualize, export)."""
     p = argparse.ArgumentParser(prog="swiftstn", description="Spatial Transformer Networks on a fast Swift engine.")
     sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="the first run: train on the embedded digits (~30 s), write the picture")
+    d.add_argument("--out", default="stn_demo.png", help="PNG file for the picture (default: stn_demo.png)")
+    d.add_argument("--epochs", type=_positive_int, default=DEMO_RECIPE["epochs"])
+    d.add_argument("--seed", type=_non_negative_int, default=0)
+    d.add_argument("--threads", type=_positive_int, default=None)
+    d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train the STN tutorial network (the seed's recipe by default)")
     t.add_argument("--data", help="folder with the IDX files (default: the embedded MNIST subset)")

@@ -1,5 +1,6 @@
-"""Pictures (needs matplotlib: ``pip install .[viz]``): image grids, the seed's side-by-side view
-of what a spatial transformer does, training curves, and sampling grids over an image."""
+"""Pictures: image grids, the seed's side-by-side view of what a spatial transformer does,
+training curves, and sampling grids over an image. The figures need matplotlib (``pip install
+.[viz]``); ``side_by_side`` and ``write_png`` (the picture of ``swiftstn demo``) need only NumPy."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,8 @@ from . import datasets
 if TYPE_CHECKING:
     from ._model import ModelMixin
 
-__all__ = ["make_grid", "to_image", "visualize_stn", "plot_history", "plot_sampling_grid"]
+__all__ = ["make_grid", "to_image", "visualize_stn", "side_by_side", "write_png", "plot_history",
+           "plot_sampling_grid"]
 
 
 def _plt() -> Any:
@@ -71,6 +73,41 @@ def visualize_stn(model: ModelMixin, images: ArrayLike, mean: float = datasets.M
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def side_by_side(model: ModelMixin, images: ArrayLike, mean: float = datasets.MNIST_MEAN,
+                 std: float = datasets.MNIST_STD, nrow: int = 8, gap: int = 8) -> NDArray[np.uint8]:
+    """The seed's figure as an H×W×3 uint8 image, without matplotlib: the batch (left) and the
+    same batch after the model's spatial transformer (right), ``gap`` white columns apart. Write
+    it with :func:`write_png`."""
+    images = np.asarray(images, dtype=np.float32)
+    left = to_image(make_grid(images, nrow=nrow), mean, std)
+    right = to_image(make_grid(model.stn(images), nrow=nrow), mean, std)
+    picture = np.concatenate([left, np.ones((left.shape[0], gap, 3)), right], axis=1)
+    return np.round(picture * 255).astype(np.uint8)
+
+
+def write_png(path: str, image: ArrayLike) -> None:
+    """Writes an H×W (grey) or H×W×3 (RGB) uint8 image as a PNG file (zlib only, no imaging
+    library)."""
+    import struct
+    import zlib
+
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+        raise ValueError(f"write_png: expected an H×W or H×W×3 uint8 image, got {img.dtype} {img.shape}")
+    h, w = img.shape[:2]
+    colour = 2 if img.ndim == 3 else 0
+    rows = np.ascontiguousarray(img).reshape(h, -1)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)  # filter type 0 on every row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6))
+                + chunk(b"IEND", b""))
 
 
 def plot_history(history: Mapping[str, Sequence[float]]) -> Any:

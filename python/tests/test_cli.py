@@ -185,3 +185,42 @@ def test_fit_warns_when_training_diverges():
     x, y = datasets.embedded_mnist("test")
     with pytest.warns(RuntimeWarning, match="training diverged"):
         swiftstn.models.blog_net(seed=0).fit(x, y, epochs=2, lr=1e6, progress=False, seed=0)
+
+
+def _read_png(path):
+    """(width, height, colour type, pixels) of a PNG written by viz.write_png (one IDAT, filter 0)."""
+    import struct
+    import zlib
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h, depth, colour = struct.unpack(">IIBB", data[16:26])
+    idat = data.index(b"IDAT")
+    length = struct.unpack(">I", data[idat - 4:idat])[0]
+    raw = zlib.decompress(data[idat + 4:idat + 4 + length])
+    channels = 3 if colour == 2 else 1
+    rows = np.frombuffer(raw, np.uint8).reshape(h, 1 + w * channels)
+    assert depth == 8 and (rows[:, 0] == 0).all()
+    return w, h, colour, rows[:, 1:].reshape(h, w, channels)
+
+
+def test_write_png_round_trip(tmp_path):
+    from swiftstn import viz
+    img = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    viz.write_png(str(tmp_path / "a.png"), img)
+    w, h, colour, pixels = _read_png(tmp_path / "a.png")
+    assert (w, h, colour) == (7, 5, 2) and np.array_equal(pixels, img)
+    with pytest.raises(ValueError, match="uint8"):
+        viz.write_png(str(tmp_path / "b.png"), img.astype(np.float32))
+
+
+def test_demo_trains_a_working_transformer_and_writes_the_picture(tmp_path):
+    """The README's first run: ≥ 95 % on the embedded test digits, the side-by-side picture, and
+    what to run next."""
+    out = tmp_path / "demo.png"
+    p = run("demo", "--out", str(out))
+    accuracy = float(p.stdout.split("test accuracy ")[-1].split("%")[0])
+    assert accuracy >= 95.0, p.stdout
+    w, h, colour, pixels = _read_png(out)
+    assert colour == 2 and h == 242 and w == 2 * 242 + 8   # two 8×8 grids of 28×28 digits, 8 columns apart
+    assert pixels[:, 242:250].min() == 255                  # the white gap between the two grids
+    assert "swiftstn train --data" in p.stdout
