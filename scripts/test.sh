@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (see README). Fails if any step fails:
-#   1. ruff and mypy on the Python code (fast, so a lint failure fails first; installed here in the
-#      versions the code is checked with, settings in pyproject.toml);
+#   1. ruff and mypy on the Python code and swift-format on the Swift code (fast, so a lint failure
+#      fails first; ruff and mypy are installed here in the versions the code is checked with;
+#      settings in pyproject.toml and .swift-format);
 #   2. `swift test` (debug: the kernels' portable code);
 #   3. the kernel tests again in release for this machine's CPU (with AVX-512: the gather code);
 #   4. a compile of the portable AVX2 build (x86-64-v3), only where the CPU has AVX-512: elsewhere
@@ -14,10 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-echo "== ruff check, mypy"
+echo "== ruff check, mypy, swift format lint"
 "$PYTHON" -m pip install --quiet "ruff==0.17.*" "mypy==2.4.*"
 "$PYTHON" -m ruff check python bench examples experiments fuzz
 "$PYTHON" -m mypy
+swift format lint --strict -r Sources Tests   # settings: .swift-format
 
 echo "== swift test"
 swift test

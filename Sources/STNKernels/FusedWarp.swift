@@ -41,7 +41,8 @@ public struct WarpGeometry2D<T: STNFloat> {
 
     @inlinable
     func perspective(_ s: SamplingShape2D) -> PerspectiveGridSource2D<T> {
-        PerspectiveGridSource2D(homography: matrices, baseX: baseX, baseY: baseY, height: s.outputHeight, width: s.outputWidth)
+        PerspectiveGridSource2D(
+            homography: matrices, baseX: baseX, baseY: baseY, height: s.outputHeight, width: s.outputWidth)
     }
 }
 
@@ -75,7 +76,8 @@ public func warp2DBackwardInput<T: STNFloat>(
     case .affine:
         sample2DBackwardInput(s, gradOutput, geometry.affine(s), gradInput, mode, padding, alignCorners, b, channels)
     case .perspective:
-        sample2DBackwardInput(s, gradOutput, geometry.perspective(s), gradInput, mode, padding, alignCorners, b, channels)
+        sample2DBackwardInput(
+            s, gradOutput, geometry.perspective(s), gradInput, mode, padding, alignCorners, b, channels)
     }
 }
 
@@ -98,13 +100,16 @@ public func warp2DBackwardRowSums<T: STNFloat>(
     switch geometry.kind {
     case .affine:
         let sink = AffineRowSums2D(rowSums: rowSums, baseX: geometry.baseX, height: s.outputHeight, width: Wo)
-        sample2DBackwardGrid(s, gradOutput, input, geometry.affine(s), sink, mode, padding, alignCorners, positions, fill,
-                             prefetchThrough: prefetchThrough)
+        sample2DBackwardGrid(
+            s, gradOutput, input, geometry.affine(s), sink, mode, padding, alignCorners, positions, fill,
+            prefetchThrough: prefetchThrough)
     case .perspective:
-        let sink = PerspectiveRowSums2D(rowSums: rowSums, homography: geometry.matrices, baseX: geometry.baseX,
-                                        baseY: geometry.baseY, height: s.outputHeight, width: Wo)
-        sample2DBackwardGrid(s, gradOutput, input, geometry.perspective(s), sink, mode, padding, alignCorners, positions, fill,
-                             prefetchThrough: prefetchThrough)
+        let sink = PerspectiveRowSums2D(
+            rowSums: rowSums, homography: geometry.matrices, baseX: geometry.baseX,
+            baseY: geometry.baseY, height: s.outputHeight, width: Wo)
+        sample2DBackwardGrid(
+            s, gradOutput, input, geometry.perspective(s), sink, mode, padding, alignCorners, positions, fill,
+            prefetchThrough: prefetchThrough)
     }
 }
 
@@ -126,21 +131,28 @@ public func warp2DBackwardElement<T: STNFloat>(
         switch geometry.kind {
         case .affine:
             let sink = AffineRowSums2D(rowSums: rowSums, baseX: geometry.baseX, height: Ho, width: Wo)
-            dispatchPolicy(BackwardBoth2DBlockKernel(s, gradOutput, input, geometry.affine(s), gradInput, sink, b, fill,
-                                                     prefetchNext: prefetchNext), .zeros, alignCorners)
+            dispatchPolicy(
+                BackwardBoth2DBlockKernel(
+                    s, gradOutput, input, geometry.affine(s), gradInput, sink, b, fill,
+                    prefetchNext: prefetchNext), .zeros, alignCorners)
         case .perspective:
-            let sink = PerspectiveRowSums2D(rowSums: rowSums, homography: geometry.matrices, baseX: geometry.baseX,
-                                            baseY: geometry.baseY, height: Ho, width: Wo)
-            dispatchPolicy(BackwardBoth2DBlockKernel(s, gradOutput, input, geometry.perspective(s), gradInput, sink, b,
-                                                     fill, prefetchNext: prefetchNext), .zeros, alignCorners)
+            let sink = PerspectiveRowSums2D(
+                rowSums: rowSums, homography: geometry.matrices, baseX: geometry.baseX,
+                baseY: geometry.baseY, height: Ho, width: Wo)
+            dispatchPolicy(
+                BackwardBoth2DBlockKernel(
+                    s, gradOutput, input, geometry.perspective(s), gradInput, sink, b,
+                    fill, prefetchNext: prefetchNext), .zeros, alignCorners)
         }
         return
     }
-    warp2DBackwardInput(s, gradOutput: gradOutput, geometry: geometry, gradInput: gradInput, mode: mode,
-                        padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<s.channels)
-    warp2DBackwardRowSums(s, gradOutput: gradOutput, input: input, geometry: geometry, rowSums: rowSums, mode: mode,
-                          padding: padding, alignCorners: alignCorners, rows: (b * Ho)..<((b + 1) * Ho), fill: fill,
-                          prefetchThroughRow: prefetchNext ? (b + 2) * Ho : (b + 1) * Ho)
+    warp2DBackwardInput(
+        s, gradOutput: gradOutput, geometry: geometry, gradInput: gradInput, mode: mode,
+        padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<s.channels)
+    warp2DBackwardRowSums(
+        s, gradOutput: gradOutput, input: input, geometry: geometry, rowSums: rowSums, mode: mode,
+        padding: padding, alignCorners: alignCorners, rows: (b * Ho)..<((b + 1) * Ho), fill: fill,
+        prefetchThroughRow: prefetchNext ? (b + 2) * Ho : (b + 1) * Ho)
 }
 
 /// d(loss)/d(matrices) for batch elements `batches` from the row sums of all their rows, added

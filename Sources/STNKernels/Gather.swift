@@ -45,7 +45,7 @@ func storeLanes16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
 /// Whether any lane is negative, i.e. any tap of these offsets lies outside the input.
 @inlinable @inline(__always)
 func anyOutside(_ o: SIMD16<Int32>) -> Bool {
-    stn_any_negative_i32x16(o) != 0   // Swift's `any(o .< 0)` stayed an out-of-line call
+    stn_any_negative_i32x16(o) != 0  // Swift's `any(o .< 0)` stayed an out-of-line call
 }
 
 /// Whether every lane's `first` and `second` are neighbouring taps inside the input

@@ -120,7 +120,8 @@ func bilinear2DForward<T: STNFloat, G: GridSource2D>(
         for i in 0..<n {
             let q = q0 + i
             let x = sourceIndexVector(grid[2 * i], size: s.inputWidth, padding: padding, alignCorners: alignCorners)
-            let y = sourceIndexVector(grid[2 * i + 1], size: s.inputHeight, padding: padding, alignCorners: alignCorners)
+            let y = sourceIndexVector(
+                grid[2 * i + 1], size: s.inputHeight, padding: padding, alignCorners: alignCorners)
             let taps = BilinearTaps2D(x: x, y: y, width: s.inputWidth, height: s.inputHeight)
             for c in 0..<C {
                 dst[c * plane + q] = taps.sample(src + c * inPlane, fill: fill?[c] ?? 0)
@@ -159,7 +160,8 @@ func nearest2DForward<T: STNFloat, G: GridSource2D>(
         for i in 0..<n {
             let q = q0 + i
             let x = sourceIndexVector(grid[2 * i], size: s.inputWidth, padding: padding, alignCorners: alignCorners)
-            let y = sourceIndexVector(grid[2 * i + 1], size: s.inputHeight, padding: padding, alignCorners: alignCorners)
+            let y = sourceIndexVector(
+                grid[2 * i + 1], size: s.inputHeight, padding: padding, alignCorners: alignCorners)
             let o = nearestOffset2D(x: x, y: y, width: s.inputWidth, height: s.inputHeight)
             for c in 0..<C {
                 dst[c * plane + q] = o >= 0 ? src[c * inPlane + o] : (fill?[c] ?? 0)
@@ -204,9 +206,11 @@ struct BicubicTaps2D<T: STNFloat> {
 
     @inlinable @inline(__always)
     func row(_ p: UnsafePointer<T>, _ j: Int, width: Int, fill: T = 0) -> T {
-        (cx.v0 * value(p, 0, j, width: width, fill: fill)).addingProduct(cx.v1, value(p, 1, j, width: width, fill: fill))
-            .addingProduct(cx.v2, value(p, 2, j, width: width, fill: fill))
-            .addingProduct(cx.v3, value(p, 3, j, width: width, fill: fill))
+        (cx.v0 * value(p, 0, j, width: width, fill: fill)).addingProduct(
+            cx.v1, value(p, 1, j, width: width, fill: fill)
+        )
+        .addingProduct(cx.v2, value(p, 2, j, width: width, fill: fill))
+        .addingProduct(cx.v3, value(p, 3, j, width: width, fill: fill))
     }
 
     @inlinable @inline(__always)
@@ -240,8 +244,9 @@ func bicubic2DForward<T: STNFloat, G: GridSource2D>(
             let q = q0 + i
             let ix = unnormalizeVector(grid[2 * i], size: W, alignCorners: alignCorners)
             let iy = unnormalizeVector(grid[2 * i + 1], size: s.inputHeight, alignCorners: alignCorners)
-            let taps = BicubicTaps2D(ix: ix, iy: iy, width: W, height: s.inputHeight,
-                                     padding: padding, alignCorners: alignCorners)
+            let taps = BicubicTaps2D(
+                ix: ix, iy: iy, width: W, height: s.inputHeight,
+                padding: padding, alignCorners: alignCorners)
             for c in 0..<C {
                 dst[c * plane + q] = taps.sample(src + c * inPlane, width: W, fill: fill?[c] ?? 0)
             }

@@ -100,17 +100,21 @@ public func gridSample2DBackwardElement<T: STNFloat>(
     padding: PaddingMode, alignCorners: Bool, batch b: Int, fill: UnsafePointer<T>? = nil, prefetchNext: Bool
 ) {
     if backwardInOneSweep(T.self, s, mode, padding) {
-        dispatchPolicy(BackwardBoth2DBlockKernel(s, gradOutput, input, StoredGrid2D(grid), gradInput,
-                                                 StoredGridGradient2D(gradGrid), b, fill, prefetchNext: prefetchNext),
-                       .zeros, alignCorners)
+        dispatchPolicy(
+            BackwardBoth2DBlockKernel(
+                s, gradOutput, input, StoredGrid2D(grid), gradInput,
+                StoredGridGradient2D(gradGrid), b, fill, prefetchNext: prefetchNext),
+            .zeros, alignCorners)
         return
     }
-    sample2DBackwardInput(s, gradOutput, StoredGrid2D(grid), gradInput, mode, padding,
-                          alignCorners, b, 0..<s.channels)
+    sample2DBackwardInput(
+        s, gradOutput, StoredGrid2D(grid), gradInput, mode, padding,
+        alignCorners, b, 0..<s.channels)
     let plane = s.outputPlane
-    sample2DBackwardGrid(s, gradOutput, input, StoredGrid2D(grid), StoredGridGradient2D(gradGrid), mode, padding,
-                         alignCorners, (b * plane)..<((b + 1) * plane), fill,
-                         prefetchThrough: prefetchNext ? (b + 2) * plane : (b + 1) * plane)
+    sample2DBackwardGrid(
+        s, gradOutput, input, StoredGrid2D(grid), StoredGridGradient2D(gradGrid), mode, padding,
+        alignCorners, (b * plane)..<((b + 1) * plane), fill,
+        prefetchThrough: prefetchNext ? (b + 2) * plane : (b + 1) * plane)
 }
 
 /// Writes d(loss)/d(grid) for the flattened output positions `positions` into `gradGrid`
@@ -127,8 +131,9 @@ public func gridSample2DBackwardGrid<T: STNFloat>(
     padding: PaddingMode, alignCorners: Bool, positions: Range<Int>, fill: UnsafePointer<T>? = nil,
     prefetchThrough: Int? = nil
 ) {
-    sample2DBackwardGrid(s, gradOutput, input, StoredGrid2D(grid), StoredGridGradient2D(gradGrid), mode,
-                         padding, alignCorners, positions, fill, prefetchThrough: prefetchThrough)
+    sample2DBackwardGrid(
+        s, gradOutput, input, StoredGrid2D(grid), StoredGridGradient2D(gradGrid), mode,
+        padding, alignCorners, positions, fill, prefetchThrough: prefetchThrough)
 }
 
 /// `gridSample2DBackwardGrid` with the grid points from `source` and the gradients to `sink`.
@@ -139,9 +144,11 @@ func sample2DBackwardGrid<T: STNFloat, G: GridSource2D, K: GridGradientSink2D>(
     _ positions: Range<Int>, _ fill: UnsafePointer<T>?, prefetchThrough: Int? = nil
 ) where G.Scalar == T, K.Scalar == T {
     if mode == .bilinear && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
-        dispatchPolicy(BackwardGrid2DBlockKernel(s, gradOutput, input, source, sink, positions, fill,
-                                                 prefetchThrough: prefetchThrough ?? positions.upperBound),
-                       padding, alignCorners)
+        dispatchPolicy(
+            BackwardGrid2DBlockKernel(
+                s, gradOutput, input, source, sink, positions, fill,
+                prefetchThrough: prefetchThrough ?? positions.upperBound),
+            padding, alignCorners)
         return
     }
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
@@ -156,8 +163,10 @@ func sample2DBackwardGrid<T: STNFloat, G: GridSource2D, K: GridGradientSink2D>(
                 var gx: T = 0, gy: T = 0
                 switch mode {
                 case .bilinear:
-                    let (x, mx) = sourceIndexVectorWithGradient(grid[2 * i], size: W, padding: padding, alignCorners: alignCorners)
-                    let (y, my) = sourceIndexVectorWithGradient(grid[2 * i + 1], size: H, padding: padding, alignCorners: alignCorners)
+                    let (x, mx) = sourceIndexVectorWithGradient(
+                        grid[2 * i], size: W, padding: padding, alignCorners: alignCorners)
+                    let (y, my) = sourceIndexVectorWithGradient(
+                        grid[2 * i + 1], size: H, padding: padding, alignCorners: alignCorners)
                     let t = BilinearTaps2D(x: x, y: y, width: W, height: H)
                     for c in 0..<C {
                         let go = gOut[c * plane + q]
@@ -171,7 +180,8 @@ func sample2DBackwardGrid<T: STNFloat, G: GridSource2D, K: GridGradientSink2D>(
                 case .bicubic:
                     let ix = unnormalizeVector(grid[2 * i], size: W, alignCorners: alignCorners)
                     let iy = unnormalizeVector(grid[2 * i + 1], size: H, alignCorners: alignCorners)
-                    let t = BicubicTaps2D(ix: ix, iy: iy, width: W, height: H, padding: padding, alignCorners: alignCorners)
+                    let t = BicubicTaps2D(
+                        ix: ix, iy: iy, width: W, height: H, padding: padding, alignCorners: alignCorners)
                     let dx = Quad(cubicCoefficientGradients(t.tx)), dy = Quad(cubicCoefficientGradients(t.ty))
                     for c in 0..<C {
                         let go = gOut[c * plane + q]

@@ -16,7 +16,8 @@ func bilinearBlockTapsWithGradient<T: STNFloat, P: SamplingPolicy>(
     let W32 = Int32(truncatingIfNeeded: W), H32 = Int32(truncatingIfNeeded: H)
     for i in 0..<n {
         let (x, mx) = sourceIndexVectorWithGradient(g[2 * i], size: W, padding: P.padding, alignCorners: P.alignCorners)
-        let (y, my) = sourceIndexVectorWithGradient(g[2 * i + 1], size: H, padding: P.padding, alignCorners: P.alignCorners)
+        let (y, my) = sourceIndexVectorWithGradient(
+            g[2 * i + 1], size: H, padding: P.padding, alignCorners: P.alignCorners)
         let xw = x.rounded(.down), yn = y.rounded(.down)
         let fw = x - xw, fn = y - yn
         f[i] = fw; f[B + i] = 1 - fw; f[2 * B + i] = fn; f[3 * B + i] = 1 - fn
@@ -30,17 +31,22 @@ func bilinearBlockTapsWithGradient<T: STNFloat, P: SamplingPolicy>(
 /// at f[6B] (`zero`), and room for the x and y sums at f[7B..<9B].
 @inlinable @inline(__always)
 func withGridGradientScratch<T: STNFloat>(
-    _: T.Type, _ body: (_ points: UnsafeMutablePointer<T>, _ gradients: UnsafeMutablePointer<T>,
-                        _ o: UnsafeMutablePointer<Int32>, _ f: UnsafeMutablePointer<T>, _ zero: UnsafeMutablePointer<T>) -> Void
+    _: T.Type,
+    _ body: (
+        _ points: UnsafeMutablePointer<T>, _ gradients: UnsafeMutablePointer<T>,
+        _ o: UnsafeMutablePointer<Int32>, _ f: UnsafeMutablePointer<T>, _ zero: UnsafeMutablePointer<T>
+    ) -> Void
 ) {
-    withPointScratch(T.self) { pts in withPointScratch(T.self) { outScratch in
-        // 16 ints of slack: the Float path reads whole 16-lane chunks of the last offsets.
-        withBlockScratch(T.self, ints: 4 * 64 + 16, reals: 9 * 64) { o, f in
-            let zero = f + 6 * sampleBlock
-            zero.initialize(to: 0)
-            body(pts, outScratch, o, f, zero)
+    withPointScratch(T.self) { pts in
+        withPointScratch(T.self) { outScratch in
+            // 16 ints of slack: the Float path reads whole 16-lane chunks of the last offsets.
+            withBlockScratch(T.self, ints: 4 * 64 + 16, reals: 9 * 64) { o, f in
+                let zero = f + 6 * sampleBlock
+                zero.initialize(to: 0)
+                body(pts, outScratch, o, f, zero)
+            }
         }
-    } }
+    }
 }
 
 /// Adds channel c's term to lane i's grid-gradient sums gx[i], gy[i] (the scalar kernel's
@@ -76,9 +82,10 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
             let src = input + b * C * inPlane
             let gOut = gradOutput + b * C * plane - b * plane
             // Steps: one per channel of each 16-lane chunk.
-            var prefetch = nextInputPrefetch(positions.lowerBound..<Swift.max(positions.upperBound, prefetchThrough),
-                                             flat, b, plane: plane, input: src, count: C * inPlane,
-                                             stepsPerBlock: sampleBlock / 16 * C)
+            var prefetch = nextInputPrefetch(
+                positions.lowerBound..<Swift.max(positions.upperBound, prefetchThrough),
+                flat, b, plane: plane, input: src, count: C * inPlane,
+                stepsPerBlock: sampleBlock / 16 * C)
             forEachBlock(flat) { q, n in
                 bilinearBlockTapsWithGradient(policy, source.points(b, q, n, pts), n, width: W, height: H, o, f)
                 let out = sink.destination(q, outScratch)
@@ -100,7 +107,9 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
                             let p = src + c * inPlane
                             let go = gOut + c * plane + q
                             for i in 0..<B {
-                                accumulate(i, p[Int(o[i])], p[Int(o[B + i])], p[Int(o[2 * B + i])], p[Int(o[3 * B + i])], go[i])
+                                accumulate(
+                                    i, p[Int(o[i])], p[Int(o[B + i])], p[Int(o[2 * B + i])], p[Int(o[3 * B + i])], go[i]
+                                )
                             }
                         }
                     } else {
@@ -109,8 +118,9 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
                             let go = gOut + c * plane + q
                             let z = fill.map { $0 + c } ?? UnsafePointer(zero)
                             for i in 0..<n {
-                                accumulate(i, tapValue(p, o[i], zero: z), tapValue(p, o[B + i], zero: z),
-                                           tapValue(p, o[2 * B + i], zero: z), tapValue(p, o[3 * B + i], zero: z), go[i])
+                                accumulate(
+                                    i, tapValue(p, o[i], zero: z), tapValue(p, o[B + i], zero: z),
+                                    tapValue(p, o[2 * B + i], zero: z), tapValue(p, o[3 * B + i], zero: z), go[i])
                             }
                         }
                     }
@@ -123,9 +133,10 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
                 // Many channels: lane outer, channel inner, so the sums stay in registers (and
                 // run over the channels in order, as in the scalar kernel).
                 for i in 0..<n {
-                    (out[2 * i], out[2 * i + 1]) = bilinearGridLane(src, inPlane, gOut + q, plane, C, o,
-                                                                    UnsafePointer(f), i, fill: fill,
-                                                                    zero: UnsafePointer(zero))
+                    (out[2 * i], out[2 * i + 1]) = bilinearGridLane(
+                        src, inPlane, gOut + q, plane, C, o,
+                        UnsafePointer(f), i, fill: fill,
+                        zero: UnsafePointer(zero))
                 }
             }
         }
@@ -191,7 +202,8 @@ func bilinearGridGradientGathered(
         var i = 0
         while i + 16 <= n {
             prefetch.step()
-            let o00 = lanes16(o + i), o01 = lanes16(o + B + i), o10 = lanes16(o + 2 * B + i), o11 = lanes16(o + 3 * B + i)
+            let o00 = lanes16(o + i), o01 = lanes16(o + B + i), o10 = lanes16(o + 2 * B + i),
+                o11 = lanes16(o + 3 * B + i)
             let fw = lanes16(f + i), fe = lanes16(f + B + i), fn = lanes16(f + 2 * B + i), fs = lanes16(f + 3 * B + i)
             let nw, ne, sw, se: SIMD16<Float>
             if !anyOutside(o00 | o01 | o10 | o11) {
@@ -208,8 +220,9 @@ func bilinearGridGradientGathered(
             i += 16
         }
         while i < n {
-            accumulateGridLane(gx, gy, f, i, tapValue(p, o[i], zero: zp), tapValue(p, o[B + i], zero: zp),
-                               tapValue(p, o[2 * B + i], zero: zp), tapValue(p, o[3 * B + i], zero: zp), go[i])
+            accumulateGridLane(
+                gx, gy, f, i, tapValue(p, o[i], zero: zp), tapValue(p, o[B + i], zero: zp),
+                tapValue(p, o[2 * B + i], zero: zp), tapValue(p, o[3 * B + i], zero: zp), go[i])
             i += 1
         }
     }
@@ -241,8 +254,10 @@ func bilinearGridGradientWindowed(
         // Each branch ends in its own stores: returning the sums (or the taps) from a closure as a
         // tuple went through memory, and LLVM split the arithmetic into 8-, 4-, 2-lane and scalar
         // pieces.
-        @inline(__always) func add(_ ax: inout SIMD16<Float>, _ ay: inout SIMD16<Float>, _ c: Int,
-                                   _ nw: SIMD16<Float>, _ ne: SIMD16<Float>, _ sw: SIMD16<Float>, _ se: SIMD16<Float>) {
+        @inline(__always) func add(
+            _ ax: inout SIMD16<Float>, _ ay: inout SIMD16<Float>, _ c: Int,
+            _ nw: SIMD16<Float>, _ ne: SIMD16<Float>, _ sw: SIMD16<Float>, _ se: SIMD16<Float>
+        ) {
             let gval = firstLanes(gOut + c * plane + i, m)
             ax = ax + ((ne - nw) * fs + (se - sw) * fn) * gval
             ay = ay + ((sw - nw) * fe + (se - ne) * fw) * gval
@@ -267,7 +282,8 @@ func bilinearGridGradientWindowed(
             for c in 0..<C {
                 let p = src + c * inPlane
                 let zv = SIMD16<Float>(repeating: fill?[c] ?? 0)
-                add(&ax, &ay, c, gatherTaps(p, o00, or: zv), gatherTaps(p, o01, or: zv), gatherTaps(p, o10, or: zv),
+                add(
+                    &ax, &ay, c, gatherTaps(p, o00, or: zv), gatherTaps(p, o01, or: zv), gatherTaps(p, o10, or: zv),
                     gatherTaps(p, o11, or: zv))
             }
             store(ax, ay)
@@ -287,13 +303,15 @@ func bilinearGridGradientBlock<T: STNFloat>(
     let B = sampleBlock
     let gx = f + 7 * B, gy = f + 8 * B
     if s.channels >= manyChannels {
-        bilinearGridGradientWindowed(asFloat(src), s.inputPlane, width: s.inputWidth, asFloat(gOut), s.outputPlane,
-                                     s.channels, o, asFloat(UnsafePointer(f)), asFloat(gx), asFloat(gy), n, at: q,
-                                     outputWidth: s.outputWidth, fill: fill.map { asFloat($0) }, &prefetch)
+        bilinearGridGradientWindowed(
+            asFloat(src), s.inputPlane, width: s.inputWidth, asFloat(gOut), s.outputPlane,
+            s.channels, o, asFloat(UnsafePointer(f)), asFloat(gx), asFloat(gy), n, at: q,
+            outputWidth: s.outputWidth, fill: fill.map { asFloat($0) }, &prefetch)
     } else {
-        bilinearGridGradientGathered(asFloat(src), s.inputPlane, asFloat(gOut), s.outputPlane, s.channels, o,
-                                     asFloat(UnsafePointer(f)), asFloat(gx), asFloat(gy), n,
-                                     fill: fill.map { asFloat($0) }, zero: asFloat(UnsafePointer(zero)), &prefetch)
+        bilinearGridGradientGathered(
+            asFloat(src), s.inputPlane, asFloat(gOut), s.outputPlane, s.channels, o,
+            asFloat(UnsafePointer(f)), asFloat(gx), asFloat(gy), n,
+            fill: fill.map { asFloat($0) }, zero: asFloat(UnsafePointer(zero)), &prefetch)
     }
     for i in 0..<n {
         out[2 * i] = gx[i]
@@ -312,24 +330,26 @@ func bilinear2DBackwardInputBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource
     let W = s.inputWidth, H = s.inputHeight
     let gOut = gradOutput + b * C * plane
     let gIn = gradInput + b * C * inPlane
-    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 4 * 64, reals: 4 * 64) { o, w in
-        let B = sampleBlock
-        forEachBlock(0..<plane) { q, n in
-            bilinearBlockTaps(policy, source.points(b, b * plane + q, n, pts), n, width: W, height: H, o, w)
-            for c in channels {
-                let go = gOut + c * plane + q
-                let dst = gIn + c * inPlane
-                for i in 0..<n {
-                    let gval = go[i]
-                    let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
-                    if o00 >= 0 { dst[Int(o00)] += w[i] * gval }
-                    if o01 >= 0 { dst[Int(o01)] += w[B + i] * gval }
-                    if o10 >= 0 { dst[Int(o10)] += w[2 * B + i] * gval }
-                    if o11 >= 0 { dst[Int(o11)] += w[3 * B + i] * gval }
+    withPointScratch(T.self) { pts in
+        withBlockScratch(T.self, ints: 4 * 64, reals: 4 * 64) { o, w in
+            let B = sampleBlock
+            forEachBlock(0..<plane) { q, n in
+                bilinearBlockTaps(policy, source.points(b, b * plane + q, n, pts), n, width: W, height: H, o, w)
+                for c in channels {
+                    let go = gOut + c * plane + q
+                    let dst = gIn + c * inPlane
+                    for i in 0..<n {
+                        let gval = go[i]
+                        let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
+                        if o00 >= 0 { dst[Int(o00)] += w[i] * gval }
+                        if o01 >= 0 { dst[Int(o01)] += w[B + i] * gval }
+                        if o10 >= 0 { dst[Int(o10)] += w[2 * B + i] * gval }
+                        if o11 >= 0 { dst[Int(o11)] += w[3 * B + i] * gval }
+                    }
                 }
             }
         }
-    } }
+    }
 }
 
 /// Both bilinear backward passes for batch element `b`, block by block (Float, AVX-512 build,
@@ -358,54 +378,58 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
     // (`scatterChannelQuads`); the others are scattered plane by plane.
     let C16 = T.self == Float.self && C >= 16 && C / 16 * 16 * (inPlane + 1) <= pixelMajorMaxFloats ? C / 16 * 16 : 0
     let quads = T.self == Float.self && C >= 2 && C <= 4 && 4 * (inPlane + 1) <= pixelMajorMaxFloats
-    let scattered = quads ? C : C16   // channels not scattered plane by plane
+    let scattered = quads ? C : C16  // channels not scattered plane by plane
     let copyFloats = quads ? 4 * (inPlane + 1) : C16 * (inPlane + 1 + sampleBlock)
     withGridGradientScratch(T.self) { pts, outScratch, o, f, zero in
-      withUnsafeTemporaryAllocation(byteCount: Swift.max(1, copyFloats) * 4, alignment: 64) { raw in
-        let B = sampleBlock
-        let src = input + b * C * inPlane
-        let gOut = gradOutput + b * C * plane - b * plane   // + q: position q (flat) of channel 0
-        let gIn = gradInput + b * C * inPlane
-        let flat = (b * plane)..<((b + 1) * plane)
-        let pixels = raw.baseAddress!.bindMemory(to: Float.self, capacity: Swift.max(1, copyFloats))
-        let goT = pixels + C16 * (inPlane + 1)
-        if C16 > 0 { pixels.update(repeating: 0, count: C16 * (inPlane + 1)) }
-        if quads { pixels.update(repeating: 0, count: 4 * (inPlane + 1)) }
-        var prefetch = nextInputPrefetch(flat.lowerBound..<(prefetchNext ? flat.upperBound + 1 : flat.upperBound),
-                                         flat, b, plane: plane, input: src, count: C * inPlane,
-                                         stepsPerBlock: sampleBlock / 16 * C)
-        forEachBlock(flat) { q, n in
-            bilinearBlockTapsWithGradient(policy, source.points(b, q, n, pts), n, width: W, height: H, o, f)
-            let out = sink.destination(q, outScratch)
-            bilinearGridGradientBlock(s, src, gOut + q, o, f, q, n, fill, zero, &prefetch, out)
-            sink.commit(b, q, n, out)
-            if C16 > 0 {
-                scatterChannelVectors(asFloat(gOut + q), plane, C16, o, asFloat(UnsafePointer(f)), n, pixels, goT, inPlane)
-            }
-            if quads { scatterChannelQuads(asFloat(gOut + q), plane, C, o, asFloat(UnsafePointer(f)), n, pixels, inPlane) }
-            for c in scattered..<C {
-                let go = gOut + c * plane + q
-                let dst = gIn + c * inPlane
-                for i in 0..<n {
-                    let gval = go[i]
-                    let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
-                    let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
-                    if o00 >= 0 { dst[Int(o00)] += fs * fe * gval }
-                    if o01 >= 0 { dst[Int(o01)] += fs * fw * gval }
-                    if o10 >= 0 { dst[Int(o10)] += fn * fe * gval }
-                    if o11 >= 0 { dst[Int(o11)] += fn * fw * gval }
+        withUnsafeTemporaryAllocation(byteCount: Swift.max(1, copyFloats) * 4, alignment: 64) { raw in
+            let B = sampleBlock
+            let src = input + b * C * inPlane
+            let gOut = gradOutput + b * C * plane - b * plane  // + q: position q (flat) of channel 0
+            let gIn = gradInput + b * C * inPlane
+            let flat = (b * plane)..<((b + 1) * plane)
+            let pixels = raw.baseAddress!.bindMemory(to: Float.self, capacity: Swift.max(1, copyFloats))
+            let goT = pixels + C16 * (inPlane + 1)
+            if C16 > 0 { pixels.update(repeating: 0, count: C16 * (inPlane + 1)) }
+            if quads { pixels.update(repeating: 0, count: 4 * (inPlane + 1)) }
+            var prefetch = nextInputPrefetch(
+                flat.lowerBound..<(prefetchNext ? flat.upperBound + 1 : flat.upperBound),
+                flat, b, plane: plane, input: src, count: C * inPlane,
+                stepsPerBlock: sampleBlock / 16 * C)
+            forEachBlock(flat) { q, n in
+                bilinearBlockTapsWithGradient(policy, source.points(b, q, n, pts), n, width: W, height: H, o, f)
+                let out = sink.destination(q, outScratch)
+                bilinearGridGradientBlock(s, src, gOut + q, o, f, q, n, fill, zero, &prefetch, out)
+                sink.commit(b, q, n, out)
+                if C16 > 0 {
+                    scatterChannelVectors(
+                        asFloat(gOut + q), plane, C16, o, asFloat(UnsafePointer(f)), n, pixels, goT, inPlane)
+                }
+                if quads {
+                    scatterChannelQuads(asFloat(gOut + q), plane, C, o, asFloat(UnsafePointer(f)), n, pixels, inPlane)
+                }
+                for c in scattered..<C {
+                    let go = gOut + c * plane + q
+                    let dst = gIn + c * inPlane
+                    for i in 0..<n {
+                        let gval = go[i]
+                        let fw = f[i], fe = f[B + i], fn = f[2 * B + i], fs = f[3 * B + i]
+                        let o00 = o[i], o01 = o[B + i], o10 = o[2 * B + i], o11 = o[3 * B + i]
+                        if o00 >= 0 { dst[Int(o00)] += fs * fe * gval }
+                        if o01 >= 0 { dst[Int(o01)] += fs * fw * gval }
+                        if o10 >= 0 { dst[Int(o10)] += fn * fe * gval }
+                        if o11 >= 0 { dst[Int(o11)] += fn * fw * gval }
+                    }
                 }
             }
+            if C16 > 0 { addPixelMajor(pixels, C16, inPlane, into: asFloat(gIn)) }
+            if quads { addPixelQuads(pixels, C, inPlane, into: asFloat(gIn)) }
         }
-        if C16 > 0 { addPixelMajor(pixels, C16, inPlane, into: asFloat(gIn)) }
-        if quads { addPixelQuads(pixels, C, inPlane, into: asFloat(gIn)) }
-      }
     }
 }
 
 @usableFromInline
 struct BackwardBoth2DBlockKernel<E: STNFloat, G: GridSource2D, K: GridGradientSink2D>: BlockKernel2D
-    where G.Scalar == E, K.Scalar == E {
+where G.Scalar == E, K.Scalar == E {
     @usableFromInline let s: SamplingShape2D
     @usableFromInline let gradOutput: UnsafePointer<E>, input: UnsafePointer<E>
     @usableFromInline let source: G
@@ -416,8 +440,10 @@ struct BackwardBoth2DBlockKernel<E: STNFloat, G: GridSource2D, K: GridGradientSi
     @usableFromInline let prefetchNext: Bool
 
     @inlinable
-    init(_ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ input: UnsafePointer<E>, _ source: G,
-         _ gradInput: UnsafeMutablePointer<E>, _ sink: K, _ batch: Int, _ fill: UnsafePointer<E>?, prefetchNext: Bool) {
+    init(
+        _ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ input: UnsafePointer<E>, _ source: G,
+        _ gradInput: UnsafeMutablePointer<E>, _ sink: K, _ batch: Int, _ fill: UnsafePointer<E>?, prefetchNext: Bool
+    ) {
         self.s = s; self.gradOutput = gradOutput; self.input = input; self.source = source
         self.gradInput = gradInput; self.sink = sink; self.batch = batch; self.fill = fill
         self.prefetchNext = prefetchNext
@@ -425,14 +451,15 @@ struct BackwardBoth2DBlockKernel<E: STNFloat, G: GridSource2D, K: GridGradientSi
 
     @inlinable @inline(__always)
     func run<P: SamplingPolicy>(_ p: P.Type) {
-        bilinear2DBackwardBothBlocks(s, gradOutput, input, source, gradInput, sink, batch, p, fill,
-                                     prefetchNext: prefetchNext)
+        bilinear2DBackwardBothBlocks(
+            s, gradOutput, input, source, gradInput, sink, batch, p, fill,
+            prefetchNext: prefetchNext)
     }
 }
 
 @usableFromInline
 struct BackwardGrid2DBlockKernel<E: STNFloat, G: GridSource2D, K: GridGradientSink2D>: BlockKernel2D
-    where G.Scalar == E, K.Scalar == E {
+where G.Scalar == E, K.Scalar == E {
     @usableFromInline let s: SamplingShape2D
     @usableFromInline let gradOutput: UnsafePointer<E>, input: UnsafePointer<E>
     @usableFromInline let source: G
@@ -442,16 +469,19 @@ struct BackwardGrid2DBlockKernel<E: STNFloat, G: GridSource2D, K: GridGradientSi
     @usableFromInline let prefetchThrough: Int
 
     @inlinable
-    init(_ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ input: UnsafePointer<E>,
-         _ source: G, _ sink: K, _ positions: Range<Int>, _ fill: UnsafePointer<E>?, prefetchThrough: Int) {
+    init(
+        _ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ input: UnsafePointer<E>,
+        _ source: G, _ sink: K, _ positions: Range<Int>, _ fill: UnsafePointer<E>?, prefetchThrough: Int
+    ) {
         self.s = s; self.gradOutput = gradOutput; self.input = input; self.source = source
         self.sink = sink; self.positions = positions; self.fill = fill; self.prefetchThrough = prefetchThrough
     }
 
     @inlinable @inline(__always)
     func run<P: SamplingPolicy>(_ p: P.Type) {
-        bilinear2DBackwardGridBlocks(s, gradOutput, input, source, sink, positions, p, fill,
-                                     prefetchThrough: prefetchThrough)
+        bilinear2DBackwardGridBlocks(
+            s, gradOutput, input, source, sink, positions, p, fill,
+            prefetchThrough: prefetchThrough)
     }
 }
 
@@ -465,8 +495,10 @@ struct BackwardInput2DBlockKernel<E: STNFloat, G: GridSource2D>: BlockKernel2D w
     @usableFromInline let channels: Range<Int>
 
     @inlinable
-    init(_ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ source: G,
-         _ gradInput: UnsafeMutablePointer<E>, _ batch: Int, _ channels: Range<Int>) {
+    init(
+        _ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ source: G,
+        _ gradInput: UnsafeMutablePointer<E>, _ batch: Int, _ channels: Range<Int>
+    ) {
         self.s = s; self.gradOutput = gradOutput; self.source = source; self.gradInput = gradInput
         self.batch = batch; self.channels = channels
     }

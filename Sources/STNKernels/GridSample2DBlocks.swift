@@ -53,9 +53,10 @@ func nextInputPrefetch<T>(
     input: UnsafePointer<T>, count: Int, stepsPerBlock: Int
 ) -> NextInputPrefetch {
     let hasNext = (b + 1) * plane < positions.upperBound
-    return NextInputPrefetch(next: hasNext ? UnsafeRawPointer(input + count) : nil,
-                             bytes: count * MemoryLayout<T>.stride,
-                             steps: (flat.count + sampleBlock - 1) / sampleBlock * stepsPerBlock)
+    return NextInputPrefetch(
+        next: hasNext ? UnsafeRawPointer(input + count) : nil,
+        bytes: count * MemoryLayout<T>.stride,
+        steps: (flat.count + sampleBlock - 1) / sampleBlock * stepsPerBlock)
 }
 
 /// Walks `flat` (inside one batch element) in blocks: `body(q, n)` for positions q..<q+n.
@@ -92,8 +93,8 @@ func allInside(_ o: UnsafePointer<Int32>, _ n: Int) -> Bool {
 /// [0, size) is what `safeIndexRange(x).truncatedInt` would give, in 32-bit lanes.
 @inlinable @inline(__always)
 func clampedIndex<T: STNFloat>(_ f: T, lo: Int32, hi: Int32) -> Int32 {
-    let a = f > T(lo) ? f : T(lo)   // maxps: NaN → lo
-    let c = a < T(hi) ? a : T(hi)   // minps
+    let a = f > T(lo) ? f : T(lo)  // maxps: NaN → lo
+    let c = a < T(hi) ? a : T(hi)  // minps
     return truncatedInt32(c)
 }
 
@@ -194,60 +195,65 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     let streaming = streamsOutput(T.self, count: s.batch * C * plane)
     defer { if streaming { stn_stream_fence() } }
     // 16 ints of slack: the window path reads whole 16-lane chunks of the last offsets.
-    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 4 * 64 + 16, reals: 5 * 64 + 1) { o, w in
-        let B = sampleBlock
-        let r = w + 4 * B
-        let zero = w + 5 * B
-        zero.initialize(to: 0)
-        forEachBatchSegment(positions, plane: plane) { b, flat in
-            let src = input + b * C * inPlane
-            let dst = output + b * C * plane - b * plane
-            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane,
-                                             stepsPerBlock: C)
-            forEachBlock(flat) { q, n in
-                bilinearBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
-                if C >= manyChannels {
-                    prefetch.step(C)
-                    bilinearPositionsOuter(src, inPlane, width: W, dst + q, plane, C, o, UnsafePointer(w), n, at: q,
-                                           outputWidth: s.outputWidth, fill: fill,
-                                           zero: UnsafePointer(zero))
-                    return
-                }
-                if simdGathers && T.self == Float.self {
-                    for c in 0..<C {
-                        prefetch.step()
-                        let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                        let out = asFloat(dst + c * plane + q)
-                        bilinearChannelGathered(asFloat(src + c * inPlane), o, asFloat(UnsafePointer(w)),
-                                                out, n, outside: asFloat(z),
-                                                streaming: streaming && Int(bitPattern: out) & 15 == 0)
+    withPointScratch(T.self) { pts in
+        withBlockScratch(T.self, ints: 4 * 64 + 16, reals: 5 * 64 + 1) { o, w in
+            let B = sampleBlock
+            let r = w + 4 * B
+            let zero = w + 5 * B
+            zero.initialize(to: 0)
+            forEachBatchSegment(positions, plane: plane) { b, flat in
+                let src = input + b * C * inPlane
+                let dst = output + b * C * plane - b * plane
+                var prefetch = nextInputPrefetch(
+                    positions, flat, b, plane: plane, input: src, count: C * inPlane,
+                    stepsPerBlock: C)
+                forEachBlock(flat) { q, n in
+                    bilinearBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
+                    if C >= manyChannels {
+                        prefetch.step(C)
+                        bilinearPositionsOuter(
+                            src, inPlane, width: W, dst + q, plane, C, o, UnsafePointer(w), n, at: q,
+                            outputWidth: s.outputWidth, fill: fill,
+                            zero: UnsafePointer(zero))
+                        return
                     }
-                    return
-                }
-                if n == B && allInside(o, 4 * B) {
+                    if simdGathers && T.self == Float.self {
+                        for c in 0..<C {
+                            prefetch.step()
+                            let z = fill.map { $0 + c } ?? UnsafePointer(zero)
+                            let out = asFloat(dst + c * plane + q)
+                            bilinearChannelGathered(
+                                asFloat(src + c * inPlane), o, asFloat(UnsafePointer(w)),
+                                out, n, outside: asFloat(z),
+                                streaming: streaming && Int(bitPattern: out) & 15 == 0)
+                        }
+                        return
+                    }
+                    if n == B && allInside(o, 4 * B) {
+                        for c in 0..<C {
+                            prefetch.step()
+                            let p = src + c * inPlane
+                            for i in 0..<B {
+                                let v00 = p[Int(o[i])], v01 = p[Int(o[B + i])]
+                                let v10 = p[Int(o[2 * B + i])], v11 = p[Int(o[3 * B + i])]
+                                r[i] = (v00 * w[i]).addingProduct(v01, w[B + i])
+                                    .addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
+                            }
+                            (dst + c * plane + q).update(from: r, count: B)
+                        }
+                        return
+                    }
                     for c in 0..<C {
                         prefetch.step()
                         let p = src + c * inPlane
-                        for i in 0..<B {
-                            let v00 = p[Int(o[i])], v01 = p[Int(o[B + i])]
-                            let v10 = p[Int(o[2 * B + i])], v11 = p[Int(o[3 * B + i])]
-                            r[i] = (v00 * w[i]).addingProduct(v01, w[B + i])
-                                .addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
-                        }
-                        (dst + c * plane + q).update(from: r, count: B)
+                        let z = fill.map { $0 + c } ?? UnsafePointer(zero)
+                        for i in 0..<n { r[i] = bilinearLane(p, o, w, i, zero: z) }
+                        (dst + c * plane + q).update(from: r, count: n)
                     }
-                    return
-                }
-                for c in 0..<C {
-                    prefetch.step()
-                    let p = src + c * inPlane
-                    let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                    for i in 0..<n { r[i] = bilinearLane(p, o, w, i, zero: z) }
-                    (dst + c * plane + q).update(from: r, count: n)
                 }
             }
         }
-    } }
+    }
 }
 
 /// One channel of a block, lanes 0..<n, Float: 16 lanes at a time with gathers, the rest one by
@@ -270,7 +276,7 @@ func bilinearChannelGathered(
             v00 = gatherTaps(p, o0, or: f); v01 = gatherTaps(p, o1, or: f)
             v10 = gatherTaps(p, o2, or: f); v11 = gatherTaps(p, o3, or: f)
         } else {
-            (v00, v01) = gatherTapPairs(p, o0)   // o1 = o0 + 1 when both are inside
+            (v00, v01) = gatherTapPairs(p, o0)  // o1 = o0 + 1 when both are inside
             (v10, v11) = gatherTapPairs(p, o2)
         }
         let r = (v00 * lanes16(w + i)).addingProduct(v01, lanes16(w + B + i))
@@ -334,9 +340,11 @@ func bilinearPositionsOuter<T: STNFloat>(
     if simdGathers && T.self == Float.self {
         let fw = asFloat(w)
         forEachRowChunk(n, at: q, outputWidth: Wo) { i, m in
-            guard m >= 4, let (win, inside) = bilinearWindow(
-                firstLanes(o + i, m), firstLanes(o + B + i, m), firstLanes(o + 2 * B + i, m),
-                firstLanes(o + 3 * B + i, m), width: W, readable: inPlane) else {
+            guard m >= 4,
+                let (win, inside) = bilinearWindow(
+                    firstLanes(o + i, m), firstLanes(o + B + i, m), firstLanes(o + 2 * B + i, m),
+                    firstLanes(o + 3 * B + i, m), width: W, readable: inPlane)
+            else {
                 for k in i..<i + m { position(k) }
                 return
             }
@@ -345,10 +353,13 @@ func bilinearPositionsOuter<T: STNFloat>(
             withRowCount(win) { rows in
                 for c in 0..<C {
                     var t = bilinearWindowTaps(asFloat(src + c * inPlane), width: W, win, rows: rows)
-                    if let inside { t = inside.masking(t, outside: SIMD16(repeating: fill.map { asFloat($0)[c] } ?? 0)) }
+                    if let inside {
+                        t = inside.masking(t, outside: SIMD16(repeating: fill.map { asFloat($0)[c] } ?? 0))
+                    }
                     let (v00, v01, v10, v11) = t
-                    storeFirstLanes((v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11),
-                                    asFloat(dst + c * plane + i), m)
+                    storeFirstLanes(
+                        (v00 * w00).addingProduct(v01, w01).addingProduct(v10, w10).addingProduct(v11, w11),
+                        asFloat(dst + c * plane + i), m)
                 }
             }
         }
@@ -390,42 +401,47 @@ func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     let streaming = streamsOutput(T.self, count: s.batch * C * plane)
     defer { if streaming { stn_stream_fence() } }
     // 16 ints of slack: the window path reads whole 16-lane chunks.
-    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 64 + 16, reals: 64 + 1) { o, r in
-        let zero = r + sampleBlock
-        zero.initialize(to: 0)
-        forEachBatchSegment(positions, plane: plane) { b, flat in
-            let src = input + b * C * inPlane
-            let dst = output + b * C * plane - b * plane
-            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane,
-                                             stepsPerBlock: C)
-            forEachBlock(flat) { q, n in
-                nearestBlockOffsets(policy, source.points(b, q, n, pts), n, width: W, height: H, o)
-                if C >= manyChannels {
-                    prefetch.step(C)
-                    nearestPositionsOuter(src, inPlane, width: W, dst + q, plane, C, o, n, at: q,
-                                          outputWidth: s.outputWidth, fill: fill)
-                    return
-                }
-                if simdGathers && T.self == Float.self {
+    withPointScratch(T.self) { pts in
+        withBlockScratch(T.self, ints: 64 + 16, reals: 64 + 1) { o, r in
+            let zero = r + sampleBlock
+            zero.initialize(to: 0)
+            forEachBatchSegment(positions, plane: plane) { b, flat in
+                let src = input + b * C * inPlane
+                let dst = output + b * C * plane - b * plane
+                var prefetch = nextInputPrefetch(
+                    positions, flat, b, plane: plane, input: src, count: C * inPlane,
+                    stepsPerBlock: C)
+                forEachBlock(flat) { q, n in
+                    nearestBlockOffsets(policy, source.points(b, q, n, pts), n, width: W, height: H, o)
+                    if C >= manyChannels {
+                        prefetch.step(C)
+                        nearestPositionsOuter(
+                            src, inPlane, width: W, dst + q, plane, C, o, n, at: q,
+                            outputWidth: s.outputWidth, fill: fill)
+                        return
+                    }
+                    if simdGathers && T.self == Float.self {
+                        for c in 0..<C {
+                            prefetch.step()
+                            let z = fill.map { $0 + c } ?? UnsafePointer(zero)
+                            let out = asFloat(dst + c * plane + q)
+                            nearestChannelGathered(
+                                asFloat(src + c * inPlane), o, out, n, outside: asFloat(z),
+                                streaming: streaming && Int(bitPattern: out) & 15 == 0)
+                        }
+                        return
+                    }
                     for c in 0..<C {
                         prefetch.step()
+                        let p = src + c * inPlane
                         let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                        let out = asFloat(dst + c * plane + q)
-                        nearestChannelGathered(asFloat(src + c * inPlane), o, out, n, outside: asFloat(z),
-                                               streaming: streaming && Int(bitPattern: out) & 15 == 0)
+                        for i in 0..<n { r[i] = tapValue(p, o[i], zero: z) }
+                        (dst + c * plane + q).update(from: r, count: n)
                     }
-                    return
-                }
-                for c in 0..<C {
-                    prefetch.step()
-                    let p = src + c * inPlane
-                    let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                    for i in 0..<n { r[i] = tapValue(p, o[i], zero: z) }
-                    (dst + c * plane + q).update(from: r, count: n)
                 }
             }
         }
-    } }
+    }
 }
 
 /// Nearest forward of a block with positions outer and channels inner; on AVX-512 builds
@@ -449,15 +465,20 @@ func nearestPositionsOuter<T: STNFloat>(
         forEachRowChunk(n, at: q, outputWidth: Wo) { i, m in
             // Lanes outside read the fill: they take an inside lane's offset, and are masked.
             let o0 = firstLanes(o + i, m), inside = stn_nonnegative_mask_i32x16(o0)
-            guard m >= 4, let win = RowWindow(stn_top_left_i32x16(o0, o0, o0, o0, 0), width: W, maxColumn: 15,
-                                              extraRows: 0, readable: inPlane) else {
+            guard m >= 4,
+                let win = RowWindow(
+                    stn_top_left_i32x16(o0, o0, o0, o0, 0), width: W, maxColumn: 15,
+                    extraRows: 0, readable: inPlane)
+            else {
                 for k in i..<i + m { position(k) }
                 return
             }
             withRowCount(win) { rows in
                 for c in 0..<C {
                     var v = nearestWindowTap(asFloat(src + c * inPlane), width: W, win, rows: rows)
-                    if inside != 0xFFFF { v = stn_select_f32x16(inside, v, SIMD16(repeating: fill.map { asFloat($0)[c] } ?? 0)) }
+                    if inside != 0xFFFF {
+                        v = stn_select_f32x16(inside, v, SIMD16(repeating: fill.map { asFloat($0)[c] } ?? 0))
+                    }
                     storeFirstLanes(v, asFloat(dst + c * plane + i), m)
                 }
             }
@@ -557,43 +578,48 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
         bicubic2DForwardBordered(s, input, source, output, positions, policy, fill, g)
         return
     }
-    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 16 * 64, reals: 11 * 64 + 1) { o, w in
-        let B = sampleBlock
-        let r = w + 10 * B
-        let zero = w + 11 * B
-        zero.initialize(to: 0)
-        forEachBatchSegment(positions, plane: plane) { b, flat in
-            let src = input + b * C * inPlane
-            let dst = output + b * C * plane - b * plane
-            var prefetch = nextInputPrefetch(positions, flat, b, plane: plane, input: src, count: C * inPlane,
-                                             stepsPerBlock: C)
-            forEachBlock(flat) { q, n in
-                bicubicBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
-                if C >= manyChannels {
-                    prefetch.step(C)
-                    bicubicPositionsOuter(src, inPlane, dst + q, plane, C, o, UnsafePointer(w), n, fill: fill,
-                                          zero: UnsafePointer(zero))
-                    return
-                }
-                if simdGathers && T.self == Float.self {
+    withPointScratch(T.self) { pts in
+        withBlockScratch(T.self, ints: 16 * 64, reals: 11 * 64 + 1) { o, w in
+            let B = sampleBlock
+            let r = w + 10 * B
+            let zero = w + 11 * B
+            zero.initialize(to: 0)
+            forEachBatchSegment(positions, plane: plane) { b, flat in
+                let src = input + b * C * inPlane
+                let dst = output + b * C * plane - b * plane
+                var prefetch = nextInputPrefetch(
+                    positions, flat, b, plane: plane, input: src, count: C * inPlane,
+                    stepsPerBlock: C)
+                forEachBlock(flat) { q, n in
+                    bicubicBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
+                    if C >= manyChannels {
+                        prefetch.step(C)
+                        bicubicPositionsOuter(
+                            src, inPlane, dst + q, plane, C, o, UnsafePointer(w), n, fill: fill,
+                            zero: UnsafePointer(zero))
+                        return
+                    }
+                    if simdGathers && T.self == Float.self {
+                        for c in 0..<C {
+                            prefetch.step()
+                            let z = fill.map { $0 + c } ?? UnsafePointer(zero)
+                            bicubicChannelGathered(
+                                asFloat(src + c * inPlane), W, o, asFloat(UnsafePointer(w)),
+                                asFloat(dst + c * plane + q), n, outside: asFloat(z))
+                        }
+                        return
+                    }
                     for c in 0..<C {
                         prefetch.step()
+                        let p = src + c * inPlane
                         let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                        bicubicChannelGathered(asFloat(src + c * inPlane), W, o, asFloat(UnsafePointer(w)),
-                                               asFloat(dst + c * plane + q), n, outside: asFloat(z))
+                        for k in 0..<n { r[k] = bicubicLane(p, o, w, k, zero: z) }
+                        (dst + c * plane + q).update(from: r, count: n)
                     }
-                    return
-                }
-                for c in 0..<C {
-                    prefetch.step()
-                    let p = src + c * inPlane
-                    let z = fill.map { $0 + c } ?? UnsafePointer(zero)
-                    for k in 0..<n { r[k] = bicubicLane(p, o, w, k, zero: z) }
-                    (dst + c * plane + q).update(from: r, count: n)
                 }
             }
         }
-    } }
+    }
 }
 
 /// Whether lanes i..<i+16 of a bicubic block have all 16 taps inside an input W wide: each
@@ -606,8 +632,11 @@ func allInsideRows(_ o: UnsafePointer<Int32>, _ i: Int, _ W: Int) -> Bool {
     var same = true
     for j in 0..<4 {
         for m in 0..<4 where j + m > 0 {
-            same = same && stn_all_equal_i32x16(lanes16(o + (4 * j + m) * B + i),
-                                                first &+ Int32(truncatingIfNeeded: j * W + m)) != 0
+            same =
+                same
+                && stn_all_equal_i32x16(
+                    lanes16(o + (4 * j + m) * B + i),
+                    first &+ Int32(truncatingIfNeeded: j * W + m)) != 0
         }
     }
     return same
@@ -629,8 +658,10 @@ func bicubicChannelGathered(
     while i + 16 <= n {
         if allInsideRows(o, i, W) {
             for k in stride(from: i, to: i + 16, by: 4) {
-                storeLanes4(bicubicFourPositions(p + Int(o[k]), p + Int(o[k + 1]), p + Int(o[k + 2]), p + Int(o[k + 3]),
-                                                 rowStride: W, w + k), out + k)
+                storeLanes4(
+                    bicubicFourPositions(
+                        p + Int(o[k]), p + Int(o[k + 1]), p + Int(o[k + 2]), p + Int(o[k + 3]),
+                        rowStride: W, w + k), out + k)
             }
             i += 16
             continue
@@ -680,8 +711,9 @@ func bicubicFourChannels(
     let q = stn_quarters_f32x16(rows)
     // Opaque: otherwise LLVM takes the four lane stores that follow as a reason to turn all of
     // the above back into scalar loads and FMAs.
-    return stn_opaque_f32x4((cy[0] * q.q0).addingProduct(cy[1], q.q1).addingProduct(cy[2], q.q2)
-        .addingProduct(cy[3], q.q3))
+    return stn_opaque_f32x4(
+        (cy[0] * q.q0).addingProduct(cy[1], q.q1).addingProduct(cy[2], q.q2)
+            .addingProduct(cy[3], q.q3))
 }
 
 /// The inside positions of `bicubicPositionsOuter` for Float, four channels at a time
@@ -695,8 +727,9 @@ func bicubicChannelsInFours(
     while c < C {
         let last = C - 1 - c
         let p = src + c * inPlane
-        let r = bicubicFourChannels(p, p + Swift.min(1, last) * inPlane, p + Swift.min(2, last) * inPlane,
-                                    p + Swift.min(3, last) * inPlane, Int(r0), Int(r1), Int(r2), Int(r3), cx, cy)
+        let r = bicubicFourChannels(
+            p, p + Swift.min(1, last) * inPlane, p + Swift.min(2, last) * inPlane,
+            p + Swift.min(3, last) * inPlane, Int(r0), Int(r1), Int(r2), Int(r3), cx, cy)
         let o = out + c * plane
         o[0] = r[0]
         if last >= 1 { o[plane] = r[1] }
@@ -729,9 +762,10 @@ func bicubicPositionsOuter<T: STNFloat>(
             let b0 = Int(r0) * stride, b1 = Int(r1) * stride, b2 = Int(r2) * stride, b3 = Int(r3) * stride
             if simdGathers && T.self == Float.self {
                 @inline(__always) func f32(_ v: T) -> Float { unsafeBitCast(v, to: Float.self) }
-                bicubicChannelsInFours(asFloat(src), inPlane, asFloat(out), plane, C, r0, r1, r2, r3,
-                                       SIMD4(f32(cx0), f32(cx1), f32(cx2), f32(cx3)),
-                                       SIMD4(f32(cy0), f32(cy1), f32(cy2), f32(cy3)))
+                bicubicChannelsInFours(
+                    asFloat(src), inPlane, asFloat(out), plane, C, r0, r1, r2, r3,
+                    SIMD4(f32(cx0), f32(cx1), f32(cx2), f32(cx3)),
+                    SIMD4(f32(cy0), f32(cy1), f32(cy2), f32(cy3)))
                 continue
             }
             for c in 0..<C {
@@ -779,9 +813,11 @@ struct Forward2DBlockKernel<E: STNFloat, G: GridSource2D>: BlockKernel2D where G
     @usableFromInline let fill: UnsafePointer<E>?
 
     @inlinable
-    init(_ s: SamplingShape2D, _ input: UnsafePointer<E>, _ source: G,
-         _ output: UnsafeMutablePointer<E>, _ mode: InterpolationMode, _ positions: Range<Int>,
-         _ fill: UnsafePointer<E>?) {
+    init(
+        _ s: SamplingShape2D, _ input: UnsafePointer<E>, _ source: G,
+        _ output: UnsafeMutablePointer<E>, _ mode: InterpolationMode, _ positions: Range<Int>,
+        _ fill: UnsafePointer<E>?
+    ) {
         self.s = s; self.input = input; self.source = source; self.output = output
         self.mode = mode; self.positions = positions; self.fill = fill
     }

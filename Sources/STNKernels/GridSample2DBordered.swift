@@ -55,8 +55,10 @@ func borderedPlanes<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingSha
 /// Copies the H×W plane `src` into the middle of `dst` (`g.height`×`g.width`) and, unless
 /// `marginSet` (it holds `value` from an earlier copy), sets the margin to `value`.
 @inlinable @inline(__always)
-func copyBordered<T>(_ src: UnsafePointer<T>, height H: Int, width W: Int, into dst: UnsafeMutablePointer<T>,
-                     _ g: BorderedPlanes, value: T, marginSet: Bool) {
+func copyBordered<T>(
+    _ src: UnsafePointer<T>, height H: Int, width W: Int, into dst: UnsafeMutablePointer<T>,
+    _ g: BorderedPlanes, value: T, marginSet: Bool
+) {
     let m = g.margin, Wp = g.width
     if marginSet {
         if T.self == Float.self && W >= 16 && W <= 32 {
@@ -93,11 +95,12 @@ func forEachBorderedSegment<T: STNFloat>(
     let C = s.channels, inPlane = s.inputPlane
     withUnsafeTemporaryAllocation(of: T.self, capacity: C * g.plane) { buffer in
         let planes = buffer.baseAddress!
-        var marginSet = false   // the margins hold the same values for every batch element
+        var marginSet = false  // the margins hold the same values for every batch element
         forEachBatchSegment(positions, plane: s.outputPlane) { b, flat in
             for c in 0..<C {
-                copyBordered(input + (b * C + c) * inPlane, height: s.inputHeight, width: s.inputWidth,
-                             into: planes + c * g.plane, g, value: fill?[c] ?? 0, marginSet: marginSet)
+                copyBordered(
+                    input + (b * C + c) * inPlane, height: s.inputHeight, width: s.inputWidth,
+                    into: planes + c * g.plane, g, value: fill?[c] ?? 0, marginSet: marginSet)
             }
             marginSet = true
             body(b, flat, UnsafePointer(planes))
@@ -112,22 +115,29 @@ func forEachBorderedSegment<T: STNFloat>(
 func borderedForward<T: STNFloat, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,
     _ positions: Range<Int>, _ fill: UnsafePointer<T>?, _ g: BorderedPlanes, reals: Int,
-    taps: (_ points: UnsafePointer<T>, _ n: Int, _ o: UnsafeMutablePointer<Int32>, _ w: UnsafeMutablePointer<T>) -> Void,
-    channel: (_ plane: UnsafePointer<Float>, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<Float>,
-              _ out: UnsafeMutablePointer<Float>, _ n: Int) -> Void
+    taps: (_ points: UnsafePointer<T>, _ n: Int, _ o: UnsafeMutablePointer<Int32>, _ w: UnsafeMutablePointer<T>) ->
+        Void,
+    channel: (
+        _ plane: UnsafePointer<Float>, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<Float>,
+        _ out: UnsafeMutablePointer<Float>, _ n: Int
+    ) -> Void
 ) where G.Scalar == T {
     let plane = s.outputPlane, C = s.channels
-    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 64, reals: reals) { o, w in
-        forEachBorderedSegment(s, input, positions, g, fill) { b, flat, planes in
-            let dst = output + b * C * plane - b * plane
-            forEachBlock(flat) { q, n in
-                taps(source.points(b, q, n, pts), n, o, w)
-                for c in 0..<C {
-                    channel(asFloat(planes + c * g.plane), o, asFloat(UnsafePointer(w)), asFloat(dst + c * plane + q), n)
+    withPointScratch(T.self) { pts in
+        withBlockScratch(T.self, ints: 64, reals: reals) { o, w in
+            forEachBorderedSegment(s, input, positions, g, fill) { b, flat, planes in
+                let dst = output + b * C * plane - b * plane
+                forEachBlock(flat) { q, n in
+                    taps(source.points(b, q, n, pts), n, o, w)
+                    for c in 0..<C {
+                        channel(
+                            asFloat(planes + c * g.plane), o, asFloat(UnsafePointer(w)), asFloat(dst + c * plane + q), n
+                        )
+                    }
                 }
             }
         }
-    } }
+    }
 }
 
 // MARK: - Bilinear
@@ -178,11 +188,15 @@ func bilinear2DForwardBordered<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,
     _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?, _ g: BorderedPlanes
 ) where G.Scalar == T {
-    borderedForward(s, input, source, output, positions, fill, g, reals: 4 * 64, taps: { points, n, o, w in
-        bilinearBorderedTaps(policy, points, n, width: s.inputWidth, height: s.inputHeight, rowStride: g.width, o, w)
-    }, channel: { p, o, w, out, n in
-        bilinearBorderedChannel(p, o, w, out, n, rowStride: g.width)
-    })
+    borderedForward(
+        s, input, source, output, positions, fill, g, reals: 4 * 64,
+        taps: { points, n, o, w in
+            bilinearBorderedTaps(
+                policy, points, n, width: s.inputWidth, height: s.inputHeight, rowStride: g.width, o, w)
+        },
+        channel: { p, o, w, out, n in
+            bilinearBorderedChannel(p, o, w, out, n, rowStride: g.width)
+        })
 }
 
 // MARK: - Bicubic
@@ -203,8 +217,9 @@ func bicubicFourPositions(
     let rows = (cx(0) * stn_part_f32x64(t, 0)).addingProduct(cx(1), stn_part_f32x64(t, 1))
         .addingProduct(cx(2), stn_part_f32x64(t, 2)).addingProduct(cx(3), stn_part_f32x64(t, 3))
     let q = stn_quarters_f32x16(rows)
-    return stn_opaque_f32x4((lanes4(w + 4 * B) * q.q0).addingProduct(lanes4(w + 5 * B), q.q1)
-        .addingProduct(lanes4(w + 6 * B), q.q2).addingProduct(lanes4(w + 7 * B), q.q3))
+    return stn_opaque_f32x4(
+        (lanes4(w + 4 * B) * q.q0).addingProduct(lanes4(w + 5 * B), q.q1)
+            .addingProduct(lanes4(w + 6 * B), q.q2).addingProduct(lanes4(w + 7 * B), q.q3))
 }
 
 /// Bicubic offsets (of the top-left of the 4×4 taps in the bordered plane, margin 4) and the
@@ -224,7 +239,7 @@ func bicubicBorderedTaps<T: STNFloat, P: SamplingPolicy>(
         let fx = ix.rounded(.down), fy = iy.rounded(.down)
         let cx = cubicCoefficients(ix - fx), cy = cubicCoefficients(iy - fy)
         let x = clampedIndex(fx, lo: -3, hi: W32 &+ 1), y = clampedIndex(fy, lo: -3, hi: H32 &+ 1)
-        o[k] = (y &+ 3) &* Wp32 &+ x &+ 3   // tap (fx − 1, fy − 1), shifted by the margin
+        o[k] = (y &+ 3) &* Wp32 &+ x &+ 3  // tap (fx − 1, fy − 1), shifted by the margin
         w[k] = cx.0; w[B + k] = cx.1; w[2 * B + k] = cx.2; w[3 * B + k] = cx.3
         w[4 * B + k] = cy.0; w[5 * B + k] = cy.1; w[6 * B + k] = cy.2; w[7 * B + k] = cy.3
     }
@@ -240,8 +255,10 @@ func bicubicBorderedChannel(
     let B = sampleBlock
     var i = 0
     while i + 4 <= n {
-        storeLanes4(bicubicFourPositions(p + Int(o[i]), p + Int(o[i + 1]), p + Int(o[i + 2]), p + Int(o[i + 3]),
-                                         rowStride: Wp, w + i), out + i)
+        storeLanes4(
+            bicubicFourPositions(
+                p + Int(o[i]), p + Int(o[i + 1]), p + Int(o[i + 2]), p + Int(o[i + 3]),
+                rowStride: Wp, w + i), out + i)
         i += 4
     }
     while i < n {
@@ -262,9 +279,12 @@ func bicubic2DForwardBordered<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,
     _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?, _ g: BorderedPlanes
 ) where G.Scalar == T {
-    borderedForward(s, input, source, output, positions, fill, g, reals: 8 * 64, taps: { points, n, o, w in
-        bicubicBorderedTaps(policy, points, n, width: s.inputWidth, height: s.inputHeight, rowStride: g.width, o, w)
-    }, channel: { p, o, w, out, n in
-        bicubicBorderedChannel(p, o, w, out, n, rowStride: g.width)
-    })
+    borderedForward(
+        s, input, source, output, positions, fill, g, reals: 8 * 64,
+        taps: { points, n, o, w in
+            bicubicBorderedTaps(policy, points, n, width: s.inputWidth, height: s.inputHeight, rowStride: g.width, o, w)
+        },
+        channel: { p, o, w, out, n in
+            bicubicBorderedChannel(p, o, w, out, n, rowStride: g.width)
+        })
 }

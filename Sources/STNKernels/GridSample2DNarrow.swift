@@ -37,7 +37,10 @@ struct NarrowPlanes {
     init?(_ s: SamplingShape2D) {
         height = s.inputHeight + 4
         if s.inputWidth > narrowRowWidth - 4 || s.channels * plane > BorderedPlanes.maxFloats
-            || plane > 4 * s.outputPlane { return nil }
+            || plane > 4 * s.outputPlane
+        {
+            return nil
+        }
     }
 }
 
@@ -53,8 +56,10 @@ func narrowPlanes<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingShape
 /// it set to `value`; the top and bottom two rows too unless `edgeRowsSet` (they hold `value`
 /// from an earlier copy).
 @inlinable @inline(__always)
-func copyNarrow(_ src: UnsafePointer<Float>, height H: Int, width W: Int, into dst: UnsafeMutablePointer<Float>,
-                value: Float, edgeRowsSet: Bool) {
+func copyNarrow(
+    _ src: UnsafePointer<Float>, height H: Int, width W: Int, into dst: UnsafeMutablePointer<Float>,
+    value: Float, edgeRowsSet: Bool
+) {
     let pad = SIMD16<Float>(repeating: value), R = narrowRowWidth
     if !edgeRowsSet {
         for r in [0, 1, H + 2, H + 3] {
@@ -81,11 +86,12 @@ func forEachNarrowSegment(
     let C = s.channels, inPlane = s.inputPlane
     withUnsafeTemporaryAllocation(byteCount: C * g.plane * MemoryLayout<Float>.stride, alignment: 64) { raw in
         let planes = raw.baseAddress!.bindMemory(to: Float.self, capacity: C * g.plane)
-        var edgeRowsSet = false   // the padding rows hold the same values for every batch element
+        var edgeRowsSet = false  // the padding rows hold the same values for every batch element
         forEachBatchSegment(positions, plane: s.outputPlane) { b, flat in
             for c in 0..<C {
-                copyNarrow(input + (b * C + c) * inPlane, height: s.inputHeight, width: s.inputWidth,
-                           into: planes + c * g.plane, value: fill?[c] ?? 0, edgeRowsSet: edgeRowsSet)
+                copyNarrow(
+                    input + (b * C + c) * inPlane, height: s.inputHeight, width: s.inputWidth,
+                    into: planes + c * g.plane, value: fill?[c] ?? 0, edgeRowsSet: edgeRowsSet)
             }
             edgeRowsSet = true
             body(b, flat, UnsafePointer(planes))
@@ -108,8 +114,9 @@ func bilinear2DForwardNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                 let points = asFloat(source.points(b, q, n, pts))
                 var i = 0
                 while i < n {
-                    bilinearNarrowChunk(frame, policy, p, planeStride: g.plane, channels: C, points + 2 * i,
-                                        count: Swift.min(16, n - i), dst + q + i, outputStride: plane)
+                    bilinearNarrowChunk(
+                        frame, policy, p, planeStride: g.plane, channels: C, points + 2 * i,
+                        count: Swift.min(16, n - i), dst + q + i, outputStride: plane)
                     i += 16
                 }
             }
@@ -221,7 +228,7 @@ func narrowTaps(_ k: NarrowChunk, _ p: UnsafePointer<Float>) -> NarrowTaps {
         t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
         v00 = stn_select_f32x16(m3, t0, v00); v01 = stn_select_f32x16(m3, t1, v01)
         v10 = stn_select_f32x16(m2, t0, v10); v11 = stn_select_f32x16(m2, t1, v11)
-        if m3 != 0 {   // no lane in row base + 3: the fifth row is not needed (about half the chunks)
+        if m3 != 0 {  // no lane in row base + 3: the fifth row is not needed (about half the chunks)
             r += R; lo = stn_row_f32x16(r); hi = stn_row_f32x16(r + 16)
             t0 = stn_permute2_f32x16(lo, hi, left); t1 = stn_permute2_f32x16(lo, hi, right)
             v10 = stn_select_f32x16(m3, t0, v10); v11 = stn_select_f32x16(m3, t1, v11)
@@ -282,8 +289,9 @@ func nearest2DForwardNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
             forEachBlock(flat) { q, n in
                 let points = asFloat(source.points(b, q, n, pts))
                 for i in stride(from: 0, to: n, by: 16) {
-                    nearestNarrowChunk(frame, policy, p, planeStride: g.plane, channels: C, points + 2 * i,
-                                       count: Swift.min(16, n - i), dst + q + i, outputStride: plane)
+                    nearestNarrowChunk(
+                        frame, policy, p, planeStride: g.plane, channels: C, points + 2 * i,
+                        count: Swift.min(16, n - i), dst + q + i, outputStride: plane)
                 }
             }
         }
@@ -302,7 +310,7 @@ func nearestNarrowChunk<P: SamplingPolicy>(
     let pixels = NarrowPixels(f, policy, points, count: n)
     let column = stn_clamped_index_i32x16(stn_round_even_f32x16(pixels.x), -1, f.width)
     let top = stn_clamped_index_i32x16(stn_round_even_f32x16(pixels.y), -1, f.height) &+ 2
-    let low = stn_min_i32x16(top), base = Swift.min(low, f.height)   // rows base ..< base + 4 of H + 4
+    let low = stn_min_i32x16(top), base = Swift.min(low, f.height)  // rows base ..< base + 4 of H + 4
     let d = top &- SIMD16<Int32>(repeating: base)
     let fits = stn_all_below_i32x16(d, 4) != 0
     let m1 = stn_equal_mask_i32x16(d, 1), m2 = stn_equal_mask_i32x16(d, 2), m3 = stn_equal_mask_i32x16(d, 3)

@@ -38,38 +38,44 @@ func bilinear2DBackwardBothNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2
         let offsets = UnsafeMutableRawPointer(sums + 32).assumingMemoryBound(to: Int32.self)
         let src = asFloat(input + b * C * inPlane)
         for c in 0..<C {
-            copyNarrow(src + c * inPlane, height: H, width: W, into: planes + c * g.plane,
-                       value: fill.map { asFloat($0)[c] } ?? 0, edgeRowsSet: false)
+            copyNarrow(
+                src + c * inPlane, height: H, width: W, into: planes + c * g.plane,
+                value: fill.map { asFloat($0)[c] } ?? 0, edgeRowsSet: false)
         }
         grads.update(repeating: 0, count: C * g.plane)
-        let gOut = asFloat(gradOutput + b * C * plane - b * plane)   // + q: position q (flat) of channel 0
-        withPointScratch(T.self) { pts in withPointScratch(T.self) { outScratch in
-            forEachBlock((b * plane)..<((b + 1) * plane)) { q, n in
-                let points = asFloat(source.points(b, q, n, pts))
-                let out = sink.destination(q, outScratch)
-                var i = 0
-                while i < n {
-                    let lanes = Int32(truncatingIfNeeded: Swift.min(16, n - i))
-                    let k = NarrowChunk(frame, policy, points + 2 * i, count: lanes)
-                    @inline(__always) func gradOut(_ c: Int) -> SIMD16<Float> {
-                        firstLanes(gOut + c * plane + q + i, Int(lanes))
+        let gOut = asFloat(gradOutput + b * C * plane - b * plane)  // + q: position q (flat) of channel 0
+        withPointScratch(T.self) { pts in
+            withPointScratch(T.self) { outScratch in
+                forEachBlock((b * plane)..<((b + 1) * plane)) { q, n in
+                    let points = asFloat(source.points(b, q, n, pts))
+                    let out = sink.destination(q, outScratch)
+                    var i = 0
+                    while i < n {
+                        let lanes = Int32(truncatingIfNeeded: Swift.min(16, n - i))
+                        let k = NarrowChunk(frame, policy, points + 2 * i, count: lanes)
+                        @inline(__always) func gradOut(_ c: Int) -> SIMD16<Float> {
+                            firstLanes(gOut + c * plane + q + i, Int(lanes))
+                        }
+                        narrowGridGradientChunk(
+                            k, planes, planeStride: g.plane, channels: C, gOut + q + i,
+                            gradOutStride: plane, lanes, sums, scale, scaleY, asFloat(out + 2 * i))
+                        // Input gradient: each channel's contributions position by position.
+                        let w00 = k.fs * k.fe, w01 = k.fs * k.fw, w10 = k.fn * k.fe, w11 = k.fn * k.fw
+                        UnsafeMutableRawPointer(offsets).storeBytes(
+                            of: k.top &* Int32(truncatingIfNeeded: R) &+ k.left,
+                            as: SIMD16<Int32>.self)
+                        for c in 0..<C {
+                            let gval = gradOut(c)
+                            stn_scatter_taps_f32x16(
+                                grads + c * g.plane, offsets, lanes, R,
+                                w00 * gval, w01 * gval, w10 * gval, w11 * gval)
+                        }
+                        i += 16
                     }
-                    narrowGridGradientChunk(k, planes, planeStride: g.plane, channels: C, gOut + q + i,
-                                            gradOutStride: plane, lanes, sums, scale, scaleY, asFloat(out + 2 * i))
-                    // Input gradient: each channel's contributions position by position.
-                    let w00 = k.fs * k.fe, w01 = k.fs * k.fw, w10 = k.fn * k.fe, w11 = k.fn * k.fw
-                    UnsafeMutableRawPointer(offsets).storeBytes(of: k.top &* Int32(truncatingIfNeeded: R) &+ k.left,
-                                                                as: SIMD16<Int32>.self)
-                    for c in 0..<C {
-                        let gval = gradOut(c)
-                        stn_scatter_taps_f32x16(grads + c * g.plane, offsets, lanes, R,
-                                                w00 * gval, w01 * gval, w10 * gval, w11 * gval)
-                    }
-                    i += 16
+                    sink.commit(b, q, n, out)
                 }
-                sink.commit(b, q, n, out)
             }
-        } }
+        }
         // The copies' insides into grad_input (zeroed by the caller: 0 + sum = sum).
         let dst = asFloat(gradInput + b * C * inPlane)
         for c in 0..<C {
@@ -84,8 +90,10 @@ func bilinear2DBackwardBothNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2
 /// The coordinate scales of the grid gradient (`unnormalizeGradient` for x and y).
 @inlinable @inline(__always)
 func narrowGradientScales(_ W: Int, _ H: Int, _ alignCorners: Bool) -> (SIMD16<Float>, SIMD16<Float>) {
-    (SIMD16(repeating: unnormalizeGradient(size: W, alignCorners: alignCorners)),
-     SIMD16(repeating: unnormalizeGradient(size: H, alignCorners: alignCorners)))
+    (
+        SIMD16(repeating: unnormalizeGradient(size: W, alignCorners: alignCorners)),
+        SIMD16(repeating: unnormalizeGradient(size: H, alignCorners: alignCorners))
+    )
 }
 
 /// The grid gradient of a chunk (`count` points, interleaved x, y into `out`): each channel's
@@ -124,23 +132,26 @@ func bilinear2DBackwardGridNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2
     let (scale, scaleY) = narrowGradientScales(s.inputWidth, s.inputHeight, P.alignCorners)
     withUnsafeTemporaryAllocation(byteCount: 32 * MemoryLayout<Float>.stride, alignment: 64) { raw in
         let sums = raw.baseAddress!.bindMemory(to: Float.self, capacity: 32)
-        withPointScratch(T.self) { pts in withPointScratch(T.self) { outScratch in
-            forEachNarrowSegment(s, asFloat(input), positions, g, fill.map { asFloat($0) }) { b, flat, planes in
-                let gOut = asFloat(gradOutput + b * C * plane - b * plane)   // + q: position q (flat) of channel 0
-                forEachBlock(flat) { q, n in
-                    let points = asFloat(source.points(b, q, n, pts))
-                    let out = sink.destination(q, outScratch)
-                    var i = 0
-                    while i < n {
-                        let lanes = Int32(truncatingIfNeeded: Swift.min(16, n - i))
-                        let k = NarrowChunk(frame, policy, points + 2 * i, count: lanes)
-                        narrowGridGradientChunk(k, planes, planeStride: g.plane, channels: C, gOut + q + i,
-                                                gradOutStride: plane, lanes, sums, scale, scaleY, asFloat(out + 2 * i))
-                        i += 16
+        withPointScratch(T.self) { pts in
+            withPointScratch(T.self) { outScratch in
+                forEachNarrowSegment(s, asFloat(input), positions, g, fill.map { asFloat($0) }) { b, flat, planes in
+                    let gOut = asFloat(gradOutput + b * C * plane - b * plane)  // + q: position q (flat) of channel 0
+                    forEachBlock(flat) { q, n in
+                        let points = asFloat(source.points(b, q, n, pts))
+                        let out = sink.destination(q, outScratch)
+                        var i = 0
+                        while i < n {
+                            let lanes = Int32(truncatingIfNeeded: Swift.min(16, n - i))
+                            let k = NarrowChunk(frame, policy, points + 2 * i, count: lanes)
+                            narrowGridGradientChunk(
+                                k, planes, planeStride: g.plane, channels: C, gOut + q + i,
+                                gradOutStride: plane, lanes, sums, scale, scaleY, asFloat(out + 2 * i))
+                            i += 16
+                        }
+                        sink.commit(b, q, n, out)
                     }
-                    sink.commit(b, q, n, out)
                 }
             }
-        } }
+        }
     }
 }

@@ -63,8 +63,9 @@ func nearestOffset3D<T: STNFloat>(x: T, y: T, z: T, width: Int, height: Int, dep
 
 @inlinable @inline(__always)
 func sourceIndexScalar<T: STNFloat>(_ coord: T, size: Int, padding: PaddingMode, alignCorners: Bool) -> T {
-    padScalar(unnormalize(coord, size: size, alignCorners: alignCorners),
-              size: size, padding: padding, alignCorners: alignCorners)
+    padScalar(
+        unnormalize(coord, size: size, alignCorners: alignCorners),
+        size: size, padding: padding, alignCorners: alignCorners)
 }
 
 /// Samples a 5-D `input` at a 5-D `grid` for flattened output positions `positions`
@@ -177,9 +178,12 @@ public func gridSample3DBackwardGrid<T: STNFloat>(
                 gradGrid[3 * q] = 0; gradGrid[3 * q + 1] = 0; gradGrid[3 * q + 2] = 0
                 continue
             }
-            let (x, mx) = sourceIndexScalarWithGradient(grid[3 * q], size: W, padding: padding, alignCorners: alignCorners)
-            let (y, my) = sourceIndexScalarWithGradient(grid[3 * q + 1], size: H, padding: padding, alignCorners: alignCorners)
-            let (z, mz) = sourceIndexScalarWithGradient(grid[3 * q + 2], size: D, padding: padding, alignCorners: alignCorners)
+            let (x, mx) = sourceIndexScalarWithGradient(
+                grid[3 * q], size: W, padding: padding, alignCorners: alignCorners)
+            let (y, my) = sourceIndexScalarWithGradient(
+                grid[3 * q + 1], size: H, padding: padding, alignCorners: alignCorners)
+            let (z, mz) = sourceIndexScalarWithGradient(
+                grid[3 * q + 2], size: D, padding: padding, alignCorners: alignCorners)
             let t = TrilinearTaps3D(x: x, y: y, z: z, width: W, height: H, depth: D)
             var gx: T = 0, gy: T = 0, gz: T = 0
             for c in 0..<C {

@@ -128,7 +128,8 @@ func trilinear3DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                     var outside = o0
                     for k in 1..<8 { outside |= firstLanes(o + k * B + i, m) }
                     guard m >= 4, !anyOutside(outside),
-                          let win = RowWindow(o0, width: W, maxColumn: 14, extraRows: 1, readable: inPlane - slice) else {
+                        let win = RowWindow(o0, width: W, maxColumn: 14, extraRows: 1, readable: inPlane - slice)
+                    else {
                         for k in i..<i + m { position(k) }
                         return
                     }
@@ -161,8 +162,10 @@ struct Trilinear3DBlockKernel<E: STNFloat>: BlockKernel2D {
     @usableFromInline let fill: UnsafePointer<E>?
 
     @inlinable
-    init(_ s: SamplingShape3D, _ input: UnsafePointer<E>, _ grid: UnsafePointer<E>,
-         _ output: UnsafeMutablePointer<E>, _ positions: Range<Int>, _ fill: UnsafePointer<E>?) {
+    init(
+        _ s: SamplingShape3D, _ input: UnsafePointer<E>, _ grid: UnsafePointer<E>,
+        _ output: UnsafeMutablePointer<E>, _ positions: Range<Int>, _ fill: UnsafePointer<E>?
+    ) {
         self.s = s; self.input = input; self.grid = grid; self.output = output
         self.positions = positions; self.fill = fill
     }

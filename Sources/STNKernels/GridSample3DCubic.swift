@@ -73,13 +73,16 @@ struct TricubicTaps3D<T: STNFloat> {
 }
 
 @inlinable @inline(__always)
-func tricubicTaps<T: STNFloat>(_ g: UnsafePointer<T>, _ s: SamplingShape3D, _ padding: PaddingMode,
-                               _ alignCorners: Bool) -> TricubicTaps3D<T> {
+func tricubicTaps<T: STNFloat>(
+    _ g: UnsafePointer<T>, _ s: SamplingShape3D, _ padding: PaddingMode,
+    _ alignCorners: Bool
+) -> TricubicTaps3D<T> {
     let W = s.inputWidth, H = s.inputHeight, D = s.inputDepth
-    return TricubicTaps3D(ix: unnormalizeVector(g[0], size: W, alignCorners: alignCorners),
-                          iy: unnormalizeVector(g[1], size: H, alignCorners: alignCorners),
-                          iz: unnormalizeVector(g[2], size: D, alignCorners: alignCorners),
-                          width: W, height: H, depth: D, padding: padding, alignCorners: alignCorners)
+    return TricubicTaps3D(
+        ix: unnormalizeVector(g[0], size: W, alignCorners: alignCorners),
+        iy: unnormalizeVector(g[1], size: H, alignCorners: alignCorners),
+        iz: unnormalizeVector(g[2], size: D, alignCorners: alignCorners),
+        width: W, height: H, depth: D, padding: padding, alignCorners: alignCorners)
 }
 
 /// Tricubic forward for flattened output positions `positions`; outside taps read `fill[c]` or 0.

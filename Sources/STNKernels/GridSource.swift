@@ -35,8 +35,10 @@ struct StoredGrid2D<T: STNFloat>: GridSource2D {
 /// Walks the flat positions q..<q+n of batch element `b` (output plane Ho×Wo) as row segments:
 /// `body(i, h, w, count)` for the block offsets i..<i+count, which lie in row h from column w.
 @inlinable @inline(__always)
-func forEachRowSegment(_ b: Int, _ q: Int, _ n: Int, height: Int, width: Int,
-                       _ body: (_ i: Int, _ h: Int, _ w: Int, _ count: Int) -> Void) {
+func forEachRowSegment(
+    _ b: Int, _ q: Int, _ n: Int, height: Int, width: Int,
+    _ body: (_ i: Int, _ h: Int, _ w: Int, _ count: Int) -> Void
+) {
     let local = q - b * height * width
     var h = local / width, w = local - h * width, i = 0
     while i < n {
@@ -187,8 +189,10 @@ struct PerspectiveRowSums2D<T: STNFloat>: GridGradientSink2D {
     @usableFromInline let height: Int, width: Int
 
     @inlinable
-    init(rowSums: UnsafeMutablePointer<T>, homography: UnsafePointer<T>, baseX: UnsafePointer<T>,
-         baseY: UnsafePointer<T>, height: Int, width: Int) {
+    init(
+        rowSums: UnsafeMutablePointer<T>, homography: UnsafePointer<T>, baseX: UnsafePointer<T>,
+        baseY: UnsafePointer<T>, height: Int, width: Int
+    ) {
         self.rowSums = rowSums; self.homography = homography; self.baseX = baseX; self.baseY = baseY
         self.height = height; self.width = width
     }

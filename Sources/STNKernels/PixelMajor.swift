@@ -53,7 +53,9 @@ func scatterChannelVectors(
 
 /// Adds the pixel-major `pixels` (C16 values per pixel) into the planes of `gradInput`.
 @inlinable @inline(__always)
-func addPixelMajor(_ pixels: UnsafePointer<Float>, _ C16: Int, _ inPlane: Int, into gradInput: UnsafeMutablePointer<Float>) {
+func addPixelMajor(
+    _ pixels: UnsafePointer<Float>, _ C16: Int, _ inPlane: Int, into gradInput: UnsafeMutablePointer<Float>
+) {
     transposeChannels(pixels, C16, rows: inPlane, columns: C16, into: gradInput, inPlane, add: true)
 }
 
@@ -91,7 +93,9 @@ func scatterChannelQuads(
 
 /// Adds channels 0..<C of the four-floats-per-pixel `pixels` into the planes of `gradInput`.
 @inlinable @inline(__always)
-func addPixelQuads(_ pixels: UnsafePointer<Float>, _ C: Int, _ inPlane: Int, into gradInput: UnsafeMutablePointer<Float>) {
+func addPixelQuads(
+    _ pixels: UnsafePointer<Float>, _ C: Int, _ inPlane: Int, into gradInput: UnsafeMutablePointer<Float>
+) {
     var p0 = 0
     while p0 + 16 <= inPlane {
         for c in 0..<C {
@@ -119,39 +123,44 @@ func bilinear2DForwardPixelMajor<T: STNFloat, P: SamplingPolicy, G: GridSource2D
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight, B = sampleBlock
     let floats = C * (inPlane + 1) + B * C
-    withPointScratch(T.self) { pts in withBlockScratch(T.self, ints: 4 * B, reals: 4 * B) { o, w in
-      withUnsafeTemporaryAllocation(byteCount: floats * 4, alignment: 64) { raw in
-        let pixels = raw.baseAddress!.bindMemory(to: Float.self, capacity: floats)
-        let block = pixels + C * (inPlane + 1)   // a block's outputs, position-major
-        let wf = asFloat(UnsafePointer(w))
-        for c in 0..<C { pixels[inPlane * C + c] = fill.map { asFloat($0)[c] } ?? 0 }
-        forEachBatchSegment(positions, plane: plane) { b, flat in
-            copyPixelMajor(asFloat(input + b * C * inPlane), C, inPlane, into: pixels)
-            let dst = asFloat(output + b * C * plane - b * plane)
-            forEachBlock(flat) { q, n in
-                bilinearBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
-                let outside = Int32(truncatingIfNeeded: inPlane)
-                for i in 0..<n {
-                    @inline(__always) func pixel(_ k: Int) -> UnsafePointer<Float> {
-                        let x = o[k * B + i]
-                        return UnsafePointer(pixels + Int(x >= 0 ? x : outside) * C)
-                    }
-                    let p00 = pixel(0), p01 = pixel(1), p10 = pixel(2), p11 = pixel(3), r = block + i * C
-                    let w00 = SIMD16<Float>(repeating: wf[i]), w01 = SIMD16<Float>(repeating: wf[B + i])
-                    let w10 = SIMD16<Float>(repeating: wf[2 * B + i]), w11 = SIMD16<Float>(repeating: wf[3 * B + i])
-                    var v = 0
-                    while v < C {
-                        storeLanes16((lanes16(p00 + v) * w00).addingProduct(lanes16(p01 + v), w01)
-                            .addingProduct(lanes16(p10 + v), w10).addingProduct(lanes16(p11 + v), w11), r + v)
-                        v += 16
+    withPointScratch(T.self) { pts in
+        withBlockScratch(T.self, ints: 4 * B, reals: 4 * B) { o, w in
+            withUnsafeTemporaryAllocation(byteCount: floats * 4, alignment: 64) { raw in
+                let pixels = raw.baseAddress!.bindMemory(to: Float.self, capacity: floats)
+                let block = pixels + C * (inPlane + 1)  // a block's outputs, position-major
+                let wf = asFloat(UnsafePointer(w))
+                for c in 0..<C { pixels[inPlane * C + c] = fill.map { asFloat($0)[c] } ?? 0 }
+                forEachBatchSegment(positions, plane: plane) { b, flat in
+                    copyPixelMajor(asFloat(input + b * C * inPlane), C, inPlane, into: pixels)
+                    let dst = asFloat(output + b * C * plane - b * plane)
+                    forEachBlock(flat) { q, n in
+                        bilinearBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
+                        let outside = Int32(truncatingIfNeeded: inPlane)
+                        for i in 0..<n {
+                            @inline(__always) func pixel(_ k: Int) -> UnsafePointer<Float> {
+                                let x = o[k * B + i]
+                                return UnsafePointer(pixels + Int(x >= 0 ? x : outside) * C)
+                            }
+                            let p00 = pixel(0), p01 = pixel(1), p10 = pixel(2), p11 = pixel(3), r = block + i * C
+                            let w00 = SIMD16<Float>(repeating: wf[i]), w01 = SIMD16<Float>(repeating: wf[B + i])
+                            let w10 = SIMD16<Float>(repeating: wf[2 * B + i]),
+                                w11 = SIMD16<Float>(repeating: wf[3 * B + i])
+                            var v = 0
+                            while v < C {
+                                storeLanes16(
+                                    (lanes16(p00 + v) * w00).addingProduct(lanes16(p01 + v), w01)
+                                        .addingProduct(lanes16(p10 + v), w10).addingProduct(lanes16(p11 + v), w11),
+                                    r + v)
+                                v += 16
+                            }
+                        }
+                        // The block into the output planes.
+                        transposeChannels(block, C, rows: n, columns: C, into: dst + q, plane, add: false)
                     }
                 }
-                // The block into the output planes.
-                transposeChannels(block, C, rows: n, columns: C, into: dst + q, plane, add: false)
             }
         }
-      }
-    } }
+    }
 }
 
 /// Whether `bilinear2DForwardPixelMajor` applies: Float on an AVX-512 build, zeros padding (fill

@@ -14,7 +14,12 @@ struct Quad<Element> {
     @inlinable
     subscript(i: Int) -> Element {
         @inline(__always) get {
-            switch i { case 0: return v0; case 1: return v1; case 2: return v2; default: return v3 }
+            switch i {
+            case 0: return v0;
+            case 1: return v1;
+            case 2: return v2;
+            default: return v3
+            }
         }
     }
 }

@@ -42,7 +42,7 @@ struct RowWindow {
     /// of the input: an offset "left of column 0" reads as the end of the row above).
     @inlinable @inline(__always)
     init?(_ top: SIMD16<Int32>, width: Int, maxColumn: Int32, extraRows: Int, readable: Int) {
-        let reciprocal = 1 / Double(width)   // loop-invariant for the callers: hoisted out of their chunk loops
+        let reciprocal = 1 / Double(width)  // loop-invariant for the callers: hoisted out of their chunk loops
         @inline(__always) func rowAndColumn(_ o: Int32) -> (Int, Int) {
             // Exact for offsets in [0, 2³¹): (o + ½)/width is at least ½/width from an integer.
             let y = Int((Double(o) + 0.5) * reciprocal)
@@ -51,12 +51,14 @@ struct RowWindow {
         let (ya, xa) = rowAndColumn(top[0]), (yb, xb) = rowAndColumn(top[15])
         var base = Swift.min(ya, yb) * width + Swift.min(xa, xb)
         var packed: UInt64 = 0
-        var column = stn_row_window_i32x16(top &- Int32(truncatingIfNeeded: base), Int32(truncatingIfNeeded: width),
-                                           maxColumn, &packed)
+        var column = stn_row_window_i32x16(
+            top &- Int32(truncatingIfNeeded: base), Int32(truncatingIfNeeded: width),
+            maxColumn, &packed)
         if packed == 0 {
             base = Int(Swift.min(top[0], top[15]))
-            column = stn_row_window_i32x16(top &- Int32(truncatingIfNeeded: base), Int32(truncatingIfNeeded: width),
-                                           maxColumn, &packed)
+            column = stn_row_window_i32x16(
+                top &- Int32(truncatingIfNeeded: base), Int32(truncatingIfNeeded: width),
+                maxColumn, &packed)
         }
         let rows = Int(packed & 0xFFFF)
         guard rows > 0, base >= 0, base + (rows - 1 + extraRows) * width + 16 <= readable else { return nil }
@@ -99,9 +101,12 @@ struct InsideLanes {
     /// `taps` with each tap outside replaced by `outside`.
     @inlinable @inline(__always)
     func masking(_ t: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>), outside z: SIMD16<Float>)
-        -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
-        (stn_select_f32x16(k00, t.0, z), stn_select_f32x16(k01, t.1, z), stn_select_f32x16(k10, t.2, z),
-         stn_select_f32x16(k11, t.3, z))
+        -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+    {
+        (
+            stn_select_f32x16(k00, t.0, z), stn_select_f32x16(k01, t.1, z), stn_select_f32x16(k10, t.2, z),
+            stn_select_f32x16(k11, t.3, z)
+        )
     }
 }
 
@@ -115,15 +120,25 @@ func bilinearWindow(
     width: Int, readable: Int
 ) -> (RowWindow, InsideLanes?)? {
     if !anyOutside(o00 | o01 | o10 | o11) {
-        guard let win = RowWindow(o00, width: width, maxColumn: 14, extraRows: 1,
-                                  readable: readable) else { return nil }
+        guard
+            let win = RowWindow(
+                o00, width: width, maxColumn: 14, extraRows: 1,
+                readable: readable)
+        else { return nil }
         return (win, nil)
     }
     let top = stn_top_left_i32x16(o00, o01, o10, o11, Int32(truncatingIfNeeded: width))
-    guard let win = RowWindow(top, width: width, maxColumn: 14, extraRows: 1,
-                              readable: readable) else { return nil }
-    return (win, InsideLanes(k00: stn_nonnegative_mask_i32x16(o00), k01: stn_nonnegative_mask_i32x16(o01),
-                             k10: stn_nonnegative_mask_i32x16(o10), k11: stn_nonnegative_mask_i32x16(o11)))
+    guard
+        let win = RowWindow(
+            top, width: width, maxColumn: 14, extraRows: 1,
+            readable: readable)
+    else { return nil }
+    return (
+        win,
+        InsideLanes(
+            k00: stn_nonnegative_mask_i32x16(o00), k01: stn_nonnegative_mask_i32x16(o01),
+            k10: stn_nonnegative_mask_i32x16(o10), k11: stn_nonnegative_mask_i32x16(o11))
+    )
 }
 
 /// The four bilinear taps of a chunk (top-left, top-right, bottom-left, bottom-right) from the
@@ -158,7 +173,7 @@ func bilinearWindowTaps(
 /// i..<i + m.
 @inlinable @inline(__always)
 func forEachRowChunk(_ n: Int, at q: Int, outputWidth Wo: Int, _ body: (_ i: Int, _ m: Int) -> Void) {
-    var i = 0, column = q % Wo   // the output column of position q + i
+    var i = 0, column = q % Wo  // the output column of position q + i
     while i < n {
         let m = Wo >= 16 ? Swift.min(16, n - i, Wo - column) : Swift.min(16, n - i)
         body(i, m)

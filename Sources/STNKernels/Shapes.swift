@@ -9,8 +9,10 @@ public struct SamplingShape2D: Sendable, Equatable {
     public var outputHeight: Int
     public var outputWidth: Int
 
-    public init(batch: Int, channels: Int, inputHeight: Int, inputWidth: Int,
-                outputHeight: Int, outputWidth: Int) {
+    public init(
+        batch: Int, channels: Int, inputHeight: Int, inputWidth: Int,
+        outputHeight: Int, outputWidth: Int
+    ) {
         self.batch = batch; self.channels = channels
         self.inputHeight = inputHeight; self.inputWidth = inputWidth
         self.outputHeight = outputHeight; self.outputWidth = outputWidth
@@ -33,8 +35,10 @@ public struct SamplingShape3D: Sendable, Equatable {
     public var outputHeight: Int
     public var outputWidth: Int
 
-    public init(batch: Int, channels: Int, inputDepth: Int, inputHeight: Int, inputWidth: Int,
-                outputDepth: Int, outputHeight: Int, outputWidth: Int) {
+    public init(
+        batch: Int, channels: Int, inputDepth: Int, inputHeight: Int, inputWidth: Int,
+        outputDepth: Int, outputHeight: Int, outputWidth: Int
+    ) {
         self.batch = batch; self.channels = channels
         self.inputDepth = inputDepth; self.inputHeight = inputHeight; self.inputWidth = inputWidth
         self.outputDepth = outputDepth; self.outputHeight = outputHeight; self.outputWidth = outputWidth

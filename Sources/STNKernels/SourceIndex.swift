@@ -35,7 +35,7 @@ public func safeIndexRange<T: STNFloat>(_ x: T) -> T {
 @inlinable @inline(__always)
 func clipScalar<T: STNFloat>(_ x: T, size: Int) -> T {
     let limit = T(size - 1)
-    let lo = x < 0 ? 0 : x          // std::max(x, 0): NaN stays NaN
+    let lo = x < 0 ? 0 : x  // std::max(x, 0): NaN stays NaN
     return limit < lo ? limit : (lo.isNaN ? limit : lo)  // std::min(limit, lo): NaN → limit
 }
 
@@ -86,7 +86,8 @@ func padScalar<T: STNFloat>(_ x: T, size: Int, padding: PaddingMode, alignCorner
     case .border:
         return safeIndexRange(clipScalar(x, size: size))
     case .reflection:
-        let r = alignCorners
+        let r =
+            alignCorners
             ? reflectScalar(x, twiceLow: 0, twiceHigh: 2 * (size - 1))
             : reflectScalar(x, twiceLow: -1, twiceHigh: 2 * size - 1)
         return safeIndexRange(clipScalar(r, size: size))
@@ -107,7 +108,8 @@ func sourceIndexScalarWithGradient<T: STNFloat>(
         let (c, dc) = clipScalarWithGradient(x, size: size)
         x = c; g *= dc
     case .reflection:
-        let (r, dr) = alignCorners
+        let (r, dr) =
+            alignCorners
             ? reflectScalarWithGradient(x, twiceLow: 0, twiceHigh: 2 * (size - 1))
             : reflectScalarWithGradient(x, twiceLow: -1, twiceHigh: 2 * size - 1)
         let (c, dc) = clipScalarWithGradient(r, size: size)
@@ -122,7 +124,7 @@ func sourceIndexScalarWithGradient<T: STNFloat>(
 @inlinable @inline(__always)
 func clipVector<T: STNFloat>(_ x: T, size: Int) -> T {
     let limit = T(size - 1)
-    let lo = x > 0 ? x : 0          // NaN → 0
+    let lo = x > 0 ? x : 0  // NaN → 0
     return lo < limit ? lo : limit
 }
 
@@ -192,8 +194,9 @@ public func unnormalizeVector<T: STNFloat>(_ coord: T, size: Int, alignCorners: 
 /// Pixel coordinate of a grid value, vectorised family.
 @inlinable @inline(__always)
 func sourceIndexVector<T: STNFloat>(_ coord: T, size: Int, padding: PaddingMode, alignCorners: Bool) -> T {
-    padVector(unnormalizeVector(coord, size: size, alignCorners: alignCorners),
-              size: size, padding: padding, alignCorners: alignCorners)
+    padVector(
+        unnormalizeVector(coord, size: size, alignCorners: alignCorners),
+        size: size, padding: padding, alignCorners: alignCorners)
 }
 
 /// Pixel coordinate and d(pixel)/d(grid), vectorised family (`apply_get_grad`).

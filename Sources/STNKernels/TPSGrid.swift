@@ -15,11 +15,11 @@
 // products base + M·d and Mᵀ·grad. Everything about M is computed in Double.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The thin-plate kernel as a function of the squared distance: U(r²) = r²·log r², U(0) = 0.
@@ -42,7 +42,9 @@ public func regularControlPoints(side: Int, points: UnsafeMutablePointer<Double>
 }
 
 /// Fills the thin-plate system L ((K+3)×(K+3), row-major) for K control points (K×2).
-public func thinPlateSystem(controlPoints c: UnsafePointer<Double>, count k: Int, system l: UnsafeMutablePointer<Double>) {
+public func thinPlateSystem(
+    controlPoints c: UnsafePointer<Double>, count k: Int, system l: UnsafeMutablePointer<Double>
+) {
     let n = k + 3
     for i in 0..<n * n { l[i] = 0 }
     for i in 0..<k {

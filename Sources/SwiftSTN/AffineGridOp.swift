@@ -6,7 +6,9 @@ public enum AffineGrid {
     /// Checks `size` and returns the shape theta must have.
     public static func thetaShape(size: [Int], op: String = "affine_grid") throws -> [Int] {
         guard size.count == 4 || size.count == 5 else {
-            throw STNError.invalid("\(op): size must have 4 elements (N, C, H, W) for a 2-D transform or 5 (N, C, D, H, W) for a 3-D one, got size \(describeShape(size))")
+            throw STNError.invalid(
+                "\(op): size must have 4 elements (N, C, H, W) for a 2-D transform or 5 (N, C, D, H, W) for a 3-D one, got size \(describeShape(size))"
+            )
         }
         guard size.allSatisfy({ $0 > 0 }) else {
             throw STNError.invalid("\(op): expected a positive output size, got size \(describeShape(size))")
@@ -25,7 +27,9 @@ public enum AffineGrid {
         let expected = try self.thetaShape(size: size)
         guard thetaShape == expected else {
             let d = size.count - 2
-            throw STNError.invalid("affine_grid: expected theta of shape (N, \(d), \(d + 1)) = \(describeShape(expected)) for size \(describeShape(size)), got theta of shape \(describeShape(thetaShape))")
+            throw STNError.invalid(
+                "affine_grid: expected theta of shape (N, \(d), \(d + 1)) = \(describeShape(expected)) for size \(describeShape(size)), got theta of shape \(describeShape(thetaShape))"
+            )
         }
         let shape = gridShape(size: size)
         _ = try elementCount(shape, name: "grid")
@@ -47,7 +51,8 @@ public enum AffineGrid {
         } else {
             let (d, h, w) = (size[2], size[3], size[4])
             Threading.parallelFor(n * d * h, grain: max(1, 8192 / w)) { rows in
-                affineGrid3D(theta: theta, grid: grid, depth: d, height: h, width: w, alignCorners: alignCorners, rows: rows)
+                affineGrid3D(
+                    theta: theta, grid: grid, depth: d, height: h, width: w, alignCorners: alignCorners, rows: rows)
             }
         }
     }
@@ -57,7 +62,9 @@ public enum AffineGrid {
         let thetaShape = try self.thetaShape(size: size, op: "affine_grid_backward")
         let expected = gridShape(size: size)
         guard gradGridShape == expected else {
-            throw STNError.invalid("affine_grid_backward: expected grad_grid of shape \(describeShape(expected)) for size \(describeShape(size)), got grad_grid of shape \(describeShape(gradGridShape))")
+            throw STNError.invalid(
+                "affine_grid_backward: expected grad_grid of shape \(describeShape(expected)) for size \(describeShape(size)), got grad_grid of shape \(describeShape(gradGridShape))"
+            )
         }
         return thetaShape
     }
@@ -71,13 +78,15 @@ public enum AffineGrid {
         let n = size[0]
         if size.count == 4 {
             Threading.parallelFor(n) { batches in
-                affineGrid2DBackward(gradGrid: gradGrid, gradTheta: gradTheta, height: size[2], width: size[3],
-                                     alignCorners: alignCorners, batches: batches)
+                affineGrid2DBackward(
+                    gradGrid: gradGrid, gradTheta: gradTheta, height: size[2], width: size[3],
+                    alignCorners: alignCorners, batches: batches)
             }
         } else {
             Threading.parallelFor(n) { batches in
-                affineGrid3DBackward(gradGrid: gradGrid, gradTheta: gradTheta, depth: size[2], height: size[3],
-                                     width: size[4], alignCorners: alignCorners, batches: batches)
+                affineGrid3DBackward(
+                    gradGrid: gradGrid, gradTheta: gradTheta, depth: size[2], height: size[3],
+                    width: size[4], alignCorners: alignCorners, batches: batches)
             }
         }
     }
@@ -90,21 +99,25 @@ public func affineGrid<T: STNFloat>(_ theta: Tensor<T>, size: [Int], alignCorner
     var grid = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "grid"))
     try theta.scalars.withBase { t in
         try grid.scalars.withMutableBase { g in
-            try AffineGrid.run(theta: t, thetaShape: theta.shape, size: size,
-                               alignCorners: alignCorners, grid: g)
+            try AffineGrid.run(
+                theta: t, thetaShape: theta.shape, size: size,
+                alignCorners: alignCorners, grid: g)
         }
     }
     return grid
 }
 
 /// d(loss)/d(theta) given d(loss)/d(grid).
-public func affineGridBackward<T: STNFloat>(_ gradGrid: Tensor<T>, size: [Int], alignCorners: Bool = false) throws -> Tensor<T> {
+public func affineGridBackward<T: STNFloat>(_ gradGrid: Tensor<T>, size: [Int], alignCorners: Bool = false) throws
+    -> Tensor<T>
+{
     let shape = try AffineGrid.backwardShape(gradGridShape: gradGrid.shape, size: size)
     var gradTheta = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "grad_theta"))
     try gradGrid.scalars.withBase { g in
         try gradTheta.scalars.withMutableBase { t in
-            try AffineGrid.runBackward(gradGrid: g, gradGridShape: gradGrid.shape, size: size,
-                                       alignCorners: alignCorners, gradTheta: t)
+            try AffineGrid.runBackward(
+                gradGrid: g, gradGridShape: gradGrid.shape, size: size,
+                alignCorners: alignCorners, gradTheta: t)
         }
     }
     return gradTheta

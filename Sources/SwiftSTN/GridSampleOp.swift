@@ -6,26 +6,33 @@
 /// input read a per-channel value instead of zero; coordinates are zeros padding's).
 public enum GridSample {
     /// Validates input and grid shapes for `mode` and returns the output's shape.
-    public static func outputShape(inputShape: [Int], gridShape: [Int], mode: InterpolationMode,
-                                   op: String = "grid_sample") throws -> [Int] {
+    public static func outputShape(
+        inputShape: [Int], gridShape: [Int], mode: InterpolationMode,
+        op: String = "grid_sample"
+    ) throws -> [Int] {
         // Built only for an error message (formatting them on every call cost ~15 % of a
         // small call's overhead).
         var inDesc: String { "input of shape \(describeShape(inputShape))" }
         var gridDesc: String { "grid of shape \(describeShape(gridShape))" }
         guard (inputShape.count == 4 || inputShape.count == 5) && gridShape.count == inputShape.count else {
-            throw STNError.invalid("\(op): expected 4-D or 5-D input and grid with the same number of dimensions, got \(inDesc) and \(gridDesc)")
+            throw STNError.invalid(
+                "\(op): expected 4-D or 5-D input and grid with the same number of dimensions, got \(inDesc) and \(gridDesc)"
+            )
         }
         _ = try elementCount(inputShape, name: "input")
         _ = try elementCount(gridShape, name: "grid")
         let d = inputShape.count - 2
         guard inputShape[0] == gridShape[0] else {
-            throw STNError.invalid("\(op): expected input and grid to have the same batch size, got \(inDesc) and \(gridDesc)")
+            throw STNError.invalid(
+                "\(op): expected input and grid to have the same batch size, got \(inDesc) and \(gridDesc)")
         }
         guard gridShape[gridShape.count - 1] == d else {
-            throw STNError.invalid("\(op): expected grid to have size \(d) in its last dimension for \(d + 2)-D input, got \(gridDesc)")
+            throw STNError.invalid(
+                "\(op): expected grid to have size \(d) in its last dimension for \(d + 2)-D input, got \(gridDesc)")
         }
         for i in 2..<inputShape.count where inputShape[i] == 0 {
-            throw STNError.invalid("\(op): expected input to have non-empty spatial dimensions, got \(inDesc) with dimension \(i) empty")
+            throw STNError.invalid(
+                "\(op): expected input to have non-empty spatial dimensions, got \(inDesc) with dimension \(i) empty")
         }
         let shape = [inputShape[0], inputShape[1]] + gridShape[1...d]
         _ = try elementCount(shape, name: "output")
@@ -35,14 +42,18 @@ public enum GridSample {
     /// Validates fill padding's values for `inputShape` (N, C, ...): one value for every channel,
     /// or C of them; all finite. Returns them expanded to C values. `padding` must be `.zeros`
     /// (fill padding locates taps as zeros padding does).
-    public static func fillValues<T: STNFloat>(_ fill: UnsafeBufferPointer<T>, inputShape: [Int], padding: PaddingMode,
-                                               op: String = "grid_sample") throws -> [T] {
+    public static func fillValues<T: STNFloat>(
+        _ fill: UnsafeBufferPointer<T>, inputShape: [Int], padding: PaddingMode,
+        op: String = "grid_sample"
+    ) throws -> [T] {
         guard padding == .zeros else {
             throw STNError.invalid("\(op): fill values are only used by fill padding, got padding \(padding) with fill")
         }
         let c = inputShape.count >= 2 ? inputShape[1] : 0
         guard fill.count == 1 || fill.count == c else {
-            throw STNError.invalid("\(op): expected fill to have 1 value or C = \(c) values (one per channel) for input of shape \(describeShape(inputShape)), got \(fill.count) values")
+            throw STNError.invalid(
+                "\(op): expected fill to have 1 value or C = \(c) values (one per channel) for input of shape \(describeShape(inputShape)), got \(fill.count) values"
+            )
         }
         if let i = fill.firstIndex(where: { !$0.isFinite }) {
             throw STNError.invalid("\(op): fill values must be finite, got \(fill[i]) at index \(i)")
@@ -64,14 +75,16 @@ public enum GridSample {
             if inputShape.count == 4 {
                 let s = shape2D(inputShape, gridShape)
                 Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
-                    gridSample2DForward(s, input: input, grid: grid, output: output, mode: mode,
-                                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
+                    gridSample2DForward(
+                        s, input: input, grid: grid, output: output, mode: mode,
+                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
                 }
             } else {
                 let s = shape3D(inputShape, gridShape)
                 Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
-                    gridSample3DForward(s, input: input, grid: grid, output: output, mode: mode,
-                                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
+                    gridSample3DForward(
+                        s, input: input, grid: grid, output: output, mode: mode,
+                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
                 }
             }
         }
@@ -94,16 +107,22 @@ public enum GridSample {
         fill: UnsafeBufferPointer<T>? = nil,
         gradInput: UnsafeMutablePointer<T>?, gradGrid: UnsafeMutablePointer<T>
     ) throws {
-        let outShape = try outputShape(inputShape: inputShape, gridShape: gridShape, mode: mode,
-                                       op: "grid_sample_backward")
+        let outShape = try outputShape(
+            inputShape: inputShape, gridShape: gridShape, mode: mode,
+            op: "grid_sample_backward")
         guard gradOutputShape == outShape else {
-            throw STNError.invalid("grid_sample_backward: expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and grid of shape \(describeShape(gridShape))), got grad_output of shape \(describeShape(gradOutputShape))")
+            throw STNError.invalid(
+                "grid_sample_backward: expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and grid of shape \(describeShape(gridShape))), got grad_output of shape \(describeShape(gradOutputShape))"
+            )
         }
-        let fills = try fill.map { try fillValues($0, inputShape: inputShape, padding: padding, op: "grid_sample_backward") }
+        let fills = try fill.map {
+            try fillValues($0, inputShape: inputShape, padding: padding, op: "grid_sample_backward")
+        }
         withOptionalBase(fills) { fill in
-            backward(gradOutput: gradOutput, input: input, inputShape: inputShape, grid: grid, gridShape: gridShape,
-                     mode: mode, padding: padding, alignCorners: alignCorners, fill: fill, gradInput: gradInput,
-                     gradGrid: gradGrid)
+            backward(
+                gradOutput: gradOutput, input: input, inputShape: inputShape, grid: grid, gridShape: gridShape,
+                mode: mode, padding: padding, alignCorners: alignCorners, fill: fill, gradInput: gradInput,
+                gradGrid: gradGrid)
         }
     }
 
@@ -125,10 +144,11 @@ public enum GridSample {
             Threading.parallelFor(n, grain: 1) { batches in
                 for b in batches {
                     zeroElements(gradInput + b * c * inPlane, count: c * inPlane)
-                    gridSample2DBackwardElement(s, gradOutput: gradOutput, input: input, grid: grid, gradInput: gradInput,
-                                                gradGrid: gradGrid, mode: mode, padding: padding,
-                                                alignCorners: alignCorners, batch: b, fill: fill,
-                                                prefetchNext: b + 1 < batches.upperBound)
+                    gridSample2DBackwardElement(
+                        s, gradOutput: gradOutput, input: input, grid: grid, gradInput: gradInput,
+                        gradGrid: gradGrid, mode: mode, padding: padding,
+                        alignCorners: alignCorners, batch: b, fill: fill,
+                        prefetchNext: b + 1 < batches.upperBound)
                 }
             }
         } else if inputShape.count == 5 && fuse, let gradInput {
@@ -136,11 +156,13 @@ public enum GridSample {
             Threading.parallelFor(n, grain: 1) { batches in
                 for b in batches {
                     zeroElements(gradInput + b * c * inPlane, count: c * inPlane)
-                    gridSample3DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
-                                              padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<c)
-                    gridSample3DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
-                                             padding: padding, alignCorners: alignCorners,
-                                             positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane), fill: fill)
+                    gridSample3DBackwardInput(
+                        s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
+                        padding: padding, alignCorners: alignCorners, batch: b, channels: 0..<c)
+                    gridSample3DBackwardGrid(
+                        s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
+                        padding: padding, alignCorners: alignCorners,
+                        positions: (b * s.outputPlane)..<((b + 1) * s.outputPlane), fill: fill)
                 }
             }
         } else if inputShape.count == 4 {
@@ -148,42 +170,50 @@ public enum GridSample {
             if let gradInput {
                 Threading.parallelFor(n * c, grain: channelGrain(s.outputPlane)) { r in
                     forEachChannelRange(r, channels: c) { b, channels in
-                        zeroElements(gradInput + (b * c + channels.lowerBound) * inPlane, count: channels.count * inPlane)
-                        gridSample2DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
-                                                  padding: padding, alignCorners: alignCorners, batch: b, channels: channels)
+                        zeroElements(
+                            gradInput + (b * c + channels.lowerBound) * inPlane, count: channels.count * inPlane)
+                        gridSample2DBackwardInput(
+                            s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
+                            padding: padding, alignCorners: alignCorners, batch: b, channels: channels)
                     }
                 }
             }
             Threading.parallelFor(n * s.outputPlane, grain: grain) { r in
-                gridSample2DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
-                                         padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
+                gridSample2DBackwardGrid(
+                    s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
+                    padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
             }
         } else {
             let s = shape3D(inputShape, gridShape)
             if let gradInput {
                 Threading.parallelFor(n * c, grain: channelGrain(s.outputPlane)) { r in
                     forEachChannelRange(r, channels: c) { b, channels in
-                        zeroElements(gradInput + (b * c + channels.lowerBound) * inPlane, count: channels.count * inPlane)
-                        gridSample3DBackwardInput(s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
-                                                  padding: padding, alignCorners: alignCorners, batch: b, channels: channels)
+                        zeroElements(
+                            gradInput + (b * c + channels.lowerBound) * inPlane, count: channels.count * inPlane)
+                        gridSample3DBackwardInput(
+                            s, gradOutput: gradOutput, grid: grid, gradInput: gradInput, mode: mode,
+                            padding: padding, alignCorners: alignCorners, batch: b, channels: channels)
                     }
                 }
             }
             Threading.parallelFor(n * s.outputPlane, grain: grain) { r in
-                gridSample3DBackwardGrid(s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
-                                         padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
+                gridSample3DBackwardGrid(
+                    s, gradOutput: gradOutput, input: input, grid: grid, gradGrid: gradGrid, mode: mode,
+                    padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
             }
         }
     }
 
     static func shape2D(_ i: [Int], _ g: [Int]) -> SamplingShape2D {
-        SamplingShape2D(batch: i[0], channels: i[1], inputHeight: i[2], inputWidth: i[3],
-                        outputHeight: g[1], outputWidth: g[2])
+        SamplingShape2D(
+            batch: i[0], channels: i[1], inputHeight: i[2], inputWidth: i[3],
+            outputHeight: g[1], outputWidth: g[2])
     }
 
     static func shape3D(_ i: [Int], _ g: [Int]) -> SamplingShape3D {
-        SamplingShape3D(batch: i[0], channels: i[1], inputDepth: i[2], inputHeight: i[3], inputWidth: i[4],
-                        outputDepth: g[1], outputHeight: g[2], outputWidth: g[3])
+        SamplingShape3D(
+            batch: i[0], channels: i[1], inputDepth: i[2], inputHeight: i[3], inputWidth: i[4],
+            outputDepth: g[1], outputHeight: g[2], outputWidth: g[3])
     }
 
     /// Output positions per task: enough that a task's ~(positions × channels) work dwarfs the
@@ -233,8 +263,9 @@ private func sample<T: STNFloat>(
         try grid.scalars.withBase { g in
             try output.scalars.withMutableBase { o in
                 try withOptionalBuffer(fill) { f in
-                    try GridSample.run(input: i, inputShape: input.shape, grid: g, gridShape: grid.shape,
-                                       mode: mode, padding: padding, alignCorners: alignCorners, fill: f, output: o)
+                    try GridSample.run(
+                        input: i, inputShape: input.shape, grid: g, gridShape: grid.shape,
+                        mode: mode, padding: padding, alignCorners: alignCorners, fill: f, output: o)
                 }
             }
         }
@@ -264,7 +295,8 @@ private func sampleBackward<T: STNFloat>(
     _ gradOutput: Tensor<T>, _ input: Tensor<T>, _ grid: Tensor<T>, _ mode: InterpolationMode,
     _ padding: PaddingMode, _ fill: [T]?, _ alignCorners: Bool, _ inputRequiresGrad: Bool
 ) throws -> (gradInput: Tensor<T>?, gradGrid: Tensor<T>) {
-    _ = try GridSample.outputShape(inputShape: input.shape, gridShape: grid.shape, mode: mode, op: "grid_sample_backward")
+    _ = try GridSample.outputShape(
+        inputShape: input.shape, gridShape: grid.shape, mode: mode, op: "grid_sample_backward")
     var gradGrid = Tensor<T>(uncheckedShape: grid.shape, count: grid.count)
     var gradInput: Tensor<T>? = inputRequiresGrad ? Tensor<T>(uncheckedShape: input.shape, count: input.count) : nil
     try gradOutput.scalars.withBase { go in
@@ -274,16 +306,18 @@ private func sampleBackward<T: STNFloat>(
                     try withOptionalBuffer(fill) { f in
                         if gradInput != nil {
                             try gradInput!.scalars.withMutableBase { gi in
-                                try GridSample.runBackward(gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
-                                                           inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
-                                                           padding: padding, alignCorners: alignCorners, fill: f,
-                                                           gradInput: gi, gradGrid: gg)
+                                try GridSample.runBackward(
+                                    gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
+                                    inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
+                                    padding: padding, alignCorners: alignCorners, fill: f,
+                                    gradInput: gi, gradGrid: gg)
                             }
                         } else {
-                            try GridSample.runBackward(gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
-                                                       inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
-                                                       padding: padding, alignCorners: alignCorners, fill: f,
-                                                       gradInput: nil, gradGrid: gg)
+                            try GridSample.runBackward(
+                                gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
+                                inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
+                                padding: padding, alignCorners: alignCorners, fill: f,
+                                gradInput: nil, gradGrid: gg)
                         }
                     }
                 }

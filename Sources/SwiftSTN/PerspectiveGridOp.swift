@@ -27,7 +27,9 @@ public enum PerspectiveGrid {
     private static func checkHomography(_ homographyShape: [Int], size: [Int], op: String) throws {
         let expected = try self.homographyShape(size: size, op: op)
         guard homographyShape == expected else {
-            throw STNError.invalid("\(op): expected H of shape (N, 3, 3) = \(describeShape(expected)) for size \(describeShape(size)), got H of shape \(describeShape(homographyShape))")
+            throw STNError.invalid(
+                "\(op): expected H of shape (N, 3, 3) = \(describeShape(expected)) for size \(describeShape(size)), got H of shape \(describeShape(homographyShape))"
+            )
         }
     }
 
@@ -47,8 +49,9 @@ public enum PerspectiveGrid {
         _ = try outputShape(homographyShape: homographyShape, size: size)
         let (n, h, w) = (size[0], size[2], size[3])
         Threading.parallelFor(n * h, grain: max(1, 4096 / w)) { rows in
-            perspectiveGrid2D(homography: homography, grid: grid, height: h, width: w,
-                              alignCorners: alignCorners, rows: rows)
+            perspectiveGrid2D(
+                homography: homography, grid: grid, height: h, width: w,
+                alignCorners: alignCorners, rows: rows)
         }
     }
 
@@ -58,7 +61,9 @@ public enum PerspectiveGrid {
         try checkHomography(homographyShape, size: size, op: op)
         let expected = gridShape(size: size)
         guard gradGridShape == expected else {
-            throw STNError.invalid("\(op): expected grad_grid of shape \(describeShape(expected)) for size \(describeShape(size)), got grad_grid of shape \(describeShape(gradGridShape))")
+            throw STNError.invalid(
+                "\(op): expected grad_grid of shape \(describeShape(expected)) for size \(describeShape(size)), got grad_grid of shape \(describeShape(gradGridShape))"
+            )
         }
         return homographyShape
     }
@@ -71,21 +76,25 @@ public enum PerspectiveGrid {
     ) throws {
         _ = try backwardShape(gradGridShape: gradGridShape, homographyShape: homographyShape, size: size)
         Threading.parallelFor(size[0]) { batches in
-            perspectiveGrid2DBackward(gradGrid: gradGrid, homography: homography, gradHomography: gradHomography,
-                                      height: size[2], width: size[3], alignCorners: alignCorners, batches: batches)
+            perspectiveGrid2DBackward(
+                gradGrid: gradGrid, homography: homography, gradHomography: gradHomography,
+                height: size[2], width: size[3], alignCorners: alignCorners, batches: batches)
         }
     }
 }
 
 /// The sampling grid of the homographies `homography` (N×3×3) for an output of `size`
 /// (N, C, H, W): (u/w, v/w) with (u, v, w) = H·(x, y, 1), guarded points at (−1e4, −1e4).
-public func perspectiveGrid<T: STNFloat>(_ homography: Tensor<T>, size: [Int], alignCorners: Bool = false) throws -> Tensor<T> {
+public func perspectiveGrid<T: STNFloat>(_ homography: Tensor<T>, size: [Int], alignCorners: Bool = false) throws
+    -> Tensor<T>
+{
     let shape = try PerspectiveGrid.outputShape(homographyShape: homography.shape, size: size)
     var grid = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "grid"))
     try homography.scalars.withBase { m in
         try grid.scalars.withMutableBase { g in
-            try PerspectiveGrid.run(homography: m, homographyShape: homography.shape, size: size,
-                                    alignCorners: alignCorners, grid: g)
+            try PerspectiveGrid.run(
+                homography: m, homographyShape: homography.shape, size: size,
+                alignCorners: alignCorners, grid: g)
         }
     }
     return grid
@@ -95,14 +104,16 @@ public func perspectiveGrid<T: STNFloat>(_ homography: Tensor<T>, size: [Int], a
 public func perspectiveGridBackward<T: STNFloat>(
     _ gradGrid: Tensor<T>, homography: Tensor<T>, size: [Int], alignCorners: Bool = false
 ) throws -> Tensor<T> {
-    let shape = try PerspectiveGrid.backwardShape(gradGridShape: gradGrid.shape, homographyShape: homography.shape, size: size)
+    let shape = try PerspectiveGrid.backwardShape(
+        gradGridShape: gradGrid.shape, homographyShape: homography.shape, size: size)
     var gradH = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "grad_H"))
     try gradGrid.scalars.withBase { g in
         try homography.scalars.withBase { m in
             try gradH.scalars.withMutableBase { o in
-                try PerspectiveGrid.runBackward(gradGrid: g, gradGridShape: gradGrid.shape, homography: m,
-                                                homographyShape: homography.shape, size: size,
-                                                alignCorners: alignCorners, gradHomography: o)
+                try PerspectiveGrid.runBackward(
+                    gradGrid: g, gradGridShape: gradGrid.shape, homography: m,
+                    homographyShape: homography.shape, size: size,
+                    alignCorners: alignCorners, gradHomography: o)
             }
         }
     }

@@ -45,7 +45,8 @@ public func elementCount(_ shape: [Int], name: String, elementSize: Int = 8) thr
         if d == 0 { hasZero = true; continue }
         let (p, overflow) = nonZero.multipliedReportingOverflow(by: d)
         if overflow {
-            throw STNError(.sizeOverflow, "\(name) of shape \(describeShape(shape)) has more elements than fit in 64 bits")
+            throw STNError(
+                .sizeOverflow, "\(name) of shape \(describeShape(shape)) has more elements than fit in 64 bits")
         }
         nonZero = p
     }

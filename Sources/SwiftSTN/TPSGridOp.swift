@@ -47,7 +47,9 @@ public enum TPSGrid {
         var side = 0
         while (side + 1) * (side + 1) <= k { side += 1 }
         guard k >= 4, side * side == k else {
-            throw STNError.invalid("\(op): the default control points form a √K×√K grid over [-1, 1]², so K must be a perfect square ≥ 4, got K = \(k) (\(what)); pass control_points (a K×2 array) for other layouts")
+            throw STNError.invalid(
+                "\(op): the default control points form a √K×√K grid over [-1, 1]², so K must be a perfect square ≥ 4, got K = \(k) (\(what)); pass control_points (a K×2 array) for other layouts"
+            )
         }
         return side
     }
@@ -55,10 +57,14 @@ public enum TPSGrid {
     /// Validates a control-point shape (K, 2) and returns K.
     private static func controlPointCount(_ shape: [Int], op: String) throws -> Int {
         guard shape.count == 2, shape[1] == 2, shape[0] >= 3 else {
-            throw STNError.invalid("\(op): expected control_points of shape (K, 2) with K ≥ 3, got control_points of shape \(describeShape(shape))")
+            throw STNError.invalid(
+                "\(op): expected control_points of shape (K, 2) with K ≥ 3, got control_points of shape \(describeShape(shape))"
+            )
         }
         guard shape[0] <= maxControlPoints else {
-            throw STNError.invalid("\(op): at most \(maxControlPoints) control points are supported, got control_points of shape \(describeShape(shape))")
+            throw STNError.invalid(
+                "\(op): at most \(maxControlPoints) control points are supported, got control_points of shape \(describeShape(shape))"
+            )
         }
         return shape[0]
     }
@@ -67,33 +73,44 @@ public enum TPSGrid {
     /// `size` and returns the grid's shape (N, H, W, 2). With `controlPointsShape` nil the
     /// control points are the default grid and K comes from displacements; `regular` says a
     /// given shape (K, 2) stands for the default grid of K points (K must be a perfect square).
-    public static func outputShape(displacementsShape: [Int], controlPointsShape: [Int]?, size: [Int],
-                                   regular: Bool = false) throws -> [Int] {
-        _ = try resolve(displacementsShape: displacementsShape, controlPointsShape: controlPointsShape,
-                        regular: regular || controlPointsShape == nil, size: size)
+    public static func outputShape(
+        displacementsShape: [Int], controlPointsShape: [Int]?, size: [Int],
+        regular: Bool = false
+    ) throws -> [Int] {
+        _ = try resolve(
+            displacementsShape: displacementsShape, controlPointsShape: controlPointsShape,
+            regular: regular || controlPointsShape == nil, size: size)
         let shape = [size[0], size[2], size[3], 2]
         _ = try elementCount(shape, name: "grid")
         return shape
     }
 
     /// K after validating every shape of a forward call.
-    private static func resolve(displacementsShape ds: [Int], controlPointsShape: [Int]?, regular: Bool, size: [Int]) throws -> Int {
+    private static func resolve(displacementsShape ds: [Int], controlPointsShape: [Int]?, regular: Bool, size: [Int])
+        throws -> Int
+    {
         let op = "tps_grid"
         try checkSize(size, op: op)
         let k: Int
         if let cs = controlPointsShape {
             k = try controlPointCount(cs, op: op)
             guard ds == [size[0], k, 2] else {
-                throw STNError.invalid("\(op): expected displacements of shape (N, K, 2) = \(describeShape([size[0], k, 2])) for size \(describeShape(size)) and control_points of shape \(describeShape(cs)), got displacements of shape \(describeShape(ds))")
+                throw STNError.invalid(
+                    "\(op): expected displacements of shape (N, K, 2) = \(describeShape([size[0], k, 2])) for size \(describeShape(size)) and control_points of shape \(describeShape(cs)), got displacements of shape \(describeShape(ds))"
+                )
             }
             if regular { _ = try regularSide(k, op: op, from: "control_points of shape \(describeShape(cs))") }
         } else {
             guard ds.count == 3, ds[0] == size[0], ds[2] == 2 else {
-                throw STNError.invalid("\(op): expected displacements of shape (N, K, 2) with N = \(size[0]) for size \(describeShape(size)), got displacements of shape \(describeShape(ds))")
+                throw STNError.invalid(
+                    "\(op): expected displacements of shape (N, K, 2) with N = \(size[0]) for size \(describeShape(size)), got displacements of shape \(describeShape(ds))"
+                )
             }
             k = ds[1]
             guard k <= maxControlPoints else {
-                throw STNError.invalid("\(op): at most \(maxControlPoints) control points are supported, got displacements of shape \(describeShape(ds))")
+                throw STNError.invalid(
+                    "\(op): at most \(maxControlPoints) control points are supported, got displacements of shape \(describeShape(ds))"
+                )
             }
             _ = try regularSide(k, op: op, from: "displacements of shape \(describeShape(ds))")
         }
@@ -102,14 +119,20 @@ public enum TPSGrid {
 
     /// Validates grad_grid and the control-point shape (K, 2) against `size` and returns
     /// grad_displacements' shape (N, K, 2). `regular` says the points are the default grid.
-    public static func backwardShape(gradGridShape: [Int], controlPointsShape: [Int], size: [Int], regular: Bool = false) throws -> [Int] {
+    public static func backwardShape(
+        gradGridShape: [Int], controlPointsShape: [Int], size: [Int], regular: Bool = false
+    ) throws -> [Int] {
         let op = "tps_grid_backward"
         try checkSize(size, op: op)
         let k = try controlPointCount(controlPointsShape, op: op)
-        if regular { _ = try regularSide(k, op: op, from: "control_points of shape \(describeShape(controlPointsShape))") }
+        if regular {
+            _ = try regularSide(k, op: op, from: "control_points of shape \(describeShape(controlPointsShape))")
+        }
         let expected = [size[0], size[2], size[3], 2]
         guard gradGridShape == expected else {
-            throw STNError.invalid("\(op): expected grad_grid of shape \(describeShape(expected)) for size \(describeShape(size)), got grad_grid of shape \(describeShape(gradGridShape))")
+            throw STNError.invalid(
+                "\(op): expected grad_grid of shape \(describeShape(expected)) for size \(describeShape(size)), got grad_grid of shape \(describeShape(gradGridShape))"
+            )
         }
         return [size[0], k, 2]
     }
@@ -130,11 +153,13 @@ public enum TPSGrid {
     public static func interpolationMatrix(
         controlPoints: [Double], height: Int, width: Int, alignCorners: Bool, op: String = "tps_grid"
     ) throws -> ThinPlateMatrix {
-        let key = ThinPlateCache.Key(points: controlPoints.map(\.bitPattern), height: height, width: width,
-                                     alignCorners: alignCorners)
+        let key = ThinPlateCache.Key(
+            points: controlPoints.map(\.bitPattern), height: height, width: width,
+            alignCorners: alignCorners)
         if let hit = cache.lookup(key) { return hit }
-        let matrix = try solve(controlPoints: controlPoints, height: height, width: width,
-                               alignCorners: alignCorners, op: op)
+        let matrix = try solve(
+            controlPoints: controlPoints, height: height, width: width,
+            alignCorners: alignCorners, op: op)
         return cache.insert(key, matrix)
     }
 
@@ -144,12 +169,15 @@ public enum TPSGrid {
         let k = c.count / 2
         let shape = describeShape([k, 2])
         guard c.allSatisfy(\.isFinite) else {
-            throw STNError.invalid("\(op): control_points must be finite, got NaN or infinity in control_points of shape \(shape)")
+            throw STNError.invalid(
+                "\(op): control_points must be finite, got NaN or infinity in control_points of shape \(shape)")
         }
         // The two common ways to make the system singular, named precisely.
         for i in 0..<k {
             for j in (i + 1)..<max(i + 1, k) where c[2 * i] == c[2 * j] && c[2 * i + 1] == c[2 * j + 1] {
-                throw STNError.invalid("\(op): control points \(i) and \(j) are both (\(c[2 * i]), \(c[2 * i + 1])): the thin-plate system of control_points of shape \(shape) is singular; control points must be distinct")
+                throw STNError.invalid(
+                    "\(op): control points \(i) and \(j) are both (\(c[2 * i]), \(c[2 * i + 1])): the thin-plate system of control_points of shape \(shape) is singular; control points must be distinct"
+                )
             }
         }
         var mx = 0.0, my = 0.0
@@ -161,13 +189,16 @@ public enum TPSGrid {
             sxx += dx * dx; syy += dy * dy; sxy += dx * dy
         }
         if sxx * syy - sxy * sxy <= 1e-12 * (sxx + syy) * (sxx + syy) {
-            throw STNError.invalid("\(op): all control points lie on one line: the thin-plate system of control_points of shape \(shape) is singular (its affine part is undetermined)")
+            throw STNError.invalid(
+                "\(op): all control points lie on one line: the thin-plate system of control_points of shape \(shape) is singular (its affine part is undetermined)"
+            )
         }
         let n = k + 3
         _ = try elementCount([n, n], name: "the thin-plate system")
-        let count = try elementCount([height * width, k], name: "the thin-plate matrix of an output of \(height)×\(width)")
+        let count = try elementCount(
+            [height * width, k], name: "the thin-plate matrix of an output of \(height)×\(width)")
         var system = [Double](repeating: 0, count: n * n)
-        var solution = [Double](repeating: 0, count: n * k)   // [I_K; 0] becomes L⁻¹'s first K columns
+        var solution = [Double](repeating: 0, count: n * k)  // [I_K; 0] becomes L⁻¹'s first K columns
         for i in 0..<k { solution[i * k + i] = 1 }
         let solved = c.withBase { cp in
             system.withMutableBase { l in
@@ -178,20 +209,24 @@ public enum TPSGrid {
             }
         }
         guard solved, solution.allSatisfy(\.isFinite) else {
-            throw STNError.invalid("\(op): the thin-plate system of control_points of shape \(shape) is singular or too ill-conditioned to solve (are some control points nearly equal, or nearly on one line?)")
+            throw STNError.invalid(
+                "\(op): the thin-plate system of control_points of shape \(shape) is singular or too ill-conditioned to solve (are some control points nearly equal, or nearly on one line?)"
+            )
         }
         var values = [Double](repeating: 0, count: count)
         c.withBase { cp in
             solution.withBase { x in
                 values.withMutableBase { m in
                     Threading.parallelFor(height, grain: max(1, 65536 / max(1, width * k * k))) { rows in
-                        thinPlateMatrix(controlPoints: cp, count: k, solution: x, height: height, width: width,
-                                        alignCorners: alignCorners, matrix: m, rows: rows)
+                        thinPlateMatrix(
+                            controlPoints: cp, count: k, solution: x, height: height, width: width,
+                            alignCorners: alignCorners, matrix: m, rows: rows)
                     }
                 }
             }
         }
-        return ThinPlateMatrix(controlPoints: c, height: height, width: width, alignCorners: alignCorners, values: values)
+        return ThinPlateMatrix(
+            controlPoints: c, height: height, width: width, alignCorners: alignCorners, values: values)
     }
 
     /// The control points of a call: the caller's K×2, or the default grid of K points.
@@ -214,16 +249,19 @@ public enum TPSGrid {
         if controlPoints != nil && controlPointsShape == nil {
             throw STNError.invalid("tps_grid: control_points were given without their shape")
         }
-        let k = try resolve(displacementsShape: displacementsShape, controlPointsShape: controlPointsShape,
-                            regular: controlPoints == nil, size: size)
+        let k = try resolve(
+            displacementsShape: displacementsShape, controlPointsShape: controlPointsShape,
+            regular: controlPoints == nil, size: size)
         _ = try elementCount([size[0], size[2], size[3], 2], name: "grid")
         let (n, h, w) = (size[0], size[2], size[3])
-        let m = try interpolationMatrix(controlPoints: try points(controlPoints, count: k), height: h, width: w,
-                                        alignCorners: alignCorners)
+        let m = try interpolationMatrix(
+            controlPoints: try points(controlPoints, count: k), height: h, width: w,
+            alignCorners: alignCorners)
         m.values.withBase { mp in
             Threading.parallelFor(h, grain: max(1, 16384 / (n * w * k))) { rows in
-                thinPlateGrid2D(matrix: mp, displacements: displacements, grid: grid, batch: n, count: k, height: h,
-                                width: w, alignCorners: alignCorners, rows: rows)
+                thinPlateGrid2D(
+                    matrix: mp, displacements: displacements, grid: grid, batch: n, count: k, height: h,
+                    width: w, alignCorners: alignCorners, rows: rows)
             }
         }
     }
@@ -235,27 +273,32 @@ public enum TPSGrid {
         gradGrid: UnsafePointer<T>, gradGridShape: [Int], controlPoints: UnsafePointer<Double>?,
         controlPointsShape: [Int], size: [Int], alignCorners: Bool, gradDisplacements: UnsafeMutablePointer<T>
     ) throws {
-        _ = try backwardShape(gradGridShape: gradGridShape, controlPointsShape: controlPointsShape, size: size,
-                              regular: controlPoints == nil)
+        _ = try backwardShape(
+            gradGridShape: gradGridShape, controlPointsShape: controlPointsShape, size: size,
+            regular: controlPoints == nil)
         let (n, h, w, k) = (size[0], size[2], size[3], controlPointsShape[0])
-        let m = try interpolationMatrix(controlPoints: try points(controlPoints, count: k), height: h, width: w,
-                                        alignCorners: alignCorners, op: "tps_grid_backward")
+        let m = try interpolationMatrix(
+            controlPoints: try points(controlPoints, count: k), height: h, width: w,
+            alignCorners: alignCorners, op: "tps_grid_backward")
         // Fixed chunks of positions, each summed into its own partial, then reduced in order:
         // M is streamed row by row, and the result does not depend on the thread count.
         let points = h * w
         let chunks = (points + thinPlateBackwardChunk - 1) / thinPlateBackwardChunk
-        var partials = [Double](repeating: 0, count: try elementCount([n, chunks, 2 * k], name: "the thin-plate gradient's partial sums"))
+        var partials = [Double](
+            repeating: 0, count: try elementCount([n, chunks, 2 * k], name: "the thin-plate gradient's partial sums"))
         m.values.withBase { mp in
             partials.withMutableBase { part in
                 Threading.parallelFor(chunks) { tasks in
-                    thinPlateGrid2DBackwardPartials(matrix: mp, gradGrid: gradGrid, partials: part, batch: n, count: k,
-                                                    points: points, tasks: tasks)
+                    thinPlateGrid2DBackwardPartials(
+                        matrix: mp, gradGrid: gradGrid, partials: part, batch: n, count: k,
+                        points: points, tasks: tasks)
                 }
             }
         }
         partials.withBase { part in
-            thinPlateGrid2DBackwardReduce(partials: part, gradDisplacements: gradDisplacements, count: k, points: points,
-                                          batches: 0..<n)
+            thinPlateGrid2DBackwardReduce(
+                partials: part, gradDisplacements: gradDisplacements, count: k, points: points,
+                batches: 0..<n)
         }
     }
 }
@@ -344,18 +387,21 @@ final class ThinPlateCache: Sendable {
 public func tpsGrid<T: STNFloat>(
     _ displacements: Tensor<T>, size: [Int], controlPoints: Tensor<Double>? = nil, alignCorners: Bool = false
 ) throws -> Tensor<T> {
-    let shape = try TPSGrid.outputShape(displacementsShape: displacements.shape, controlPointsShape: controlPoints?.shape, size: size)
+    let shape = try TPSGrid.outputShape(
+        displacementsShape: displacements.shape, controlPointsShape: controlPoints?.shape, size: size)
     var grid = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "grid"))
     try displacements.scalars.withBase { d in
         try grid.scalars.withMutableBase { g in
             if let controlPoints {
                 try controlPoints.scalars.withBase { c in
-                    try TPSGrid.run(displacements: d, displacementsShape: displacements.shape, controlPoints: c,
-                                    controlPointsShape: controlPoints.shape, size: size, alignCorners: alignCorners, grid: g)
+                    try TPSGrid.run(
+                        displacements: d, displacementsShape: displacements.shape, controlPoints: c,
+                        controlPointsShape: controlPoints.shape, size: size, alignCorners: alignCorners, grid: g)
                 }
             } else {
-                try TPSGrid.run(displacements: d, displacementsShape: displacements.shape, controlPoints: nil,
-                                controlPointsShape: nil, size: size, alignCorners: alignCorners, grid: g)
+                try TPSGrid.run(
+                    displacements: d, displacementsShape: displacements.shape, controlPoints: nil,
+                    controlPointsShape: nil, size: size, alignCorners: alignCorners, grid: g)
             }
         }
     }
@@ -366,7 +412,8 @@ public func tpsGrid<T: STNFloat>(
 public func tpsGridBackward<T: STNFloat>(
     _ gradGrid: Tensor<T>, size: [Int], controlPoints: Tensor<Double>, alignCorners: Bool = false
 ) throws -> Tensor<T> {
-    try tpsGridBackward(gradGrid, size: size, points: controlPoints, shape: controlPoints.shape, alignCorners: alignCorners)
+    try tpsGridBackward(
+        gradGrid, size: size, points: controlPoints, shape: controlPoints.shape, alignCorners: alignCorners)
 }
 
 /// d(loss)/d(displacements) given d(loss)/d(grid), for the default grid of `controlPointCount`
@@ -380,19 +427,22 @@ public func tpsGridBackward<T: STNFloat>(
 private func tpsGridBackward<T: STNFloat>(
     _ gradGrid: Tensor<T>, size: [Int], points: Tensor<Double>?, shape cs: [Int], alignCorners: Bool
 ) throws -> Tensor<T> {
-    let shape = try TPSGrid.backwardShape(gradGridShape: gradGrid.shape, controlPointsShape: cs, size: size,
-                                          regular: points == nil)
+    let shape = try TPSGrid.backwardShape(
+        gradGridShape: gradGrid.shape, controlPointsShape: cs, size: size,
+        regular: points == nil)
     var gradD = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "grad_displacements"))
     try gradGrid.scalars.withBase { g in
         try gradD.scalars.withMutableBase { o in
             if let points {
                 try points.scalars.withBase { c in
-                    try TPSGrid.runBackward(gradGrid: g, gradGridShape: gradGrid.shape, controlPoints: c, controlPointsShape: cs,
-                                            size: size, alignCorners: alignCorners, gradDisplacements: o)
+                    try TPSGrid.runBackward(
+                        gradGrid: g, gradGridShape: gradGrid.shape, controlPoints: c, controlPointsShape: cs,
+                        size: size, alignCorners: alignCorners, gradDisplacements: o)
                 }
             } else {
-                try TPSGrid.runBackward(gradGrid: g, gradGridShape: gradGrid.shape, controlPoints: nil, controlPointsShape: cs,
-                                        size: size, alignCorners: alignCorners, gradDisplacements: o)
+                try TPSGrid.runBackward(
+                    gradGrid: g, gradGridShape: gradGrid.shape, controlPoints: nil, controlPointsShape: cs,
+                    size: size, alignCorners: alignCorners, gradDisplacements: o)
             }
         }
     }

@@ -1,7 +1,8 @@
 import Dispatch
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The engine's thread count and its parallel loop.
@@ -15,9 +16,9 @@ public enum Threading {
     /// Logical CPUs online, at least 1.
     public static let availableCores: Int = {
         #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else
-        return 1
+            return 1
         #endif
     }()
 
@@ -50,7 +51,7 @@ public enum Threading {
                 if lo < hi { body(lo..<hi) }
             }
             #if canImport(Glibc)
-            if let pool = WorkerPool.shared, pool.run(chunks: chunks, chunk) { return }
+                if let pool = WorkerPool.shared, pool.run(chunks: chunks, chunk) { return }
             #endif
             DispatchQueue.concurrentPerform(iterations: chunks, execute: chunk)
         }
@@ -58,133 +59,136 @@ public enum Threading {
 }
 
 #if canImport(Glibc)
-/// A small persistent pool of `availableCores − 1` helper threads for `parallelFor`.
-///
-/// `DispatchQueue.concurrentPerform` costs tens of microseconds per call (waking pool threads),
-/// which dominated small sampling calls (a 64×1×28×28 forward is ~50 µs of work). Helpers here
-/// spin (yielding) for a short while after each job, so back-to-back calls start in about a
-/// microsecond, then sleep on a condition variable. One job runs at a time; a call that finds
-/// the pool busy (a concurrent or nested `parallelFor`) falls back to `concurrentPerform`.
-final class WorkerPool: @unchecked Sendable {
-    static let shared: WorkerPool? = Threading.availableCores > 1 ? WorkerPool(helpers: Threading.availableCores - 1) : nil
+    /// A small persistent pool of `availableCores − 1` helper threads for `parallelFor`.
+    ///
+    /// `DispatchQueue.concurrentPerform` costs tens of microseconds per call (waking pool threads),
+    /// which dominated small sampling calls (a 64×1×28×28 forward is ~50 µs of work). Helpers here
+    /// spin (yielding) for a short while after each job, so back-to-back calls start in about a
+    /// microsecond, then sleep on a condition variable. One job runs at a time; a call that finds
+    /// the pool busy (a concurrent or nested `parallelFor`) falls back to `concurrentPerform`.
+    final class WorkerPool: @unchecked Sendable {
+        static let shared: WorkerPool? =
+            Threading.availableCores > 1 ? WorkerPool(helpers: Threading.availableCores - 1) : nil
 
-    /// How long an idle helper keeps polling before it sleeps.
-    private static let spinNanoseconds: UInt64 = 200_000
+        /// How long an idle helper keeps polling before it sleeps.
+        private static let spinNanoseconds: UInt64 = 200_000
 
-    /// Helper threads actually running (pthread_create can fail); the caller waits for this many
-    /// acknowledgements per job, so it must never count a thread that does not exist.
-    private var helpers = 0
-    private let busy = Atomic<Bool>(false)
-    private let generation = Atomic<Int>(0)
-    private let nextChunk = Atomic<Int>(0)
-    private let acknowledged = Atomic<Int>(0)
-    private let sleepers = Atomic<Int>(0)
-    /// The current job; written by the caller before `generation` is bumped (release), read by
-    /// helpers after they observe the bump (acquire).
-    private var chunks = 0
-    private var job: UnsafePointer<(Int) -> Void>?
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let cond: UnsafeMutablePointer<pthread_cond_t>
+        /// Helper threads actually running (pthread_create can fail); the caller waits for this many
+        /// acknowledgements per job, so it must never count a thread that does not exist.
+        private var helpers = 0
+        private let busy = Atomic<Bool>(false)
+        private let generation = Atomic<Int>(0)
+        private let nextChunk = Atomic<Int>(0)
+        private let acknowledged = Atomic<Int>(0)
+        private let sleepers = Atomic<Int>(0)
+        /// The current job; written by the caller before `generation` is bumped (release), read by
+        /// helpers after they observe the bump (acquire).
+        private var chunks = 0
+        private var job: UnsafePointer<(Int) -> Void>?
+        private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+        private let cond: UnsafeMutablePointer<pthread_cond_t>
 
-    static let forked = Atomic<Bool>(false)
+        static let forked = Atomic<Bool>(false)
 
-    private init(helpers wanted: Int) {
-        pthread_atfork(nil, nil, { WorkerPool.forked.store(true, ordering: .relaxed) })
-        mutex = .allocate(capacity: 1)
-        cond = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
-        var started = 0
-        for _ in 0..<wanted {
-            let unmanaged = Unmanaged.passRetained(self)
-            var thread = pthread_t()
-            let rc = pthread_create(&thread, nil, { arg in
-                let pool = Unmanaged<WorkerPool>.fromOpaque(arg!).takeRetainedValue()
-                pool.helperLoop()
-                return nil
-            }, unmanaged.toOpaque())
-            if rc == 0 { pthread_detach(thread); started += 1 } else { unmanaged.release() }
-        }
-        // No job can be posted before `shared` finishes initialising, so this is seen by every run.
-        helpers = started
-    }
-
-    /// Runs `chunk(0..<chunks)` on the caller and the helpers; false (nothing run) when busy.
-    func run(chunks: Int, _ chunk: (Int) -> Void) -> Bool {
-        // A forked child has none of the parent's helper threads.
-        guard !WorkerPool.forked.load(ordering: .relaxed), helpers > 0 else { return false }
-        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            return false
-        }
-        withoutActuallyEscaping(chunk) { chunk in
-            withUnsafePointer(to: chunk) { job in
-                self.chunks = chunks
-                self.job = job
-                nextChunk.store(0, ordering: .relaxed)
-                acknowledged.store(0, ordering: .relaxed)
-                generation.add(1, ordering: .sequentiallyConsistent)
-                if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                    pthread_mutex_lock(mutex)
-                    pthread_cond_broadcast(cond)
-                    pthread_mutex_unlock(mutex)
-                }
-                drain()
-                // Every helper acknowledges every job, so none can still be looking at `job`
-                // (or hold a reference to the closure) once this returns.
-                while acknowledged.load(ordering: .acquiring) < helpers { sched_yield() }
-                self.job = nil
+        private init(helpers wanted: Int) {
+            pthread_atfork(nil, nil, { WorkerPool.forked.store(true, ordering: .relaxed) })
+            mutex = .allocate(capacity: 1)
+            cond = .allocate(capacity: 1)
+            pthread_mutex_init(mutex, nil)
+            pthread_cond_init(cond, nil)
+            var started = 0
+            for _ in 0..<wanted {
+                let unmanaged = Unmanaged.passRetained(self)
+                var thread = pthread_t()
+                let rc = pthread_create(
+                    &thread, nil,
+                    { arg in
+                        let pool = Unmanaged<WorkerPool>.fromOpaque(arg!).takeRetainedValue()
+                        pool.helperLoop()
+                        return nil
+                    }, unmanaged.toOpaque())
+                if rc == 0 { pthread_detach(thread); started += 1 } else { unmanaged.release() }
             }
+            // No job can be posted before `shared` finishes initialising, so this is seen by every run.
+            helpers = started
         }
-        busy.store(false, ordering: .releasing)
-        return true
-    }
 
-    /// Takes chunks until none are left. Not inlined, so that any reference it takes to the job's
-    /// closure is released before the caller acknowledges.
-    @inline(never)
-    private func drain() {
-        guard let job else { return }
-        let n = chunks
-        while true {
-            let i = nextChunk.add(1, ordering: .relaxed).oldValue
-            if i >= n { break }
-            job.pointee(i)
-        }
-    }
-
-    private func helperLoop() {
-        // Generation 0 is "no job yet": a helper that starts after the first job was posted
-        // must still take part in (and acknowledge) it.
-        var seen = 0
-        while true {
-            var g = generation.load(ordering: .acquiring)
-            if g == seen {
-                let start = DispatchTime.now().uptimeNanoseconds
-                var polls = 0
-                while g == seen {
-                    polls += 1
-                    if polls & 63 == 0 {
-                        if DispatchTime.now().uptimeNanoseconds - start > WorkerPool.spinNanoseconds {
-                            pthread_mutex_lock(mutex)
-                            sleepers.add(1, ordering: .sequentiallyConsistent)
-                            while generation.load(ordering: .sequentiallyConsistent) == seen {
-                                pthread_cond_wait(cond, mutex)
-                            }
-                            sleepers.subtract(1, ordering: .sequentiallyConsistent)
-                            pthread_mutex_unlock(mutex)
-                        } else {
-                            sched_yield()
-                        }
+        /// Runs `chunk(0..<chunks)` on the caller and the helpers; false (nothing run) when busy.
+        func run(chunks: Int, _ chunk: (Int) -> Void) -> Bool {
+            // A forked child has none of the parent's helper threads.
+            guard !WorkerPool.forked.load(ordering: .relaxed), helpers > 0 else { return false }
+            guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+                return false
+            }
+            withoutActuallyEscaping(chunk) { chunk in
+                withUnsafePointer(to: chunk) { job in
+                    self.chunks = chunks
+                    self.job = job
+                    nextChunk.store(0, ordering: .relaxed)
+                    acknowledged.store(0, ordering: .relaxed)
+                    generation.add(1, ordering: .sequentiallyConsistent)
+                    if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                        pthread_mutex_lock(mutex)
+                        pthread_cond_broadcast(cond)
+                        pthread_mutex_unlock(mutex)
                     }
-                    g = generation.load(ordering: .acquiring)
+                    drain()
+                    // Every helper acknowledges every job, so none can still be looking at `job`
+                    // (or hold a reference to the closure) once this returns.
+                    while acknowledged.load(ordering: .acquiring) < helpers { sched_yield() }
+                    self.job = nil
                 }
             }
-            seen = g
-            drain()
-            acknowledged.add(1, ordering: .releasing)
+            busy.store(false, ordering: .releasing)
+            return true
+        }
+
+        /// Takes chunks until none are left. Not inlined, so that any reference it takes to the job's
+        /// closure is released before the caller acknowledges.
+        @inline(never)
+        private func drain() {
+            guard let job else { return }
+            let n = chunks
+            while true {
+                let i = nextChunk.add(1, ordering: .relaxed).oldValue
+                if i >= n { break }
+                job.pointee(i)
+            }
+        }
+
+        private func helperLoop() {
+            // Generation 0 is "no job yet": a helper that starts after the first job was posted
+            // must still take part in (and acknowledge) it.
+            var seen = 0
+            while true {
+                var g = generation.load(ordering: .acquiring)
+                if g == seen {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    var polls = 0
+                    while g == seen {
+                        polls += 1
+                        if polls & 63 == 0 {
+                            if DispatchTime.now().uptimeNanoseconds - start > WorkerPool.spinNanoseconds {
+                                pthread_mutex_lock(mutex)
+                                sleepers.add(1, ordering: .sequentiallyConsistent)
+                                while generation.load(ordering: .sequentiallyConsistent) == seen {
+                                    pthread_cond_wait(cond, mutex)
+                                }
+                                sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                                pthread_mutex_unlock(mutex)
+                            } else {
+                                sched_yield()
+                            }
+                        }
+                        g = generation.load(ordering: .acquiring)
+                    }
+                }
+                seen = g
+                drain()
+                acknowledged.add(1, ordering: .releasing)
+            }
         }
     }
-}
 #endif
 
 /// Sets `count` elements at `p` to zero with one `memset`. The generic

@@ -14,8 +14,10 @@ public enum Warp {
 
     /// Validates input (N, C, H, W), the matrices (N, 2, 3) or (N, 3, 3) and `outSize` (Ho, Wo),
     /// and returns the output's shape (N, C, Ho, Wo).
-    public static func outputShape(kind: Kind, inputShape: [Int], matrixShape: [Int], outSize: [Int],
-                                   op: String? = nil) throws -> [Int] {
+    public static func outputShape(
+        kind: Kind, inputShape: [Int], matrixShape: [Int], outSize: [Int],
+        op: String? = nil
+    ) throws -> [Int] {
         let (name, matrix, rows) = names(kind)
         let op = op ?? name
         // Built only for an error message (formatting them on every call cost ~15 % of a
@@ -26,14 +28,18 @@ public enum Warp {
         }
         _ = try elementCount(inputShape, name: "input")
         for i in 2..<4 where inputShape[i] == 0 {
-            throw STNError.invalid("\(op): expected input to have non-empty spatial dimensions, got \(inDesc) with dimension \(i) empty")
+            throw STNError.invalid(
+                "\(op): expected input to have non-empty spatial dimensions, got \(inDesc) with dimension \(i) empty")
         }
         guard outSize.count == 2 && outSize.allSatisfy({ $0 > 0 }) else {
-            throw STNError.invalid("\(op): expected out_size to be (Ho, Wo) with positive entries, got out_size \(describeShape(outSize))")
+            throw STNError.invalid(
+                "\(op): expected out_size to be (Ho, Wo) with positive entries, got out_size \(describeShape(outSize))")
         }
         let expected = [inputShape[0], rows, 3]
         guard matrixShape == expected else {
-            throw STNError.invalid("\(op): expected \(matrix) of shape (N, \(rows), 3) = \(describeShape(expected)) for \(inDesc), got \(matrix) of shape \(describeShape(matrixShape))")
+            throw STNError.invalid(
+                "\(op): expected \(matrix) of shape (N, \(rows), 3) = \(describeShape(expected)) for \(inDesc), got \(matrix) of shape \(describeShape(matrixShape))"
+            )
         }
         let shape = [inputShape[0], inputShape[1], outSize[0], outSize[1]]
         _ = try elementCount(shape, name: "output")
@@ -56,9 +62,12 @@ public enum Warp {
             baseX.withBase { bx in
                 baseY.withBase { by in
                     let geometry = WarpGeometry2D(kind: kind, matrices: matrices, baseX: bx, baseY: by)
-                    Threading.parallelFor(s.batch * s.outputPlane, grain: GridSample.positionGrain(channels: s.channels)) { r in
-                        warp2DForward(s, input: input, geometry: geometry, output: output, mode: mode, padding: padding,
-                                      alignCorners: alignCorners, positions: r, fill: fill)
+                    Threading.parallelFor(
+                        s.batch * s.outputPlane, grain: GridSample.positionGrain(channels: s.channels)
+                    ) { r in
+                        warp2DForward(
+                            s, input: input, geometry: geometry, output: output, mode: mode, padding: padding,
+                            alignCorners: alignCorners, positions: r, fill: fill)
                     }
                 }
             }
@@ -75,9 +84,12 @@ public enum Warp {
         gradInput: UnsafeMutablePointer<T>?, gradMatrices: UnsafeMutablePointer<T>
     ) throws {
         let op = names(kind).op + "_backward"
-        let outShape = try outputShape(kind: kind, inputShape: inputShape, matrixShape: matrixShape, outSize: outSize, op: op)
+        let outShape = try outputShape(
+            kind: kind, inputShape: inputShape, matrixShape: matrixShape, outSize: outSize, op: op)
         guard gradOutputShape == outShape else {
-            throw STNError.invalid("\(op): expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and out_size \(describeShape(outSize))), got grad_output of shape \(describeShape(gradOutputShape))")
+            throw STNError.invalid(
+                "\(op): expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and out_size \(describeShape(outSize))), got grad_output of shape \(describeShape(gradOutputShape))"
+            )
         }
         let fills = try fill.map { try GridSample.fillValues($0, inputShape: inputShape, padding: padding, op: op) }
         let s = shape(inputShape, outSize)
@@ -91,9 +103,10 @@ public enum Warp {
                     rowSums.withMutableBase { sums in
                         let geometry = WarpGeometry2D(kind: kind, matrices: matrices, baseX: bx, baseY: by)
                         @inline(__always) func gridPass(_ rows: Range<Int>, prefetchThrough: Int? = nil) {
-                            warp2DBackwardRowSums(s, gradOutput: gradOutput, input: input, geometry: geometry, rowSums: sums,
-                                                  mode: mode, padding: padding, alignCorners: alignCorners, rows: rows, fill: fill,
-                                                  prefetchThroughRow: prefetchThrough)
+                            warp2DBackwardRowSums(
+                                s, gradOutput: gradOutput, input: input, geometry: geometry, rowSums: sums,
+                                mode: mode, padding: padding, alignCorners: alignCorners, rows: rows, fill: fill,
+                                prefetchThroughRow: prefetchThrough)
                         }
                         if let gradInput, n >= 2 * Threading.threadCount {
                             // One task per run of whole batch elements does everything for them
@@ -101,31 +114,36 @@ public enum Warp {
                             Threading.parallelFor(n, grain: 1) { batches in
                                 for b in batches {
                                     zeroElements(gradInput + b * c * s.inputPlane, count: c * s.inputPlane)
-                                    warp2DBackwardElement(s, gradOutput: gradOutput, input: input, geometry: geometry,
-                                                          gradInput: gradInput, rowSums: sums, mode: mode, padding: padding,
-                                                          alignCorners: alignCorners, batch: b, fill: fill,
-                                                          prefetchNext: b + 1 < batches.upperBound)
+                                    warp2DBackwardElement(
+                                        s, gradOutput: gradOutput, input: input, geometry: geometry,
+                                        gradInput: gradInput, rowSums: sums, mode: mode, padding: padding,
+                                        alignCorners: alignCorners, batch: b, fill: fill,
+                                        prefetchNext: b + 1 < batches.upperBound)
                                 }
-                                warp2DBackwardFold(geometry: geometry, rowSums: sums, gradMatrices: gradMatrices,
-                                                   height: ho, batches: batches)
+                                warp2DBackwardFold(
+                                    geometry: geometry, rowSums: sums, gradMatrices: gradMatrices,
+                                    height: ho, batches: batches)
                             }
                             return
                         }
                         if let gradInput {
                             Threading.parallelFor(n * c, grain: GridSample.channelGrain(s.outputPlane)) { r in
                                 GridSample.forEachChannelRange(r, channels: c) { b, channels in
-                                    zeroElements(gradInput + (b * c + channels.lowerBound) * s.inputPlane,
-                                                 count: channels.count * s.inputPlane)
-                                    warp2DBackwardInput(s, gradOutput: gradOutput, geometry: geometry, gradInput: gradInput,
-                                                        mode: mode, padding: padding, alignCorners: alignCorners,
-                                                        batch: b, channels: channels)
+                                    zeroElements(
+                                        gradInput + (b * c + channels.lowerBound) * s.inputPlane,
+                                        count: channels.count * s.inputPlane)
+                                    warp2DBackwardInput(
+                                        s, gradOutput: gradOutput, geometry: geometry, gradInput: gradInput,
+                                        mode: mode, padding: padding, alignCorners: alignCorners,
+                                        batch: b, channels: channels)
                                 }
                             }
                         }
                         let rowGrain = max(1, GridSample.positionGrain(channels: c) / wo)
                         Threading.parallelFor(n * ho, grain: rowGrain) { rows in gridPass(rows) }
-                        warp2DBackwardFold(geometry: geometry, rowSums: sums, gradMatrices: gradMatrices,
-                                           height: ho, batches: 0..<n)
+                        warp2DBackwardFold(
+                            geometry: geometry, rowSums: sums, gradMatrices: gradMatrices,
+                            height: ho, batches: 0..<n)
                     }
                 }
             }
@@ -133,14 +151,17 @@ public enum Warp {
     }
 
     static func shape(_ i: [Int], _ outSize: [Int]) -> SamplingShape2D {
-        SamplingShape2D(batch: i[0], channels: i[1], inputHeight: i[2], inputWidth: i[3],
-                        outputHeight: outSize[0], outputWidth: outSize[1])
+        SamplingShape2D(
+            batch: i[0], channels: i[1], inputHeight: i[2], inputWidth: i[3],
+            outputHeight: outSize[0], outputWidth: outSize[1])
     }
 
     /// `baseCoordinate` of every output column and row: affine_grid's base coordinates.
     static func baseCoordinates<T: STNFloat>(_: T.Type, _ s: SamplingShape2D, _ alignCorners: Bool) -> ([T], [T]) {
-        ((0..<s.outputWidth).map { baseCoordinate($0, steps: s.outputWidth, alignCorners: alignCorners) },
-         (0..<s.outputHeight).map { baseCoordinate($0, steps: s.outputHeight, alignCorners: alignCorners) })
+        (
+            (0..<s.outputWidth).map { baseCoordinate($0, steps: s.outputWidth, alignCorners: alignCorners) },
+            (0..<s.outputHeight).map { baseCoordinate($0, steps: s.outputHeight, alignCorners: alignCorners) }
+        )
     }
 }
 
@@ -184,7 +205,8 @@ public func warpAffineBackward<T: STNFloat>(
     gradOutput: Tensor<T>, input: Tensor<T>, theta: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
     padding: PaddingMode = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
 ) throws -> (gradInput: Tensor<T>?, gradTheta: Tensor<T>) {
-    let r = try warpBackward(.affine, gradOutput, input, theta, outSize, mode, padding, nil, alignCorners, inputRequiresGrad)
+    let r = try warpBackward(
+        .affine, gradOutput, input, theta, outSize, mode, padding, nil, alignCorners, inputRequiresGrad)
     return (r.0, r.1)
 }
 
@@ -193,7 +215,8 @@ public func warpAffineBackward<T: STNFloat>(
     gradOutput: Tensor<T>, input: Tensor<T>, theta: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
     fill: [T], alignCorners: Bool = false, inputRequiresGrad: Bool = true
 ) throws -> (gradInput: Tensor<T>?, gradTheta: Tensor<T>) {
-    let r = try warpBackward(.affine, gradOutput, input, theta, outSize, mode, .zeros, fill, alignCorners, inputRequiresGrad)
+    let r = try warpBackward(
+        .affine, gradOutput, input, theta, outSize, mode, .zeros, fill, alignCorners, inputRequiresGrad)
     return (r.0, r.1)
 }
 
@@ -202,7 +225,8 @@ public func warpPerspectiveBackward<T: STNFloat>(
     gradOutput: Tensor<T>, input: Tensor<T>, homography: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
     padding: PaddingMode = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
 ) throws -> (gradInput: Tensor<T>?, gradHomography: Tensor<T>) {
-    let r = try warpBackward(.perspective, gradOutput, input, homography, outSize, mode, padding, nil, alignCorners, inputRequiresGrad)
+    let r = try warpBackward(
+        .perspective, gradOutput, input, homography, outSize, mode, padding, nil, alignCorners, inputRequiresGrad)
     return (r.0, r.1)
 }
 
@@ -211,7 +235,8 @@ public func warpPerspectiveBackward<T: STNFloat>(
     gradOutput: Tensor<T>, input: Tensor<T>, homography: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
     fill: [T], alignCorners: Bool = false, inputRequiresGrad: Bool = true
 ) throws -> (gradInput: Tensor<T>?, gradHomography: Tensor<T>) {
-    let r = try warpBackward(.perspective, gradOutput, input, homography, outSize, mode, .zeros, fill, alignCorners, inputRequiresGrad)
+    let r = try warpBackward(
+        .perspective, gradOutput, input, homography, outSize, mode, .zeros, fill, alignCorners, inputRequiresGrad)
     return (r.0, r.1)
 }
 
@@ -225,8 +250,9 @@ private func warp<T: STNFloat>(
         try matrices.scalars.withBase { m in
             try output.scalars.withMutableBase { o in
                 try withOptionalBuffer(fill) { f in
-                    try Warp.run(kind: kind, input: i, inputShape: input.shape, matrices: m, matrixShape: matrices.shape,
-                                 outSize: outSize, mode: mode, padding: padding, alignCorners: alignCorners, fill: f, output: o)
+                    try Warp.run(
+                        kind: kind, input: i, inputShape: input.shape, matrices: m, matrixShape: matrices.shape,
+                        outSize: outSize, mode: mode, padding: padding, alignCorners: alignCorners, fill: f, output: o)
                 }
             }
         }
@@ -238,8 +264,9 @@ private func warpBackward<T: STNFloat>(
     _ kind: Warp.Kind, _ gradOutput: Tensor<T>, _ input: Tensor<T>, _ matrices: Tensor<T>, _ outSize: [Int],
     _ mode: InterpolationMode, _ padding: PaddingMode, _ fill: [T]?, _ alignCorners: Bool, _ inputRequiresGrad: Bool
 ) throws -> (Tensor<T>?, Tensor<T>) {
-    _ = try Warp.outputShape(kind: kind, inputShape: input.shape, matrixShape: matrices.shape, outSize: outSize,
-                             op: Warp.names(kind).op + "_backward")
+    _ = try Warp.outputShape(
+        kind: kind, inputShape: input.shape, matrixShape: matrices.shape, outSize: outSize,
+        op: Warp.names(kind).op + "_backward")
     var gradMatrices = Tensor<T>(uncheckedShape: matrices.shape, count: matrices.count)
     var gradInput: Tensor<T>? = inputRequiresGrad ? Tensor<T>(uncheckedShape: input.shape, count: input.count) : nil
     try gradOutput.scalars.withBase { go in
@@ -248,10 +275,11 @@ private func warpBackward<T: STNFloat>(
                 try gradMatrices.scalars.withMutableBase { gm in
                     try withOptionalBuffer(fill) { f in
                         func run(_ gi: UnsafeMutablePointer<T>?) throws {
-                            try Warp.runBackward(kind: kind, gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
-                                                 inputShape: input.shape, matrices: m, matrixShape: matrices.shape,
-                                                 outSize: outSize, mode: mode, padding: padding, alignCorners: alignCorners,
-                                                 fill: f, gradInput: gi, gradMatrices: gm)
+                            try Warp.runBackward(
+                                kind: kind, gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
+                                inputShape: input.shape, matrices: m, matrixShape: matrices.shape,
+                                outSize: outSize, mode: mode, padding: padding, alignCorners: alignCorners,
+                                fill: f, gradInput: gi, gradMatrices: gm)
                         }
                         if gradInput != nil {
                             try gradInput!.scalars.withMutableBase { try run($0) }

@@ -30,8 +30,9 @@ public func stn_affine_grid_shape(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let shape = try AffineGrid.outputShape(thetaShape: try readShape(thetaShape, thetaNdim, name: "theta"),
-                                               size: try readShape(size, sizeLen, name: "size"))
+        let shape = try AffineGrid.outputShape(
+            thetaShape: try readShape(thetaShape, thetaNdim, name: "theta"),
+            size: try readShape(size, sizeLen, name: "size"))
         try writeShape(shape, outShape, outNdim)
     }
 }
@@ -48,8 +49,9 @@ public func stn_affine_grid(
         _ = try AffineGrid.outputShape(thetaShape: ts, size: sz)
         let t = try require(theta, "theta"), g = try requireMutable(grid, "grid")
         func run<T: STNFloat>(_: T.Type) throws {
-            try AffineGrid.run(theta: t.assumingMemoryBound(to: T.self), thetaShape: ts, size: sz,
-                               alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
+            try AffineGrid.run(
+                theta: t.assumingMemoryBound(to: T.self), thetaShape: ts, size: sz,
+                alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
         }
         try withScalarType(dtype) { try run($0) }
     }
@@ -62,8 +64,9 @@ public func stn_affine_grid_backward_shape(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let shape = try AffineGrid.backwardShape(gradGridShape: try readShape(gradGridShape, gradGridNdim, name: "grad_grid"),
-                                                 size: try readShape(size, sizeLen, name: "size"))
+        let shape = try AffineGrid.backwardShape(
+            gradGridShape: try readShape(gradGridShape, gradGridNdim, name: "grad_grid"),
+            size: try readShape(size, sizeLen, name: "size"))
         try writeShape(shape, outShape, outNdim)
     }
 }
@@ -80,8 +83,9 @@ public func stn_affine_grid_backward(
         _ = try AffineGrid.backwardShape(gradGridShape: gs, size: sz)
         let g = try require(gradGrid, "grad_grid"), t = try requireMutable(gradTheta, "grad_theta")
         func run<T: STNFloat>(_: T.Type) throws {
-            try AffineGrid.runBackward(gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs, size: sz,
-                                       alignCorners: alignCorners != 0, gradTheta: t.assumingMemoryBound(to: T.self))
+            try AffineGrid.runBackward(
+                gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs, size: sz,
+                alignCorners: alignCorners != 0, gradTheta: t.assumingMemoryBound(to: T.self))
         }
         try withScalarType(dtype) { try run($0) }
     }
@@ -96,9 +100,10 @@ public func stn_grid_sample_shape(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let shape = try GridSample.outputShape(inputShape: try readShape(inputShape, inputNdim, name: "input"),
-                                               gridShape: try readShape(gridShape, gridNdim, name: "grid"),
-                                               mode: try interpolation(mode))
+        let shape = try GridSample.outputShape(
+            inputShape: try readShape(inputShape, inputNdim, name: "input"),
+            gridShape: try readShape(gridShape, gridNdim, name: "grid"),
+            mode: try interpolation(mode))
         try writeShape(shape, outShape, outNdim)
     }
 }
@@ -111,8 +116,9 @@ public func stn_grid_sample(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        try gridSample(dtype, input, inputShape, inputNdim, grid, gridShape, gridNdim, mode, try paddingMode(padding), false,
-                       alignCorners, nil, 0, output)
+        try gridSample(
+            dtype, input, inputShape, inputNdim, grid, gridShape, gridNdim, mode, try paddingMode(padding), false,
+            alignCorners, nil, 0, output)
     }
 }
 
@@ -125,15 +131,17 @@ public func stn_grid_sample_fill(
 ) -> Int32 {
     reporting(err, errLen) {
         let (p, usesFill) = try paddingWithFill(padding)
-        try gridSample(dtype, input, inputShape, inputNdim, grid, gridShape, gridNdim, mode, p, usesFill,
-                       alignCorners, fill, fillLen, output)
+        try gridSample(
+            dtype, input, inputShape, inputNdim, grid, gridShape, gridNdim, mode, p, usesFill,
+            alignCorners, fill, fillLen, output)
     }
 }
 
 private func gridSample(
     _ dtype: Int32, _ input: UnsafeRawPointer?, _ inputShape: UnsafePointer<Int64>?, _ inputNdim: Int32,
     _ grid: UnsafeRawPointer?, _ gridShape: UnsafePointer<Int64>?, _ gridNdim: Int32,
-    _ mode: Int32, _ p: PaddingMode, _ usesFill: Bool, _ alignCorners: Int32, _ fill: UnsafeRawPointer?, _ fillLen: Int64,
+    _ mode: Int32, _ p: PaddingMode, _ usesFill: Bool, _ alignCorners: Int32, _ fill: UnsafeRawPointer?,
+    _ fillLen: Int64,
     _ output: UnsafeMutableRawPointer?
 ) throws {
     let ins = try readShape(inputShape, inputNdim, name: "input")
@@ -146,9 +154,10 @@ private func gridSample(
         if let f { _ = try GridSample.fillValues(f, inputShape: ins, padding: p) }
         if outShape.reduce(1, *) == 0 { return }
         let i = try require(input, "input"), g = try require(grid, "grid"), o = try requireMutable(output, "output")
-        try GridSample.run(input: i.assumingMemoryBound(to: T.self), inputShape: ins,
-                           grid: g.assumingMemoryBound(to: T.self), gridShape: gs, mode: m, padding: p,
-                           alignCorners: alignCorners != 0, fill: f, output: o.assumingMemoryBound(to: T.self))
+        try GridSample.run(
+            input: i.assumingMemoryBound(to: T.self), inputShape: ins,
+            grid: g.assumingMemoryBound(to: T.self), gridShape: gs, mode: m, padding: p,
+            alignCorners: alignCorners != 0, fill: f, output: o.assumingMemoryBound(to: T.self))
     }
     switch dt {
     case .float32: try run(Float.self)
@@ -166,8 +175,9 @@ public func stn_grid_sample_backward(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        try gridSampleBackward(dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim, grid, gridShape,
-                               gridNdim, mode, try paddingMode(padding), false, alignCorners, nil, 0, gradInput, gradGrid)
+        try gridSampleBackward(
+            dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim, grid, gridShape,
+            gridNdim, mode, try paddingMode(padding), false, alignCorners, nil, 0, gradInput, gradGrid)
     }
 }
 
@@ -182,8 +192,9 @@ public func stn_grid_sample_backward_fill(
 ) -> Int32 {
     reporting(err, errLen) {
         let (p, usesFill) = try paddingWithFill(padding)
-        try gridSampleBackward(dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim, grid, gridShape,
-                               gridNdim, mode, p, usesFill, alignCorners, fill, fillLen, gradInput, gradGrid)
+        try gridSampleBackward(
+            dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim, grid, gridShape,
+            gridNdim, mode, p, usesFill, alignCorners, fill, fillLen, gradInput, gradGrid)
     }
 }
 
@@ -191,7 +202,8 @@ private func gridSampleBackward(
     _ dtype: Int32, _ gradOutput: UnsafeRawPointer?, _ gradOutputShape: UnsafePointer<Int64>?, _ gradOutputNdim: Int32,
     _ input: UnsafeRawPointer?, _ inputShape: UnsafePointer<Int64>?, _ inputNdim: Int32,
     _ grid: UnsafeRawPointer?, _ gridShape: UnsafePointer<Int64>?, _ gridNdim: Int32,
-    _ mode: Int32, _ p: PaddingMode, _ usesFill: Bool, _ alignCorners: Int32, _ fill: UnsafeRawPointer?, _ fillLen: Int64,
+    _ mode: Int32, _ p: PaddingMode, _ usesFill: Bool, _ alignCorners: Int32, _ fill: UnsafeRawPointer?,
+    _ fillLen: Int64,
     _ gradInput: UnsafeMutableRawPointer?, _ gradGrid: UnsafeMutableRawPointer?
 ) throws {
     let gos = try readShape(gradOutputShape, gradOutputNdim, name: "grad_output")

@@ -13,8 +13,9 @@ public func stn_perspective_grid_shape(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let shape = try PerspectiveGrid.outputShape(homographyShape: try readShape(hShape, hNdim, name: "H"),
-                                                    size: try readShape(size, sizeLen, name: "size"))
+        let shape = try PerspectiveGrid.outputShape(
+            homographyShape: try readShape(hShape, hNdim, name: "H"),
+            size: try readShape(size, sizeLen, name: "size"))
         try writeShape(shape, outShape, outNdim)
     }
 }
@@ -31,8 +32,9 @@ public func stn_perspective_grid(
         _ = try PerspectiveGrid.outputShape(homographyShape: hs, size: sz)
         let m = try require(homography, "H"), g = try requireMutable(grid, "grid")
         func run<T: STNFloat>(_: T.Type) throws {
-            try PerspectiveGrid.run(homography: m.assumingMemoryBound(to: T.self), homographyShape: hs, size: sz,
-                                    alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
+            try PerspectiveGrid.run(
+                homography: m.assumingMemoryBound(to: T.self), homographyShape: hs, size: sz,
+                alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
         }
         try withScalarType(dtype) { try run($0) }
     }
@@ -46,9 +48,10 @@ public func stn_perspective_grid_backward_shape(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let shape = try PerspectiveGrid.backwardShape(gradGridShape: try readShape(gradGridShape, gradGridNdim, name: "grad_grid"),
-                                                      homographyShape: try readShape(hShape, hNdim, name: "H"),
-                                                      size: try readShape(size, sizeLen, name: "size"))
+        let shape = try PerspectiveGrid.backwardShape(
+            gradGridShape: try readShape(gradGridShape, gradGridNdim, name: "grad_grid"),
+            homographyShape: try readShape(hShape, hNdim, name: "H"),
+            size: try readShape(size, sizeLen, name: "size"))
         try writeShape(shape, outShape, outNdim)
     }
 }
@@ -68,10 +71,11 @@ public func stn_perspective_grid_backward(
         let g = try require(gradGrid, "grad_grid"), m = try require(homography, "H")
         let o = try requireMutable(gradH, "grad_H")
         func run<T: STNFloat>(_: T.Type) throws {
-            try PerspectiveGrid.runBackward(gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs,
-                                            homography: m.assumingMemoryBound(to: T.self), homographyShape: hs,
-                                            size: sz, alignCorners: alignCorners != 0,
-                                            gradHomography: o.assumingMemoryBound(to: T.self))
+            try PerspectiveGrid.runBackward(
+                gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs,
+                homography: m.assumingMemoryBound(to: T.self), homographyShape: hs,
+                size: sz, alignCorners: alignCorners != 0,
+                gradHomography: o.assumingMemoryBound(to: T.self))
         }
         try withScalarType(dtype) { try run($0) }
     }
@@ -93,9 +97,10 @@ public func stn_tps_grid_shape(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let shape = try TPSGrid.outputShape(displacementsShape: try readShape(dShape, dNdim, name: "displacements"),
-                                            controlPointsShape: try readControlPointsShape(cpShape, cpNdim),
-                                            size: try readShape(size, sizeLen, name: "size"), regular: regular != 0)
+        let shape = try TPSGrid.outputShape(
+            displacementsShape: try readShape(dShape, dNdim, name: "displacements"),
+            controlPointsShape: try readControlPointsShape(cpShape, cpNdim),
+            size: try readShape(size, sizeLen, name: "size"), regular: regular != 0)
         try writeShape(shape, outShape, outNdim)
     }
 }
@@ -111,12 +116,14 @@ public func stn_tps_grid(
         let ds = try readShape(dShape, dNdim, name: "displacements")
         let cs = try readControlPointsShape(cpShape, cpNdim)
         let sz = try readShape(size, sizeLen, name: "size")
-        _ = try TPSGrid.outputShape(displacementsShape: ds, controlPointsShape: cs, size: sz, regular: controlPoints == nil)
+        _ = try TPSGrid.outputShape(
+            displacementsShape: ds, controlPointsShape: cs, size: sz, regular: controlPoints == nil)
         let d = try require(displacements, "displacements"), g = try requireMutable(grid, "grid")
         func run<T: STNFloat>(_: T.Type) throws {
-            try TPSGrid.run(displacements: d.assumingMemoryBound(to: T.self), displacementsShape: ds,
-                            controlPoints: controlPoints, controlPointsShape: cs, size: sz,
-                            alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
+            try TPSGrid.run(
+                displacements: d.assumingMemoryBound(to: T.self), displacementsShape: ds,
+                controlPoints: controlPoints, controlPointsShape: cs, size: sz,
+                alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
         }
         try withScalarType(dtype) { try run($0) }
     }
@@ -130,9 +137,10 @@ public func stn_tps_grid_backward_shape(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let shape = try TPSGrid.backwardShape(gradGridShape: try readShape(gradGridShape, gradGridNdim, name: "grad_grid"),
-                                              controlPointsShape: try readShape(cpShape, cpNdim, name: "control_points"),
-                                              size: try readShape(size, sizeLen, name: "size"), regular: regular != 0)
+        let shape = try TPSGrid.backwardShape(
+            gradGridShape: try readShape(gradGridShape, gradGridNdim, name: "grad_grid"),
+            controlPointsShape: try readShape(cpShape, cpNdim, name: "control_points"),
+            size: try readShape(size, sizeLen, name: "size"), regular: regular != 0)
         try writeShape(shape, outShape, outNdim)
     }
 }
@@ -141,20 +149,23 @@ public func stn_tps_grid_backward_shape(
 public func stn_tps_grid_backward(
     _ dtype: Int32, _ gradGrid: UnsafeRawPointer?, _ gradGridShape: UnsafePointer<Int64>?, _ gradGridNdim: Int32,
     _ controlPoints: UnsafePointer<Double>?, _ cpShape: UnsafePointer<Int64>?, _ cpNdim: Int32,
-    _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32, _ gradDisplacements: UnsafeMutableRawPointer?,
+    _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32,
+    _ gradDisplacements: UnsafeMutableRawPointer?,
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
         let gs = try readShape(gradGridShape, gradGridNdim, name: "grad_grid")
         let cs = try readShape(cpShape, cpNdim, name: "control_points")
         let sz = try readShape(size, sizeLen, name: "size")
-        _ = try TPSGrid.backwardShape(gradGridShape: gs, controlPointsShape: cs, size: sz, regular: controlPoints == nil)
+        _ = try TPSGrid.backwardShape(
+            gradGridShape: gs, controlPointsShape: cs, size: sz, regular: controlPoints == nil)
         let g = try require(gradGrid, "grad_grid"), o = try requireMutable(gradDisplacements, "grad_displacements")
         func run<T: STNFloat>(_: T.Type) throws {
-            try TPSGrid.runBackward(gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs,
-                                    controlPoints: controlPoints, controlPointsShape: cs, size: sz,
-                                    alignCorners: alignCorners != 0,
-                                    gradDisplacements: o.assumingMemoryBound(to: T.self))
+            try TPSGrid.runBackward(
+                gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs,
+                controlPoints: controlPoints, controlPointsShape: cs, size: sz,
+                alignCorners: alignCorners != 0,
+                gradDisplacements: o.assumingMemoryBound(to: T.self))
         }
         try withScalarType(dtype) { try run($0) }
     }

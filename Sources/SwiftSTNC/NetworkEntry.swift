@@ -26,8 +26,10 @@ func batch(_ n: Int64, _ shape: [Int]) throws -> Int {
 }
 
 @_cdecl("stn_network_new")
-public func stn_network_new(_ spec: UnsafePointer<CChar>?, _ seed: UInt64, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
-                            _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_network_new(
+    _ spec: UnsafePointer<CChar>?, _ seed: UInt64, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     out?.pointee = nil
     return reporting(err, errLen) {
         guard let spec else { throw STNError(.invalidArgument, "spec is NULL") }
@@ -38,8 +40,10 @@ public func stn_network_new(_ spec: UnsafePointer<CChar>?, _ seed: UInt64, _ out
 }
 
 @_cdecl("stn_network_create")
-public func stn_network_create(_ spec: UnsafePointer<CChar>?, _ seed: UInt64,
-                               _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> UnsafeMutableRawPointer? {
+public func stn_network_create(
+    _ spec: UnsafePointer<CChar>?, _ seed: UInt64,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> UnsafeMutableRawPointer? {
     var handle: UnsafeMutableRawPointer? = nil
     _ = stn_network_new(spec, seed, &handle, err, errLen)
     return handle
@@ -50,8 +54,10 @@ public func stn_network_set_max_parameters(_ n: Int64, _ err: UnsafeMutablePoint
     reporting(err, errLen) {
         guard n >= 1 else { throw STNError(.invalidArgument, "max_parameters must be at least 1, got \(n)") }
         guard n <= Int64(Network.maxSettableParameters) else {
-            throw STNError(.invalidArgument, "max_parameters must be at most \(Network.maxSettableParameters) "
-                           + "(half of this machine's memory in float32 values), got \(n)")
+            throw STNError(
+                .invalidArgument,
+                "max_parameters must be at most \(Network.maxSettableParameters) "
+                    + "(half of this machine's memory in float32 values), got \(n)")
         }
         Network.maxParameters = Int(n)
     }
@@ -77,21 +83,26 @@ public func stn_network_parameter_tensors(_ h: UnsafeMutableRawPointer?) -> Int3
 }
 
 @_cdecl("stn_network_parameter_shape")
-public func stn_network_parameter_shape(_ h: UnsafeMutableRawPointer?, _ index: Int32,
-                                        _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
-                                        _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_network_parameter_shape(
+    _ h: UnsafeMutableRawPointer?, _ index: Int32,
+    _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
         guard index >= 0 && Int(index) < net.parameterShapes.count else {
-            throw STNError(.invalidArgument, "parameter index \(index) out of range for \(net.parameterShapes.count) tensors")
+            throw STNError(
+                .invalidArgument, "parameter index \(index) out of range for \(net.parameterShapes.count) tensors")
         }
         try writeShape(net.parameterShapes[Int(index)], outShape, outNdim)
     }
 }
 
 @_cdecl("stn_network_get_parameters")
-public func stn_network_get_parameters(_ h: UnsafeMutableRawPointer?, _ dst: UnsafeMutablePointer<Float>?,
-                                       _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_network_get_parameters(
+    _ h: UnsafeMutableRawPointer?, _ dst: UnsafeMutablePointer<Float>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
         guard let dst else { throw STNError(.invalidArgument, "dst is NULL") }
@@ -100,8 +111,10 @@ public func stn_network_get_parameters(_ h: UnsafeMutableRawPointer?, _ dst: Uns
 }
 
 @_cdecl("stn_network_set_parameters")
-public func stn_network_set_parameters(_ h: UnsafeMutableRawPointer?, _ src: UnsafePointer<Float>?,
-                                       _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_network_set_parameters(
+    _ h: UnsafeMutableRawPointer?, _ src: UnsafePointer<Float>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
         guard let src else { throw STNError(.invalidArgument, "src is NULL") }
@@ -114,9 +127,11 @@ public func stn_network_set_parameters(_ h: UnsafeMutableRawPointer?, _ src: Uns
 }
 
 @_cdecl("stn_network_output_shape")
-public func stn_network_output_shape(_ h: UnsafeMutableRawPointer?, _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32,
-                                     _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
-                                     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_network_output_shape(
+    _ h: UnsafeMutableRawPointer?, _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32,
+    _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let shape = try network(h).outputShape(input: try readShape(sampleShape, ndim, name: "x (per sample)"))
         try writeShape(shape, outShape, outNdim)
@@ -124,10 +139,12 @@ public func stn_network_output_shape(_ h: UnsafeMutableRawPointer?, _ sampleShap
 }
 
 @_cdecl("stn_network_forward")
-public func stn_network_forward(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ n: Int64,
-                                _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ training: Int32, _ seed: UInt64,
-                                _ out: UnsafeMutablePointer<Float>?,
-                                _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_network_forward(
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ n: Int64,
+    _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ training: Int32, _ seed: UInt64,
+    _ out: UnsafeMutablePointer<Float>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
@@ -141,10 +158,12 @@ public func stn_network_forward(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointe
 }
 
 @_cdecl("stn_network_transform")
-public func stn_network_transform(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ n: Int64,
-                                  _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32,
-                                  _ out: UnsafeMutablePointer<Float>?, _ theta: UnsafeMutablePointer<Float>?,
-                                  _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_network_transform(
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ n: Int64,
+    _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32,
+    _ out: UnsafeMutablePointer<Float>?, _ theta: UnsafeMutablePointer<Float>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
@@ -158,12 +177,14 @@ public func stn_network_transform(_ h: UnsafeMutableRawPointer?, _ x: UnsafePoin
 }
 
 @_cdecl("stn_network_loss_and_grad")
-public func stn_network_loss_and_grad(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?,
-                                      _ labels: UnsafePointer<Int64>?, _ n: Int64,
-                                      _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ training: Int32, _ seed: UInt64,
-                                      _ loss: UnsafeMutablePointer<Double>?, _ correct: UnsafeMutablePointer<Int64>?,
-                                      _ grads: UnsafeMutablePointer<Float>?,
-                                      _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_network_loss_and_grad(
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?,
+    _ labels: UnsafePointer<Int64>?, _ n: Int64,
+    _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ training: Int32, _ seed: UInt64,
+    _ loss: UnsafeMutablePointer<Double>?, _ correct: UnsafeMutablePointer<Int64>?,
+    _ grads: UnsafeMutablePointer<Float>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
@@ -172,19 +193,22 @@ public func stn_network_loss_and_grad(_ h: UnsafeMutableRawPointer?, _ x: Unsafe
         guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
         _ = try net.outputShape(input: shape)
         try net.checkInput(x, n: count, sampleShape: shape)
-        let r = try net.lossAndGradient(x, labels: labels, n: count, sampleShape: shape, gradients: grads,
-                                        training: training != 0, seed: seed)
+        let r = try net.lossAndGradient(
+            x, labels: labels, n: count, sampleShape: shape, gradients: grads,
+            training: training != 0, seed: seed)
         loss?.pointee = r.loss
         correct?.pointee = Int64(r.correct)
     }
 }
 
 @_cdecl("stn_network_evaluate")
-public func stn_network_evaluate(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?,
-                                 _ labels: UnsafePointer<Int64>?, _ n: Int64,
-                                 _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ batchSize: Int64,
-                                 _ loss: UnsafeMutablePointer<Double>?, _ accuracy: UnsafeMutablePointer<Double>?,
-                                 _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_network_evaluate(
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?,
+    _ labels: UnsafePointer<Int64>?, _ n: Int64,
+    _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ batchSize: Int64,
+    _ loss: UnsafeMutablePointer<Double>?, _ accuracy: UnsafeMutablePointer<Double>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
@@ -201,10 +225,12 @@ public func stn_network_evaluate(_ h: UnsafeMutableRawPointer?, _ x: UnsafePoint
 // MARK: trainers
 
 @_cdecl("stn_trainer_create")
-public func stn_trainer_create(_ h: UnsafeMutableRawPointer?, _ kind: Int32, _ lr: Double, _ momentum: Double,
-                               _ dampening: Double, _ nesterov: Int32, _ weightDecay: Double, _ beta1: Double,
-                               _ beta2: Double, _ eps: Double, _ seed: UInt64,
-                               _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> UnsafeMutableRawPointer? {
+public func stn_trainer_create(
+    _ h: UnsafeMutableRawPointer?, _ kind: Int32, _ lr: Double, _ momentum: Double,
+    _ dampening: Double, _ nesterov: Int32, _ weightDecay: Double, _ beta1: Double,
+    _ beta2: Double, _ eps: Double, _ seed: UInt64,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> UnsafeMutableRawPointer? {
     var handle: UnsafeMutableRawPointer? = nil
     _ = reporting(err, errLen) {
         let net = try network(h)
@@ -226,16 +252,19 @@ public func stn_trainer_free(_ h: UnsafeMutableRawPointer?) {
     Unmanaged<Trainer>.fromOpaque(h).release()
 }
 
-public typealias ProgressCallback = @convention(c) (UnsafeMutableRawPointer?, Int32, Int64, Int64, Int64, Double, Int64) -> Int32
+public typealias ProgressCallback =
+    @convention(c) (UnsafeMutableRawPointer?, Int32, Int64, Int64, Int64, Double, Int64) -> Int32
 
 @_cdecl("stn_trainer_epoch")
-public func stn_trainer_epoch(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?,
-                              _ n: Int64, _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ batchSize: Int64,
-                              _ shuffle: Int32, _ training: Int32, _ epoch: Int32, _ reportEvery: Int32,
-                              _ callback: ProgressCallback?, _ context: UnsafeMutableRawPointer?,
-                              _ meanLoss: UnsafeMutablePointer<Double>?, _ accuracy: UnsafeMutablePointer<Double>?,
-                              _ completed: UnsafeMutablePointer<Int32>?,
-                              _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_trainer_epoch(
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?,
+    _ n: Int64, _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ batchSize: Int64,
+    _ shuffle: Int32, _ training: Int32, _ epoch: Int32, _ reportEvery: Int32,
+    _ callback: ProgressCallback?, _ context: UnsafeMutableRawPointer?,
+    _ meanLoss: UnsafeMutablePointer<Double>?, _ accuracy: UnsafeMutablePointer<Double>?,
+    _ completed: UnsafeMutablePointer<Int32>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let t = try trainer(h)
         let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
@@ -244,12 +273,15 @@ public func stn_trainer_epoch(_ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<
         guard batchSize > 0 && batchSize <= Int64(Int32.max) else {
             throw STNError(.invalidArgument, "batch_size must be positive, got \(batchSize)")
         }
-        let r = try t.trainEpoch(x, labels: labels, n: count, sampleShape: shape, batchSize: Int(batchSize),
-                                 shuffle: shuffle != 0, epoch: Int(epoch), training: training != 0,
-                                 reportEvery: Int(max(1, reportEvery))) { p in
+        let r = try t.trainEpoch(
+            x, labels: labels, n: count, sampleShape: shape, batchSize: Int(batchSize),
+            shuffle: shuffle != 0, epoch: Int(epoch), training: training != 0,
+            reportEvery: Int(max(1, reportEvery))
+        ) { p in
             guard let callback else { return true }
-            return callback(context, Int32(p.epoch), Int64(p.batch), Int64(p.batches), Int64(p.samplesSeen),
-                            p.meanLoss, Int64(p.correct)) == 0
+            return callback(
+                context, Int32(p.epoch), Int64(p.batch), Int64(p.batches), Int64(p.samplesSeen),
+                p.meanLoss, Int64(p.correct)) == 0
         }
         meanLoss?.pointee = r.meanLoss
         accuracy?.pointee = r.accuracy
@@ -266,8 +298,10 @@ public func stn_trainer_set_step(_ h: UnsafeMutableRawPointer?, _ step: UInt64) 
 // MARK: trainer state (checkpoints)
 
 @_cdecl("stn_trainer_state_size")
-public func stn_trainer_state_size(_ h: UnsafeMutableRawPointer?, _ len1: UnsafeMutablePointer<Int64>?,
-                                   _ len2: UnsafeMutablePointer<Int64>?) -> Int32 {
+public func stn_trainer_state_size(
+    _ h: UnsafeMutableRawPointer?, _ len1: UnsafeMutablePointer<Int64>?,
+    _ len2: UnsafeMutablePointer<Int64>?
+) -> Int32 {
     guard let t = try? trainer(h) else { return 1 }
     len1?.pointee = Int64(t.optimizer.state1.count)
     len2?.pointee = Int64(t.optimizer.state2.count)
@@ -275,9 +309,11 @@ public func stn_trainer_state_size(_ h: UnsafeMutableRawPointer?, _ len1: Unsafe
 }
 
 @_cdecl("stn_trainer_get_state")
-public func stn_trainer_get_state(_ h: UnsafeMutableRawPointer?, _ state1: UnsafeMutablePointer<Float>?,
-                                  _ state2: UnsafeMutablePointer<Float>?, _ optimizerSteps: UnsafeMutablePointer<Int64>?,
-                                  _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_trainer_get_state(
+    _ h: UnsafeMutableRawPointer?, _ state1: UnsafeMutablePointer<Float>?,
+    _ state2: UnsafeMutablePointer<Float>?, _ optimizerSteps: UnsafeMutablePointer<Int64>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let t = try trainer(h)
         let o = t.optimizer
@@ -294,9 +330,11 @@ public func stn_trainer_get_state(_ h: UnsafeMutableRawPointer?, _ state1: Unsaf
 }
 
 @_cdecl("stn_trainer_set_state")
-public func stn_trainer_set_state(_ h: UnsafeMutableRawPointer?, _ state1: UnsafePointer<Float>?, _ len1: Int64,
-                                  _ state2: UnsafePointer<Float>?, _ len2: Int64, _ optimizerSteps: Int64,
-                                  _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int) -> Int32 {
+public func stn_trainer_set_state(
+    _ h: UnsafeMutableRawPointer?, _ state1: UnsafePointer<Float>?, _ len1: Int64,
+    _ state2: UnsafePointer<Float>?, _ len2: Int64, _ optimizerSteps: Int64,
+    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
     reporting(err, errLen) {
         let t = try trainer(h)
         let count = Int64(t.network.parameterCount)

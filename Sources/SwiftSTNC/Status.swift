@@ -98,7 +98,9 @@ let fillPaddingCode: Int32 = 3
 
 func paddingMode(_ code: Int32) throws -> PaddingMode {
     if code == fillPaddingCode {
-        throw STNError(.invalidArgument, "padding_mode code 3 (fill) needs fill values, which this function does not take: use its *_fill variant")
+        throw STNError(
+            .invalidArgument,
+            "padding_mode code 3 (fill) needs fill values, which this function does not take: use its *_fill variant")
     }
     guard let p = PaddingMode(rawValue: code) else {
         throw STNError(.invalidArgument, "padding_mode code \(code) is not 0 (zeros), 1 (border) or 2 (reflection)")
@@ -111,22 +113,28 @@ func paddingMode(_ code: Int32) throws -> PaddingMode {
 func paddingWithFill(_ code: Int32) throws -> (PaddingMode, Bool) {
     if code == fillPaddingCode { return (.zeros, true) }
     guard let p = PaddingMode(rawValue: code) else {
-        throw STNError(.invalidArgument, "padding_mode code \(code) is not 0 (zeros), 1 (border), 2 (reflection) or 3 (fill)")
+        throw STNError(
+            .invalidArgument, "padding_mode code \(code) is not 0 (zeros), 1 (border), 2 (reflection) or 3 (fill)")
     }
     return (p, false)
 }
 
 /// The fill values of a call: required (non-NULL, at least one) with fill padding, refused
 /// otherwise. The values have the call's dtype.
-func fillBuffer<T>(_ fill: UnsafeRawPointer?, _ length: Int64, usesFill: Bool, as _: T.Type) throws -> UnsafeBufferPointer<T>? {
+func fillBuffer<T>(_ fill: UnsafeRawPointer?, _ length: Int64, usesFill: Bool, as _: T.Type) throws
+    -> UnsafeBufferPointer<T>?
+{
     guard usesFill else {
         guard fill == nil && length == 0 else {
-            throw STNError(.invalidArgument, "fill values are only used with padding_mode 3 (fill); pass NULL and 0 otherwise")
+            throw STNError(
+                .invalidArgument, "fill values are only used with padding_mode 3 (fill); pass NULL and 0 otherwise")
         }
         return nil
     }
     guard let fill, length >= 1 else {
-        throw STNError(.invalidArgument, "padding_mode 3 (fill) needs fill values: a non-NULL fill with fill_len >= 1, got fill_len \(length)")
+        throw STNError(
+            .invalidArgument,
+            "padding_mode 3 (fill) needs fill values: a non-NULL fill with fill_len >= 1, got fill_len \(length)")
     }
     return UnsafeBufferPointer(start: fill.assumingMemoryBound(to: T.self), count: Int(length))
 }

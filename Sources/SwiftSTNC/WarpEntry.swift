@@ -9,14 +9,16 @@ private func warpShape(
     _ mNdim: Int32, _ outSize: UnsafePointer<Int64>?, _ outSizeLen: Int32,
     _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?
 ) throws {
-    let shape = try Warp.outputShape(kind: kind, inputShape: try readShape(inputShape, inputNdim, name: "input"),
-                                     matrixShape: try readShape(mShape, mNdim, name: kind == .affine ? "theta" : "H"),
-                                     outSize: try readShape(outSize, outSizeLen, name: "out_size"))
+    let shape = try Warp.outputShape(
+        kind: kind, inputShape: try readShape(inputShape, inputNdim, name: "input"),
+        matrixShape: try readShape(mShape, mNdim, name: kind == .affine ? "theta" : "H"),
+        outSize: try readShape(outSize, outSizeLen, name: "out_size"))
     try writeShape(shape, outShape, outNdim)
 }
 
 private func warp(
-    _ kind: Warp.Kind, _ dtype: Int32, _ input: UnsafeRawPointer?, _ inputShape: UnsafePointer<Int64>?, _ inputNdim: Int32,
+    _ kind: Warp.Kind, _ dtype: Int32, _ input: UnsafeRawPointer?, _ inputShape: UnsafePointer<Int64>?,
+    _ inputNdim: Int32,
     _ matrices: UnsafeRawPointer?, _ mShape: UnsafePointer<Int64>?, _ mNdim: Int32,
     _ outSize: UnsafePointer<Int64>?, _ outSizeLen: Int32, _ mode: Int32, _ padding: Int32, _ alignCorners: Int32,
     _ fill: UnsafeRawPointer?, _ fillLen: Int64, _ output: UnsafeMutableRawPointer?
@@ -31,12 +33,16 @@ private func warp(
     let dt = try DType(code: dtype)
     func run<T: STNFloat>(_: T.Type) throws {
         let f = try fillBuffer(fill, fillLen, usesFill: usesFill, as: T.self)
-        if let f { _ = try GridSample.fillValues(f, inputShape: ins, padding: p, op: kind == .affine ? "warp_affine" : "warp_perspective") }
+        if let f {
+            _ = try GridSample.fillValues(
+                f, inputShape: ins, padding: p, op: kind == .affine ? "warp_affine" : "warp_perspective")
+        }
         if outShape.reduce(1, *) == 0 { return }
         let i = try require(input, "input"), t = try require(matrices, name), o = try requireMutable(output, "output")
-        try Warp.run(kind: kind, input: i.assumingMemoryBound(to: T.self), inputShape: ins,
-                     matrices: t.assumingMemoryBound(to: T.self), matrixShape: ms, outSize: os, mode: m, padding: p,
-                     alignCorners: alignCorners != 0, fill: f, output: o.assumingMemoryBound(to: T.self))
+        try Warp.run(
+            kind: kind, input: i.assumingMemoryBound(to: T.self), inputShape: ins,
+            matrices: t.assumingMemoryBound(to: T.self), matrixShape: ms, outSize: os, mode: m, padding: p,
+            alignCorners: alignCorners != 0, fill: f, output: o.assumingMemoryBound(to: T.self))
     }
     switch dt {
     case .float32: try run(Float.self)
@@ -49,7 +55,8 @@ private func warpBackward(
     _ gradOutputNdim: Int32, _ input: UnsafeRawPointer?, _ inputShape: UnsafePointer<Int64>?, _ inputNdim: Int32,
     _ matrices: UnsafeRawPointer?, _ mShape: UnsafePointer<Int64>?, _ mNdim: Int32,
     _ outSize: UnsafePointer<Int64>?, _ outSizeLen: Int32, _ mode: Int32, _ padding: Int32, _ alignCorners: Int32,
-    _ fill: UnsafeRawPointer?, _ fillLen: Int64, _ gradInput: UnsafeMutableRawPointer?, _ gradMatrices: UnsafeMutableRawPointer?
+    _ fill: UnsafeRawPointer?, _ fillLen: Int64, _ gradInput: UnsafeMutableRawPointer?,
+    _ gradMatrices: UnsafeMutableRawPointer?
 ) throws {
     let name = kind == .affine ? "theta" : "H"
     let gos = try readShape(gradOutputShape, gradOutputNdim, name: "grad_output")
@@ -108,8 +115,9 @@ public func stn_warp_affine(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        try warp(.affine, dtype, input, inputShape, inputNdim, theta, thetaShape, thetaNdim, outSize, outSizeLen,
-                 mode, padding, alignCorners, fill, fillLen, output)
+        try warp(
+            .affine, dtype, input, inputShape, inputNdim, theta, thetaShape, thetaNdim, outSize, outSizeLen,
+            mode, padding, alignCorners, fill, fillLen, output)
     }
 }
 
@@ -124,9 +132,10 @@ public func stn_warp_affine_backward(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        try warpBackward(.affine, dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim,
-                         theta, thetaShape, thetaNdim, outSize, outSizeLen, mode, padding, alignCorners, fill, fillLen,
-                         gradInput, gradTheta)
+        try warpBackward(
+            .affine, dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim,
+            theta, thetaShape, thetaNdim, outSize, outSizeLen, mode, padding, alignCorners, fill, fillLen,
+            gradInput, gradTheta)
     }
 }
 
@@ -153,8 +162,9 @@ public func stn_warp_perspective(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        try warp(.perspective, dtype, input, inputShape, inputNdim, homography, hShape, hNdim, outSize, outSizeLen,
-                 mode, padding, alignCorners, fill, fillLen, output)
+        try warp(
+            .perspective, dtype, input, inputShape, inputNdim, homography, hShape, hNdim, outSize, outSizeLen,
+            mode, padding, alignCorners, fill, fillLen, output)
     }
 }
 
@@ -169,8 +179,9 @@ public func stn_warp_perspective_backward(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        try warpBackward(.perspective, dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim,
-                         homography, hShape, hNdim, outSize, outSizeLen, mode, padding, alignCorners, fill, fillLen,
-                         gradInput, gradH)
+        try warpBackward(
+            .perspective, dtype, gradOutput, gradOutputShape, gradOutputNdim, input, inputShape, inputNdim,
+            homography, hShape, hNdim, outSize, outSizeLen, mode, padding, alignCorners, fill, fillLen,
+            gradInput, gradH)
     }
 }

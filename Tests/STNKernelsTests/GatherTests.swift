@@ -1,5 +1,6 @@
-@testable import STNKernels
 import XCTest
+
+@testable import STNKernels
 
 /// The gather helpers (`Gather.swift`, over `STNSIMD`) against plain indexing. A debug build
 /// runs their portable bodies; `swift test -c release` with `SWIFTSTN_TARGET_CPU=native` on an
@@ -37,7 +38,7 @@ final class GatherTests: XCTestCase {
         XCTAssertFalse(arePairs(idx, second))
         var first = idx
         first[3] = -1
-        second = first &+ 1   // −1, 0: "consecutive", but the first tap is outside
+        second = first &+ 1  // −1, 0: "consecutive", but the first tap is outside
         XCTAssertFalse(arePairs(first, second))
     }
 
@@ -53,7 +54,7 @@ final class GatherTests: XCTestCase {
     func testPrefetchHintsCoverTheNextInputOnce() {
         values.withUnsafeBufferPointer { v in
             let base = UnsafeRawPointer(v.baseAddress!)
-            var p = NextInputPrefetch(next: base, bytes: 800, steps: 4)   // 13 lines, 4 per step
+            var p = NextInputPrefetch(next: base, bytes: 800, steps: 4)  // 13 lines, 4 per step
             XCTAssertEqual(p.lines, 13)
             XCTAssertEqual(p.perStep, 4)
             for _ in 0..<10 { p.step() }

@@ -1,6 +1,7 @@
-@testable import STNKernels
 import STNSIMD
 import XCTest
+
+@testable import STNKernels
 
 /// The row-window helpers (`RowWindow.swift`, over `STNSIMD`) against plain indexing. A debug
 /// build runs the portable bodies of the C helpers; `swift test -c release` with
@@ -21,8 +22,9 @@ final class RowWindowTests: XCTestCase {
         let rows = (0..<16).map { 3 + ($0 >= 6 ? 1 : 0) + ($0 >= 12 ? 1 : 0) }
         let cols = (0..<16).map { 4 + ($0 * 9) / 10 }
         let top = offsets(rows, cols)
-        let win = RowWindow(top, width: width, maxColumn: 14, extraRows: 1,
-                            readable: plane.count)
+        let win = RowWindow(
+            top, width: width, maxColumn: 14, extraRows: 1,
+            readable: plane.count)
         XCTAssertNotNil(win)
         guard let win else { return }
         XCTAssertEqual(win.base, rows.min()! * width + cols.min()!)
@@ -34,7 +36,9 @@ final class RowWindowTests: XCTestCase {
         }
         // The taps read through the window are the plane's.
         plane.withUnsafeBufferPointer { p in
-            let (v00, v01, v10, v11) = withRowCount(win) { bilinearWindowTaps(p.baseAddress!, width: width, win, rows: $0) }
+            let (v00, v01, v10, v11) = withRowCount(win) {
+                bilinearWindowTaps(p.baseAddress!, width: width, win, rows: $0)
+            }
             for i in 0..<16 {
                 let o = Int(top[i])
                 XCTAssertEqual(v00[i], plane[o]); XCTAssertEqual(v01[i], plane[o + 1])
@@ -48,22 +52,32 @@ final class RowWindowTests: XCTestCase {
     func testWindowRefusesWhatDoesNotFit() {
         let base = (0..<16).map { _ in 2 }
         // Columns spanning 16 (the right taps would leave the 16 loaded floats).
-        XCTAssertNil(RowWindow(offsets(base, Array(0..<16)), width: width, maxColumn: 14,
-                               extraRows: 1, readable: plane.count))
+        XCTAssertNil(
+            RowWindow(
+                offsets(base, Array(0..<16)), width: width, maxColumn: 14,
+                extraRows: 1, readable: plane.count))
         // Five rows.
-        XCTAssertNil(RowWindow(offsets((0..<16).map { $0 / 4 + ($0 == 15 ? 1 : 0) }, (0..<16).map { $0 / 2 }),
-                               width: width, maxColumn: 14, extraRows: 1, readable: plane.count))
+        XCTAssertNil(
+            RowWindow(
+                offsets((0..<16).map { $0 / 4 + ($0 == 15 ? 1 : 0) }, (0..<16).map { $0 / 2 }),
+                width: width, maxColumn: 14, extraRows: 1, readable: plane.count))
         // A lane left of the first and last lanes' least column (not monotonic).
         var cols = (0..<16).map { 5 + $0 / 2 }
         cols[8] = 3
-        XCTAssertNil(RowWindow(offsets(base, cols), width: width, maxColumn: 14, extraRows: 1,
-                               readable: plane.count))
+        XCTAssertNil(
+            RowWindow(
+                offsets(base, cols), width: width, maxColumn: 14, extraRows: 1,
+                readable: plane.count))
         // Rows read past `readable`.
         let rows = (0..<16).map { _ in 10 }
-        XCTAssertNil(RowWindow(offsets(rows, (0..<16).map { $0 / 2 }), width: width, maxColumn: 14,
-                               extraRows: 1, readable: 11 * width))
-        XCTAssertNotNil(RowWindow(offsets(rows, (0..<16).map { $0 / 2 }), width: width, maxColumn: 14,
-                                  extraRows: 1, readable: 11 * width + 16))
+        XCTAssertNil(
+            RowWindow(
+                offsets(rows, (0..<16).map { $0 / 2 }), width: width, maxColumn: 14,
+                extraRows: 1, readable: 11 * width))
+        XCTAssertNotNil(
+            RowWindow(
+                offsets(rows, (0..<16).map { $0 / 2 }), width: width, maxColumn: 14,
+                extraRows: 1, readable: 11 * width + 16))
     }
 
     func testTopLeftFromFourTaps() {
@@ -97,7 +111,8 @@ final class RowWindowTests: XCTestCase {
         plane.withUnsafeBufferPointer { p in
             let x = firstLanes(p.baseAddress!, 5)
             for i in 0..<16 { XCTAssertEqual(x[i], i < 5 ? plane[i] : 0) }
-            buffer.withUnsafeMutableBufferPointer { b in storeFirstLanes(lanes16(p.baseAddress!), b.baseAddress! + 2, 9) }
+            buffer.withUnsafeMutableBufferPointer { b in storeFirstLanes(lanes16(p.baseAddress!), b.baseAddress! + 2, 9)
+            }
         }
         for i in 0..<20 { XCTAssertEqual(buffer[i], (2..<11).contains(i) ? plane[i - 2] : 7, "\(i)") }
     }
@@ -118,12 +133,12 @@ final class RowWindowTests: XCTestCase {
 
     func testRowChunksEndAtRowEnds() {
         var spans: [(Int, Int)] = []
-        forEachRowChunk(64, at: 30, outputWidth: 28) { i, m in spans.append((i, m)) }   // rows of 28
+        forEachRowChunk(64, at: 30, outputWidth: 28) { i, m in spans.append((i, m)) }  // rows of 28
         // Positions 30..<94: column 2 of a row first, so 16, 10 | 16, 12 | 10.
         XCTAssertEqual(spans.map { $0.1 }, [16, 10, 16, 12, 10])
         XCTAssertEqual(spans.map { $0.0 }, [0, 16, 26, 42, 54])
         spans = []
-        forEachRowChunk(40, at: 3, outputWidth: 9) { i, m in spans.append((i, m)) }   // narrow rows: plain 16s
+        forEachRowChunk(40, at: 3, outputWidth: 9) { i, m in spans.append((i, m)) }  // narrow rows: plain 16s
         XCTAssertEqual(spans.map { $0.1 }, [16, 16, 8])
     }
 
@@ -132,15 +147,19 @@ final class RowWindowTests: XCTestCase {
     func testTransposeTile() {
         let src = (0..<(16 * 21)).map { Float($0) * 0.5 - 7 }
         var dst = [Float](repeating: 1, count: 16 * 19)
-        src.withUnsafeBufferPointer { s in dst.withUnsafeMutableBufferPointer { d in
-            stn_transpose_16x16(s.baseAddress! + 2, 21, d.baseAddress! + 1, 19, 0)
-        } }
+        src.withUnsafeBufferPointer { s in
+            dst.withUnsafeMutableBufferPointer { d in
+                stn_transpose_16x16(s.baseAddress! + 2, 21, d.baseAddress! + 1, 19, 0)
+            }
+        }
         for j in 0..<16 { for i in 0..<16 { XCTAssertEqual(dst[j * 19 + 1 + i], src[i * 21 + 2 + j]) } }
-        XCTAssertEqual(dst[0], 1)   // outside the tile: untouched
+        XCTAssertEqual(dst[0], 1)  // outside the tile: untouched
         XCTAssertEqual(dst[17], 1)
-        src.withUnsafeBufferPointer { s in dst.withUnsafeMutableBufferPointer { d in
-            stn_transpose_16x16(s.baseAddress! + 2, 21, d.baseAddress! + 1, 19, 1)
-        } }
+        src.withUnsafeBufferPointer { s in
+            dst.withUnsafeMutableBufferPointer { d in
+                stn_transpose_16x16(s.baseAddress! + 2, 21, d.baseAddress! + 1, 19, 1)
+            }
+        }
         for j in 0..<16 { for i in 0..<16 { XCTAssertEqual(dst[j * 19 + 1 + i], 2 * src[i * 21 + 2 + j]) } }
     }
 

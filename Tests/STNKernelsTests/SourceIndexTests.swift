@@ -1,5 +1,6 @@
-@testable import STNKernels
 import XCTest
+
+@testable import STNKernels
 
 /// The coordinate helpers on their own: unnormalisation, clipping, reflection and the safe
 /// integer range, including the values PyTorch documents for NaN and ±Inf.

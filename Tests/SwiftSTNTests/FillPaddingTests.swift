@@ -21,8 +21,9 @@ final class FillPaddingTests: XCTestCase {
         }
         let out = try gridSample(input, grid: grid, mode: mode, fill: fill, alignCorners: alignCorners)
         let weights = rng.tensor(out.shape)
-        let (gIn, gGrid) = try gridSampleBackward(gradOutput: weights, input: input, grid: grid, mode: mode,
-                                                   fill: fill, alignCorners: alignCorners)
+        let (gIn, gGrid) = try gridSampleBackward(
+            gradOutput: weights, input: input, grid: grid, mode: mode,
+            fill: fill, alignCorners: alignCorners)
         func loss(_ i: Tensor<Double>, _ g: Tensor<Double>) throws -> Double {
             dot(try gridSample(i, grid: g, mode: mode, fill: fill, alignCorners: alignCorners), weights)
         }
@@ -32,8 +33,9 @@ final class FillPaddingTests: XCTestCase {
         XCTAssertLessThanOrEqual(maxScaledError(gGrid.scalars, numGrid), tolerance, "grid gradient, \(what)")
         XCTAssertLessThanOrEqual(maxScaledError(gIn!.scalars, numInput), tolerance, "input gradient, \(what)")
         // The input gradient is zeros padding's; the grid gradient differs from it (fill ≠ 0).
-        let (gIn0, gGrid0) = try gridSampleBackward(gradOutput: weights, input: input, grid: grid, mode: mode,
-                                                     padding: .zeros, alignCorners: alignCorners)
+        let (gIn0, gGrid0) = try gridSampleBackward(
+            gradOutput: weights, input: input, grid: grid, mode: mode,
+            padding: .zeros, alignCorners: alignCorners)
         XCTAssertEqual(gIn!.scalars.map(\.bitPattern), gIn0!.scalars.map(\.bitPattern), what)
         if mode != .nearest { XCTAssertNotEqual(gGrid.scalars, gGrid0.scalars, what) }
     }
@@ -62,10 +64,12 @@ final class FillPaddingTests: XCTestCase {
                     let a = try gridSample(input, grid: grid, mode: mode, fill: [0], alignCorners: ac)
                     let b = try gridSample(input, grid: grid, mode: mode, padding: .zeros, alignCorners: ac)
                     XCTAssertEqual(a.scalars.map(\.bitPattern), b.scalars.map(\.bitPattern), "\(dims)-D \(mode) \(ac)")
-                    let (gi, gg) = try gridSampleBackward(gradOutput: gradOut, input: input, grid: grid, mode: mode,
-                                                          fill: [0, 0, 0], alignCorners: ac)
-                    let (gi0, gg0) = try gridSampleBackward(gradOutput: gradOut, input: input, grid: grid, mode: mode,
-                                                            padding: .zeros, alignCorners: ac)
+                    let (gi, gg) = try gridSampleBackward(
+                        gradOutput: gradOut, input: input, grid: grid, mode: mode,
+                        fill: [0, 0, 0], alignCorners: ac)
+                    let (gi0, gg0) = try gridSampleBackward(
+                        gradOutput: gradOut, input: input, grid: grid, mode: mode,
+                        padding: .zeros, alignCorners: ac)
                     XCTAssertEqual(gi!.scalars.map(\.bitPattern), gi0!.scalars.map(\.bitPattern))
                     XCTAssertEqual(gg.scalars.map(\.bitPattern), gg0.scalars.map(\.bitPattern))
                 }
@@ -82,7 +86,7 @@ final class FillPaddingTests: XCTestCase {
         }
         // Half in: bilinear between the last column (value 2) and the fill (10), halfway.
         let row = try Tensor<Double>(shape: [1, 1, 1, 2], scalars: [0, 2])
-        let edge = try Tensor<Double>(shape: [1, 1, 1, 2], scalars: [1, 0])   // x = 1 (align_corners=false): pixel 1.5
+        let edge = try Tensor<Double>(shape: [1, 1, 1, 2], scalars: [1, 0])  // x = 1 (align_corners=false): pixel 1.5
         XCTAssertEqual(try gridSample(row, grid: edge, fill: [10]).scalars, [6])
     }
 

@@ -21,53 +21,79 @@ final class FusedWarpTests: XCTestCase {
         return m
     }
 
-    func warp<T: STNFloat>(_ kind: WarpKind, _ x: Tensor<T>, _ m: Tensor<T>, _ outSize: [Int], _ mode: InterpolationMode,
-                           _ padding: Padding, _ fill: [T], _ ac: Bool) throws -> Tensor<T> {
+    func warp<T: STNFloat>(
+        _ kind: WarpKind, _ x: Tensor<T>, _ m: Tensor<T>, _ outSize: [Int], _ mode: InterpolationMode,
+        _ padding: Padding, _ fill: [T], _ ac: Bool
+    ) throws -> Tensor<T> {
         switch (kind, padding) {
-        case (.affine, .fill): return try warpAffine(x, theta: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
-        case (.perspective, .fill): return try warpPerspective(x, homography: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
-        case (.affine, _): return try warpAffine(x, theta: m, outSize: outSize, mode: mode, padding: paddingMode(padding), alignCorners: ac)
-        case (.perspective, _): return try warpPerspective(x, homography: m, outSize: outSize, mode: mode, padding: paddingMode(padding), alignCorners: ac)
+        case (.affine, .fill):
+            return try warpAffine(x, theta: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
+        case (.perspective, .fill):
+            return try warpPerspective(x, homography: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
+        case (.affine, _):
+            return try warpAffine(
+                x, theta: m, outSize: outSize, mode: mode, padding: paddingMode(padding), alignCorners: ac)
+        case (.perspective, _):
+            return try warpPerspective(
+                x, homography: m, outSize: outSize, mode: mode, padding: paddingMode(padding), alignCorners: ac)
         }
     }
 
-    func warpBackward<T: STNFloat>(_ kind: WarpKind, _ go: Tensor<T>, _ x: Tensor<T>, _ m: Tensor<T>, _ outSize: [Int],
-                                   _ mode: InterpolationMode, _ padding: Padding, _ fill: [T], _ ac: Bool) throws -> (Tensor<T>, Tensor<T>) {
+    func warpBackward<T: STNFloat>(
+        _ kind: WarpKind, _ go: Tensor<T>, _ x: Tensor<T>, _ m: Tensor<T>, _ outSize: [Int],
+        _ mode: InterpolationMode, _ padding: Padding, _ fill: [T], _ ac: Bool
+    ) throws -> (Tensor<T>, Tensor<T>) {
         switch (kind, padding) {
         case (.affine, .fill):
-            let r = try warpAffineBackward(gradOutput: go, input: x, theta: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
+            let r = try warpAffineBackward(
+                gradOutput: go, input: x, theta: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
             return (r.gradInput!, r.gradTheta)
         case (.perspective, .fill):
-            let r = try warpPerspectiveBackward(gradOutput: go, input: x, homography: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
+            let r = try warpPerspectiveBackward(
+                gradOutput: go, input: x, homography: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
             return (r.gradInput!, r.gradHomography)
         case (.affine, _):
-            let r = try warpAffineBackward(gradOutput: go, input: x, theta: m, outSize: outSize, mode: mode,
-                                           padding: paddingMode(padding), alignCorners: ac)
+            let r = try warpAffineBackward(
+                gradOutput: go, input: x, theta: m, outSize: outSize, mode: mode,
+                padding: paddingMode(padding), alignCorners: ac)
             return (r.gradInput!, r.gradTheta)
         case (.perspective, _):
-            let r = try warpPerspectiveBackward(gradOutput: go, input: x, homography: m, outSize: outSize, mode: mode,
-                                                padding: paddingMode(padding), alignCorners: ac)
+            let r = try warpPerspectiveBackward(
+                gradOutput: go, input: x, homography: m, outSize: outSize, mode: mode,
+                padding: paddingMode(padding), alignCorners: ac)
             return (r.gradInput!, r.gradHomography)
         }
     }
 
     func paddingMode(_ p: Padding) -> PaddingMode {
-        switch p { case .zeros, .fill: return .zeros; case .border: return .border; case .reflection: return .reflection }
+        switch p {
+        case .zeros, .fill: return .zeros;
+        case .border: return .border;
+        case .reflection: return .reflection
+        }
     }
 
     /// The two-step path: grid, sample, sample backward, generator backward.
-    func twoStep<T: STNFloat>(_ kind: WarpKind, _ go: Tensor<T>, _ x: Tensor<T>, _ m: Tensor<T>, _ size: [Int],
-                              _ mode: InterpolationMode, _ padding: Padding, _ fill: [T], _ ac: Bool) throws -> [Tensor<T>] {
-        let grid = kind == .affine ? try affineGrid(m, size: size, alignCorners: ac) : try perspectiveGrid(m, size: size, alignCorners: ac)
+    func twoStep<T: STNFloat>(
+        _ kind: WarpKind, _ go: Tensor<T>, _ x: Tensor<T>, _ m: Tensor<T>, _ size: [Int],
+        _ mode: InterpolationMode, _ padding: Padding, _ fill: [T], _ ac: Bool
+    ) throws -> [Tensor<T>] {
+        let grid =
+            kind == .affine
+            ? try affineGrid(m, size: size, alignCorners: ac) : try perspectiveGrid(m, size: size, alignCorners: ac)
         let out: Tensor<T>, gi: Tensor<T>?, gg: Tensor<T>
         if padding == .fill {
             out = try gridSample(x, grid: grid, mode: mode, fill: fill, alignCorners: ac)
-            (gi, gg) = try gridSampleBackward(gradOutput: go, input: x, grid: grid, mode: mode, fill: fill, alignCorners: ac)
+            (gi, gg) = try gridSampleBackward(
+                gradOutput: go, input: x, grid: grid, mode: mode, fill: fill, alignCorners: ac)
         } else {
             out = try gridSample(x, grid: grid, mode: mode, padding: paddingMode(padding), alignCorners: ac)
-            (gi, gg) = try gridSampleBackward(gradOutput: go, input: x, grid: grid, mode: mode, padding: paddingMode(padding), alignCorners: ac)
+            (gi, gg) = try gridSampleBackward(
+                gradOutput: go, input: x, grid: grid, mode: mode, padding: paddingMode(padding), alignCorners: ac)
         }
-        let gm = kind == .affine ? try affineGridBackward(gg, size: size, alignCorners: ac)
+        let gm =
+            kind == .affine
+            ? try affineGridBackward(gg, size: size, alignCorners: ac)
             : try perspectiveGridBackward(gg, homography: m, size: size, alignCorners: ac)
         return [out, gi!, gm]
     }
@@ -84,7 +110,8 @@ final class FusedWarpTests: XCTestCase {
         // (N, C, H, W, Ho, Wo): rows shorter and longer than a block, N below and above 2 × threads.
         for dims in [[1, 2, 5, 7, 3, 4], [2, 3, 9, 11, 7, 13], [6, 5, 6, 6, 5, 70]] {
             let (n, c, ho, wo) = (dims[0], dims[1], dims[4], dims[5])
-            let x = try Tensor<T>(shape: Array(dims[0..<4]), scalars: rng.tensor(Array(dims[0..<4])).scalars.map { T($0) })
+            let x = try Tensor<T>(
+                shape: Array(dims[0..<4]), scalars: rng.tensor(Array(dims[0..<4])).scalars.map { T($0) })
             let go = try Tensor<T>(shape: [n, c, ho, wo], scalars: rng.tensor([n, c, ho, wo]).scalars.map { T($0) })
             let fill = (0..<c).map { _ in T(rng.uniform(-1, 1)) }
             for kind in [WarpKind.affine, .perspective] {
@@ -129,7 +156,9 @@ final class FusedWarpTests: XCTestCase {
         // finite difference never crosses one.
         var m = matrices(kind, &rng, batch: 2)
         while true {
-            let grid = kind == .affine ? try affineGrid(m, size: [2, 2] + outSize, alignCorners: ac)
+            let grid =
+                kind == .affine
+                ? try affineGrid(m, size: [2, 2] + outSize, alignCorners: ac)
                 : try perspectiveGrid(m, size: [2, 2] + outSize, alignCorners: ac)
             let ok = grid.scalars.enumerated().allSatisfy { i, g in
                 let s = i % 2 == 0 ? size[3] : size[2]
@@ -162,7 +191,9 @@ final class FusedWarpTests: XCTestCase {
         for kind in [WarpKind.affine, .perspective] {
             for mode in InterpolationMode.allCases {
                 for padding in Padding.allCases {
-                    for ac in [false, true] { try checkGradients(kind: kind, mode: mode, padding: padding, alignCorners: ac) }
+                    for ac in [false, true] {
+                        try checkGradients(kind: kind, mode: mode, padding: padding, alignCorners: ac)
+                    }
                 }
             }
         }
@@ -174,9 +205,11 @@ final class FusedWarpTests: XCTestCase {
             let m = (error as! STNError).message
             XCTAssertTrue(m.contains("theta") && m.contains("(2, 2, 3)") && m.contains("(2, 1, 4, 4)"), m)
         }
-        XCTAssertThrowsError(try warpPerspective(x, homography: try Tensor<Float>(zeros: [2, 3, 3]), outSize: [3])) { error in
+        XCTAssertThrowsError(try warpPerspective(x, homography: try Tensor<Float>(zeros: [2, 3, 3]), outSize: [3])) {
+            error in
             XCTAssertTrue((error as! STNError).message.contains("out_size"))
         }
-        XCTAssertThrowsError(try warpAffine(x, theta: try Tensor<Float>(zeros: [2, 2, 3]), outSize: [3, 3], fill: [1, 2]))
+        XCTAssertThrowsError(
+            try warpAffine(x, theta: try Tensor<Float>(zeros: [2, 2, 3]), outSize: [3, 3], fill: [1, 2]))
     }
 }

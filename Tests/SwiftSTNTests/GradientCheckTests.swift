@@ -9,7 +9,8 @@ final class GradientCheckTests: XCTestCase {
     let tolerance = 1e-7
 
     func checkGridSample(dims: Int, mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool) throws {
-        var rng = SplitMix64(seed: UInt64(dims * 100 + Int(mode.rawValue) * 10 + Int(padding.rawValue)) + (alignCorners ? 7 : 0))
+        var rng = SplitMix64(
+            seed: UInt64(dims * 100 + Int(mode.rawValue) * 10 + Int(padding.rawValue)) + (alignCorners ? 7 : 0))
         let inputShape = dims == 2 ? [2, 3, 5, 4] : [2, 2, 3, 4, 5]
         let gridShape = dims == 2 ? [2, 3, 4, 2] : [2, 2, 3, 2, 3]
         let input = rng.tensor(inputShape)
@@ -21,8 +22,9 @@ final class GradientCheckTests: XCTestCase {
         }
         let out = try gridSample(input, grid: grid, mode: mode, padding: padding, alignCorners: alignCorners)
         let weights = rng.tensor(out.shape)
-        let (gIn, gGrid) = try gridSampleBackward(gradOutput: weights, input: input, grid: grid, mode: mode,
-                                                   padding: padding, alignCorners: alignCorners)
+        let (gIn, gGrid) = try gridSampleBackward(
+            gradOutput: weights, input: input, grid: grid, mode: mode,
+            padding: padding, alignCorners: alignCorners)
         func loss(_ i: Tensor<Double>, _ g: Tensor<Double>) throws -> Double {
             dot(try gridSample(i, grid: g, mode: mode, padding: padding, alignCorners: alignCorners), weights)
         }
@@ -63,8 +65,11 @@ final class GradientCheckTests: XCTestCase {
                 let grid = try affineGrid(theta, size: size, alignCorners: ac)
                 let weights = rng.tensor(grid.shape)
                 let analytic = try affineGridBackward(weights, size: size, alignCorners: ac)
-                let numeric = try centralDifferences(theta, h: h) { dot(try affineGrid($0, size: size, alignCorners: ac), weights) }
-                XCTAssertLessThanOrEqual(maxScaledError(analytic.scalars, numeric), tolerance, "affine_grid \(size) ac=\(ac)")
+                let numeric = try centralDifferences(theta, h: h) {
+                    dot(try affineGrid($0, size: size, alignCorners: ac), weights)
+                }
+                XCTAssertLessThanOrEqual(
+                    maxScaledError(analytic.scalars, numeric), tolerance, "affine_grid \(size) ac=\(ac)")
             }
         }
     }

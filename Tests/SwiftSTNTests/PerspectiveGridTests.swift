@@ -22,14 +22,20 @@ final class PerspectiveGridTests: XCTestCase {
         var rng = SplitMix64(seed: seed)
         let grid = try perspectiveGrid(homography, size: size, alignCorners: alignCorners)
         var weights = rng.tensor(grid.shape)
-        let analytic = try perspectiveGridBackward(weights, homography: homography, size: size, alignCorners: alignCorners)
+        let analytic = try perspectiveGridBackward(
+            weights, homography: homography, size: size, alignCorners: alignCorners)
         XCTAssertEqual(analytic.shape, homography.shape)
         // Guarded points are constants with no gradient: weighting them changes nothing. Drop
         // them from the loss, where ±1e4 sentinels would swamp the finite differences.
         for i in 0..<grid.count where grid.scalars[i] == sentinel { weights.scalars[i] = 0 }
-        XCTAssertEqual(try perspectiveGridBackward(weights, homography: homography, size: size, alignCorners: alignCorners), analytic)
-        let numeric = try centralDifferences(homography, h: h) { dot(try perspectiveGrid($0, size: size, alignCorners: alignCorners), weights) }
-        XCTAssertLessThanOrEqual(maxScaledError(analytic.scalars, numeric), tolerance, "perspective_grid \(size) ac=\(alignCorners)")
+        XCTAssertEqual(
+            try perspectiveGridBackward(weights, homography: homography, size: size, alignCorners: alignCorners),
+            analytic)
+        let numeric = try centralDifferences(homography, h: h) {
+            dot(try perspectiveGrid($0, size: size, alignCorners: alignCorners), weights)
+        }
+        XCTAssertLessThanOrEqual(
+            maxScaledError(analytic.scalars, numeric), tolerance, "perspective_grid \(size) ac=\(alignCorners)")
         XCTAssertGreaterThan(analytic.scalars.map(abs).max()!, 0)
     }
 
@@ -37,8 +43,9 @@ final class PerspectiveGridTests: XCTestCase {
         for size in [[2, 1, 4, 5], [1, 3, 1, 6], [3, 2, 7, 3]] {
             for ac in [false, true] {
                 var rng = SplitMix64(seed: UInt64(size.reduce(0, +)) + (ac ? 1 : 0))
-                try checkGradient(randomHomography(&rng, batch: size[0]), size: size, alignCorners: ac,
-                                  seed: UInt64(size[2] * 10 + size[3]))
+                try checkGradient(
+                    randomHomography(&rng, batch: size[0]), size: size, alignCorners: ac,
+                    seed: UInt64(size[2] * 10 + size[3]))
             }
         }
     }
@@ -60,14 +67,20 @@ final class PerspectiveGridTests: XCTestCase {
         for size in [[2, 1, 5, 7], [1, 1, 1, 4], [1, 2, 6, 1]] {
             for ac in [false, true] {
                 // Identity, float32 and float64.
-                let eyeD = try Tensor<Double>(shape: [size[0], 3, 3], scalars: Array([[Double]](repeating: [1, 0, 0, 0, 1, 0, 0, 0, 1], count: size[0]).joined()))
-                let thetaD = try Tensor<Double>(shape: [size[0], 2, 3], scalars: Array([[Double]](repeating: [1, 0, 0, 0, 1, 0], count: size[0]).joined()))
-                XCTAssertEqual(try perspectiveGrid(eyeD, size: size, alignCorners: ac),
-                               try affineGrid(thetaD, size: size, alignCorners: ac))
+                let eyeD = try Tensor<Double>(
+                    shape: [size[0], 3, 3],
+                    scalars: Array([[Double]](repeating: [1, 0, 0, 0, 1, 0, 0, 0, 1], count: size[0]).joined()))
+                let thetaD = try Tensor<Double>(
+                    shape: [size[0], 2, 3],
+                    scalars: Array([[Double]](repeating: [1, 0, 0, 0, 1, 0], count: size[0]).joined()))
+                XCTAssertEqual(
+                    try perspectiveGrid(eyeD, size: size, alignCorners: ac),
+                    try affineGrid(thetaD, size: size, alignCorners: ac))
                 let eyeF = try Tensor<Float>(shape: eyeD.shape, scalars: eyeD.scalars.map(Float.init))
                 let thetaF = try Tensor<Float>(shape: thetaD.shape, scalars: thetaD.scalars.map(Float.init))
-                XCTAssertEqual(try perspectiveGrid(eyeF, size: size, alignCorners: ac),
-                               try affineGrid(thetaF, size: size, alignCorners: ac))
+                XCTAssertEqual(
+                    try perspectiveGrid(eyeF, size: size, alignCorners: ac),
+                    try affineGrid(thetaF, size: size, alignCorners: ac))
                 // Any H with last row (0, 0, 1) is affine_grid of its first two rows, bit for bit.
                 let theta = rng.tensor([size[0], 2, 3])
                 var m = try Tensor<Double>(zeros: [size[0], 3, 3])
@@ -75,8 +88,9 @@ final class PerspectiveGridTests: XCTestCase {
                     for k in 0..<6 { m.scalars[9 * n + k] = theta.scalars[6 * n + k] }
                     m[n, 2, 2] = 1
                 }
-                XCTAssertEqual(try perspectiveGrid(m, size: size, alignCorners: ac),
-                               try affineGrid(theta, size: size, alignCorners: ac))
+                XCTAssertEqual(
+                    try perspectiveGrid(m, size: size, alignCorners: ac),
+                    try affineGrid(theta, size: size, alignCorners: ac))
             }
         }
     }
@@ -85,7 +99,7 @@ final class PerspectiveGridTests: XCTestCase {
         // w = x: columns with x ≤ 0 are behind the projection (w ≤ 0), the others map to (1, y/x).
         let m = try Tensor<Double>(shape: [1, 3, 3], scalars: [1, 0, 0, 0, 1, 0, 1, 0, 0])
         let size = [1, 1, 3, 5]
-        let grid = try perspectiveGrid(m, size: size, alignCorners: true)   // x ∈ {−1, −½, 0, ½, 1}
+        let grid = try perspectiveGrid(m, size: size, alignCorners: true)  // x ∈ {−1, −½, 0, ½, 1}
         var gradAtGuarded = try Tensor<Double>(zeros: grid.shape)
         for hh in 0..<3 {
             let y = Double(hh - 1)
@@ -119,11 +133,11 @@ final class PerspectiveGridTests: XCTestCase {
             func check<S: STNFloat>(_: S.Type) throws {
                 var scalars = [S](repeating: 0, count: 36)
                 for n in 0..<4 { scalars[9 * n] = 1; scalars[9 * n + 4] = 1; scalars[9 * n + 8] = 1 }
-                scalars[0] = .nan            // batch 0: u is NaN everywhere
-                scalars[9 + 8] = .infinity   // batch 1: w is infinite everywhere
-                scalars[18 + 2] = -.infinity // batch 2: u is −∞ everywhere
+                scalars[0] = .nan  // batch 0: u is NaN everywhere
+                scalars[9 + 8] = .infinity  // batch 1: w is infinite everywhere
+                scalars[18 + 2] = -.infinity  // batch 2: u is −∞ everywhere
                 scalars[27 + 8] = S.greatestFiniteMagnitude
-                scalars[27 + 6] = S.greatestFiniteMagnitude // batch 3: w overflows (or is huge) somewhere
+                scalars[27 + 6] = S.greatestFiniteMagnitude  // batch 3: w overflows (or is huge) somewhere
                 let m = try Tensor<S>(shape: [4, 3, 3], scalars: scalars)
                 let grid = try perspectiveGrid(m, size: size)
                 XCTAssertTrue(grid.scalars.allSatisfy { $0.isFinite }, "\(S.self)")
@@ -141,11 +155,13 @@ final class PerspectiveGridTests: XCTestCase {
         var rng = SplitMix64(seed: 23)
         let m = try Tensor<Float>(shape: [3, 3, 3], scalars: randomHomography(&rng, batch: 3).scalars.map(Float.init))
         let size = [3, 1, 37, 41]
-        let gradGrid = try Tensor<Float>(shape: [3, 37, 41, 2], scalars: rng.tensor([3, 37, 41, 2]).scalars.map(Float.init))
+        let gradGrid = try Tensor<Float>(
+            shape: [3, 37, 41, 2], scalars: rng.tensor([3, 37, 41, 2]).scalars.map(Float.init))
         let saved = Threading.threadCount
         defer { Threading.threadCount = saved }
         Threading.threadCount = 1
-        let g1 = try perspectiveGrid(m, size: size), b1 = try perspectiveGridBackward(gradGrid, homography: m, size: size)
+        let g1 = try perspectiveGrid(m, size: size),
+            b1 = try perspectiveGridBackward(gradGrid, homography: m, size: size)
         Threading.threadCount = 5
         XCTAssertEqual(try perspectiveGrid(m, size: size), g1)
         XCTAssertEqual(try perspectiveGridBackward(gradGrid, homography: m, size: size), b1)
@@ -156,8 +172,9 @@ final class PerspectiveGridTests: XCTestCase {
         XCTAssertThrowsError(try perspectiveGrid(m, size: [3, 1, 4, 4])) { error in
             let e = error as! STNError
             XCTAssertEqual(e.kind, .invalidArgument)
-            XCTAssertTrue(e.message.contains("H of shape (N, 3, 3) = (3, 3, 3)") && e.message.contains("(2, 3, 3)")
-                          && e.message.contains("(3, 1, 4, 4)"), e.message)
+            XCTAssertTrue(
+                e.message.contains("H of shape (N, 3, 3) = (3, 3, 3)") && e.message.contains("(2, 3, 3)")
+                    && e.message.contains("(3, 1, 4, 4)"), e.message)
         }
         XCTAssertThrowsError(try perspectiveGrid(try Tensor<Float>(zeros: [2, 2, 3]), size: [2, 1, 4, 4])) { error in
             XCTAssertTrue((error as! STNError).message.contains("got H of shape (2, 2, 3)"))
@@ -166,7 +183,9 @@ final class PerspectiveGridTests: XCTestCase {
             XCTAssertTrue((error as! STNError).message.contains("size must have 4 elements"))
         }
         XCTAssertThrowsError(try perspectiveGrid(m, size: [2, 1, 0, 4]))
-        XCTAssertThrowsError(try perspectiveGridBackward(try Tensor<Float>(zeros: [2, 4, 5, 2]), homography: m, size: [2, 1, 4, 4])) { error in
+        XCTAssertThrowsError(
+            try perspectiveGridBackward(try Tensor<Float>(zeros: [2, 4, 5, 2]), homography: m, size: [2, 1, 4, 4])
+        ) { error in
             let msg = (error as! STNError).message
             XCTAssertTrue(msg.contains("grad_grid of shape (2, 4, 4, 2)") && msg.contains("(2, 4, 5, 2)"), msg)
         }

@@ -33,7 +33,9 @@ final class SwiftAPITests: XCTestCase {
         XCTAssertThrowsError(try affineGrid(theta, size: [3, 1, 4, 4])) { error in
             let e = error as! STNError
             XCTAssertEqual(e.kind, .invalidArgument)
-            XCTAssertTrue(e.message.contains("theta") && e.message.contains("(2, 2, 3)") && e.message.contains("(3, 1, 4, 4)"), e.message)
+            XCTAssertTrue(
+                e.message.contains("theta") && e.message.contains("(2, 2, 3)") && e.message.contains("(3, 1, 4, 4)"),
+                e.message)
         }
         XCTAssertThrowsError(try affineGrid(theta, size: [2, 1, 4])) { error in
             XCTAssertTrue((error as! STNError).message.contains("size"))
@@ -67,17 +69,21 @@ final class SwiftAPITests: XCTestCase {
         let out = try gridSample(try Tensor<Float>(zeros: [0, 2, 3, 3]), grid: try Tensor<Float>(zeros: [0, 2, 2, 2]))
         XCTAssertEqual(out.shape, [0, 2, 2, 2])
         let input = try Tensor<Double>(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4])
-        let (gi, gg) = try gridSampleBackward(gradOutput: try Tensor(zeros: [1, 1, 0, 3]), input: input,
-                                              grid: try Tensor(zeros: [1, 0, 3, 2]))
+        let (gi, gg) = try gridSampleBackward(
+            gradOutput: try Tensor(zeros: [1, 1, 0, 3]), input: input,
+            grid: try Tensor(zeros: [1, 0, 3, 2]))
         XCTAssertEqual(gi!.scalars, [0, 0, 0, 0])
         XCTAssertEqual(gg.shape, [1, 0, 3, 2])
     }
 
     func testThreadCountDoesNotChangeAnyBit() throws {
         var rng = SplitMix64(seed: 11)
-        let input = try Tensor<Float>(shape: [3, 2, 40, 37], scalars: rng.tensor([3, 2, 40, 37], -2, 2).scalars.map(Float.init))
-        let grid = try Tensor<Float>(shape: [3, 50, 45, 2], scalars: rng.tensor([3, 50, 45, 2], -1.2, 1.2).scalars.map(Float.init))
-        let gradOut = try Tensor<Float>(shape: [3, 2, 50, 45], scalars: rng.tensor([3, 2, 50, 45]).scalars.map(Float.init))
+        let input = try Tensor<Float>(
+            shape: [3, 2, 40, 37], scalars: rng.tensor([3, 2, 40, 37], -2, 2).scalars.map(Float.init))
+        let grid = try Tensor<Float>(
+            shape: [3, 50, 45, 2], scalars: rng.tensor([3, 50, 45, 2], -1.2, 1.2).scalars.map(Float.init))
+        let gradOut = try Tensor<Float>(
+            shape: [3, 2, 50, 45], scalars: rng.tensor([3, 2, 50, 45]).scalars.map(Float.init))
         let saved = Threading.threadCount
         defer { Threading.threadCount = saved }
         var results: [[Float]] = []
@@ -87,7 +93,8 @@ final class SwiftAPITests: XCTestCase {
             for mode in InterpolationMode.allCases {
                 for padding in PaddingMode.allCases {
                     all += try gridSample(input, grid: grid, mode: mode, padding: padding).scalars
-                    let (gi, gg) = try gridSampleBackward(gradOutput: gradOut, input: input, grid: grid, mode: mode, padding: padding)
+                    let (gi, gg) = try gridSampleBackward(
+                        gradOutput: gradOut, input: input, grid: grid, mode: mode, padding: padding)
                     all += gi!.scalars + gg.scalars
                 }
             }

@@ -8,10 +8,12 @@ final class TPSGridTests: XCTestCase {
     let tolerance = 1e-7
 
     /// Five scattered, distinct, non-collinear points.
-    let scattered = try! Tensor<Double>(shape: [5, 2], scalars: [-0.9, -0.7, 0.8, -0.85, 0.1, 0.05, -0.6, 0.9, 0.95, 0.7])
+    let scattered = try! Tensor<Double>(
+        shape: [5, 2], scalars: [-0.9, -0.7, 0.8, -0.85, 0.1, 0.05, -0.6, 0.9, 0.95, 0.7])
 
     func identityGrid<T: STNFloat>(_: T.Type, size: [Int], alignCorners: Bool) throws -> Tensor<T> {
-        let theta = try Tensor<T>(shape: [size[0], 2, 3], scalars: Array([[T]](repeating: [1, 0, 0, 0, 1, 0], count: size[0]).joined()))
+        let theta = try Tensor<T>(
+            shape: [size[0], 2, 3], scalars: Array([[T]](repeating: [1, 0, 0, 0, 1, 0], count: size[0]).joined()))
         return try affineGrid(theta, size: size, alignCorners: alignCorners)
     }
 
@@ -27,8 +29,11 @@ final class TPSGridTests: XCTestCase {
             a = try tpsGridBackward(weights, size: size, controlPointCount: k, alignCorners: alignCorners)
         }
         XCTAssertEqual(a.shape, d.shape)
-        let numeric = try centralDifferences(d, h: h) { dot(try tpsGrid($0, size: size, controlPoints: controlPoints, alignCorners: alignCorners), weights) }
-        XCTAssertLessThanOrEqual(maxScaledError(a.scalars, numeric), tolerance, "tps_grid \(size) K=\(k) ac=\(alignCorners)")
+        let numeric = try centralDifferences(d, h: h) {
+            dot(try tpsGrid($0, size: size, controlPoints: controlPoints, alignCorners: alignCorners), weights)
+        }
+        XCTAssertLessThanOrEqual(
+            maxScaledError(a.scalars, numeric), tolerance, "tps_grid \(size) K=\(k) ac=\(alignCorners)")
         XCTAssertGreaterThan(a.scalars.map(abs).max()!, 0)
     }
 
@@ -45,13 +50,18 @@ final class TPSGridTests: XCTestCase {
         for size in [[2, 1, 5, 7], [1, 1, 1, 4], [1, 2, 8, 8]] {
             for ac in [false, true] {
                 for k in [4, 9, 25] {
-                    XCTAssertEqual(try tpsGrid(try Tensor<Double>(zeros: [size[0], k, 2]), size: size, alignCorners: ac),
-                                   try identityGrid(Double.self, size: size, alignCorners: ac))
-                    XCTAssertEqual(try tpsGrid(try Tensor<Float>(zeros: [size[0], k, 2]), size: size, alignCorners: ac),
-                                   try identityGrid(Float.self, size: size, alignCorners: ac))
+                    XCTAssertEqual(
+                        try tpsGrid(try Tensor<Double>(zeros: [size[0], k, 2]), size: size, alignCorners: ac),
+                        try identityGrid(Double.self, size: size, alignCorners: ac))
+                    XCTAssertEqual(
+                        try tpsGrid(try Tensor<Float>(zeros: [size[0], k, 2]), size: size, alignCorners: ac),
+                        try identityGrid(Float.self, size: size, alignCorners: ac))
                 }
-                XCTAssertEqual(try tpsGrid(try Tensor<Float>(zeros: [size[0], 5, 2]), size: size, controlPoints: scattered, alignCorners: ac),
-                               try identityGrid(Float.self, size: size, alignCorners: ac))
+                XCTAssertEqual(
+                    try tpsGrid(
+                        try Tensor<Float>(zeros: [size[0], 5, 2]), size: size, controlPoints: scattered,
+                        alignCorners: ac),
+                    try identityGrid(Float.self, size: size, alignCorners: ac))
             }
         }
     }
@@ -66,7 +76,8 @@ final class TPSGridTests: XCTestCase {
         for n in 0..<2 {
             for k in 0..<9 {
                 XCTAssertEqual(grid.scalars[18 * n + 2 * k], c[2 * k] + d.scalars[18 * n + 2 * k], accuracy: 1e-12)
-                XCTAssertEqual(grid.scalars[18 * n + 2 * k + 1], c[2 * k + 1] + d.scalars[18 * n + 2 * k + 1], accuracy: 1e-12)
+                XCTAssertEqual(
+                    grid.scalars[18 * n + 2 * k + 1], c[2 * k + 1] + d.scalars[18 * n + 2 * k + 1], accuracy: 1e-12)
             }
         }
     }
@@ -113,8 +124,12 @@ final class TPSGridTests: XCTestCase {
         XCTAssertThrowsError(try tpsGrid(d, size: [1, 1, 4, 4], controlPoints: nonFinite)) { error in
             XCTAssertTrue((error as! STNError).message.contains("finite"), (error as! STNError).message)
         }
-        XCTAssertThrowsError(try tpsGridBackward(try Tensor<Double>(zeros: [1, 4, 4, 2]), size: [1, 1, 4, 4], controlPoints: duplicate)) { error in
-            XCTAssertTrue((error as! STNError).message.hasPrefix("tps_grid_backward: control points 2 and 3"), (error as! STNError).message)
+        XCTAssertThrowsError(
+            try tpsGridBackward(try Tensor<Double>(zeros: [1, 4, 4, 2]), size: [1, 1, 4, 4], controlPoints: duplicate)
+        ) { error in
+            XCTAssertTrue(
+                (error as! STNError).message.hasPrefix("tps_grid_backward: control points 2 and 3"),
+                (error as! STNError).message)
         }
     }
 
@@ -122,10 +137,13 @@ final class TPSGridTests: XCTestCase {
         for k in [1, 2, 3, 5, 8, 15] {
             XCTAssertThrowsError(try tpsGrid(try Tensor<Float>(zeros: [2, k, 2]), size: [2, 1, 4, 4])) { error in
                 let m = (error as! STNError).message
-                XCTAssertTrue(m.contains("perfect square ≥ 4") && m.contains("K = \(k)") && m.contains("(2, \(k), 2)"), m)
+                XCTAssertTrue(
+                    m.contains("perfect square ≥ 4") && m.contains("K = \(k)") && m.contains("(2, \(k), 2)"), m)
             }
         }
-        XCTAssertThrowsError(try tpsGridBackward(try Tensor<Float>(zeros: [2, 4, 4, 2]), size: [2, 1, 4, 4], controlPointCount: 6)) { error in
+        XCTAssertThrowsError(
+            try tpsGridBackward(try Tensor<Float>(zeros: [2, 4, 4, 2]), size: [2, 1, 4, 4], controlPointCount: 6)
+        ) { error in
             XCTAssertTrue((error as! STNError).message.contains("perfect square"))
         }
     }
@@ -133,20 +151,33 @@ final class TPSGridTests: XCTestCase {
     func testValidationErrorsNameTheArgumentAndShapes() throws {
         XCTAssertThrowsError(try tpsGrid(try Tensor<Float>(zeros: [3, 4, 2]), size: [2, 1, 4, 4])) { error in
             let m = (error as! STNError).message
-            XCTAssertTrue(m.contains("displacements of shape (N, K, 2) with N = 2") && m.contains("(3, 4, 2)") && m.contains("(2, 1, 4, 4)"), m)
+            XCTAssertTrue(
+                m.contains("displacements of shape (N, K, 2) with N = 2") && m.contains("(3, 4, 2)")
+                    && m.contains("(2, 1, 4, 4)"), m)
         }
-        XCTAssertThrowsError(try tpsGrid(try Tensor<Double>(zeros: [1, 4, 2]), size: [1, 1, 4, 4], controlPoints: scattered)) { error in
+        XCTAssertThrowsError(
+            try tpsGrid(try Tensor<Double>(zeros: [1, 4, 2]), size: [1, 1, 4, 4], controlPoints: scattered)
+        ) { error in
             let m = (error as! STNError).message
-            XCTAssertTrue(m.contains("(N, K, 2) = (1, 5, 2)") && m.contains("control_points of shape (5, 2)") && m.contains("got displacements of shape (1, 4, 2)"), m)
+            XCTAssertTrue(
+                m.contains("(N, K, 2) = (1, 5, 2)") && m.contains("control_points of shape (5, 2)")
+                    && m.contains("got displacements of shape (1, 4, 2)"), m)
         }
-        XCTAssertThrowsError(try tpsGrid(try Tensor<Double>(zeros: [1, 2, 2]), size: [1, 1, 4, 4],
-                                         controlPoints: try Tensor<Double>(shape: [2, 2], scalars: [0, 0, 1, 1]))) { error in
-            XCTAssertTrue((error as! STNError).message.contains("control_points of shape (K, 2) with K ≥ 3, got control_points of shape (2, 2)"))
+        XCTAssertThrowsError(
+            try tpsGrid(
+                try Tensor<Double>(zeros: [1, 2, 2]), size: [1, 1, 4, 4],
+                controlPoints: try Tensor<Double>(shape: [2, 2], scalars: [0, 0, 1, 1]))
+        ) { error in
+            XCTAssertTrue(
+                (error as! STNError).message.contains(
+                    "control_points of shape (K, 2) with K ≥ 3, got control_points of shape (2, 2)"))
         }
         XCTAssertThrowsError(try tpsGrid(try Tensor<Double>(zeros: [1, 4, 2]), size: [1, 1, 4])) { error in
             XCTAssertTrue((error as! STNError).message.contains("size must have 4 elements"))
         }
-        XCTAssertThrowsError(try tpsGridBackward(try Tensor<Double>(zeros: [1, 4, 5, 2]), size: [1, 1, 4, 4], controlPointCount: 4)) { error in
+        XCTAssertThrowsError(
+            try tpsGridBackward(try Tensor<Double>(zeros: [1, 4, 5, 2]), size: [1, 1, 4, 4], controlPointCount: 4)
+        ) { error in
             let m = (error as! STNError).message
             XCTAssertTrue(m.contains("grad_grid of shape (1, 4, 4, 2)") && m.contains("(1, 4, 5, 2)"), m)
         }
@@ -158,7 +189,9 @@ final class TPSGridTests: XCTestCase {
         let grid = try tpsGrid(d, size: [2, 1, 3, 3])
         XCTAssertTrue(grid.scalars.allSatisfy { $0.isFinite })
         XCTAssertTrue(grid.scalars[0..<18].allSatisfy { $0 == Float(ProjectiveGuard.sentinel) })
-        XCTAssertEqual(Array(grid.scalars[18...]), Array(try identityGrid(Float.self, size: [1, 1, 3, 3], alignCorners: false).scalars))
+        XCTAssertEqual(
+            Array(grid.scalars[18...]),
+            Array(try identityGrid(Float.self, size: [1, 1, 3, 3], alignCorners: false).scalars))
     }
 
     func testTheSolvedMatrixIsCached() throws {
@@ -175,7 +208,8 @@ final class TPSGridTests: XCTestCase {
         for w in 1...20 { _ = try tpsGrid(d, size: [1, 1, 2, w]) }
         XCTAssertEqual(TPSGrid.cachedMatrixCount, TPSGrid.cacheCapacity, "least recently used entries are evicted")
         // The matrix: rows sum to 1 (constants are reproduced) and reproduce the base points.
-        let m = try TPSGrid.interpolationMatrix(controlPoints: scattered.scalars, height: 4, width: 3, alignCorners: false)
+        let m = try TPSGrid.interpolationMatrix(
+            controlPoints: scattered.scalars, height: 4, width: 3, alignCorners: false)
         let base = try identityGrid(Double.self, size: [1, 1, 4, 3], alignCorners: false)
         for p in 0..<12 {
             let row = m.values[(5 * p)..<(5 * p + 5)]
@@ -189,9 +223,11 @@ final class TPSGridTests: XCTestCase {
 
     func testThreadCountDoesNotChangeAnyBit() throws {
         var rng = SplitMix64(seed: 31)
-        let d = try Tensor<Float>(shape: [3, 16, 2], scalars: rng.tensor([3, 16, 2], -0.2, 0.2).scalars.map(Float.init))
+        let d = try Tensor<Float>(
+            shape: [3, 16, 2], scalars: rng.tensor([3, 16, 2], -0.2, 0.2).scalars.map(Float.init))
         let size = [3, 1, 29, 33]
-        let gradGrid = try Tensor<Float>(shape: [3, 29, 33, 2], scalars: rng.tensor([3, 29, 33, 2]).scalars.map(Float.init))
+        let gradGrid = try Tensor<Float>(
+            shape: [3, 29, 33, 2], scalars: rng.tensor([3, 29, 33, 2]).scalars.map(Float.init))
         let saved = Threading.threadCount
         defer { Threading.threadCount = saved }
         TPSGrid.clearCache()

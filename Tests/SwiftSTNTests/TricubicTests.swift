@@ -14,7 +14,7 @@ final class TricubicTests: XCTestCase {
         let input = rng.tensor(inputShape)
         let fill = padding == nil ? [rng.uniform(-2, 2), rng.uniform(-2, 2)] : nil
         var grid = try Tensor<Double>(zeros: gridShape)
-        let sizes = [6, 5, 4]   // (W, H, D) in grid-coordinate order
+        let sizes = [6, 5, 4]  // (W, H, D) in grid-coordinate order
         for i in 0..<grid.count {
             grid.scalars[i] = smoothGridValue(&rng, size: sizes[i % 3], alignCorners: alignCorners)
         }
@@ -25,11 +25,14 @@ final class TricubicTests: XCTestCase {
         let out = try forward(input, grid)
         XCTAssertEqual(out.shape, [2, 2, 2, 2, 3])
         let weights = rng.tensor(out.shape)
-        let (gIn, gGrid) = fill != nil
-            ? try gridSampleBackward(gradOutput: weights, input: input, grid: grid, mode: .bicubic, fill: fill!,
-                                     alignCorners: alignCorners)
-            : try gridSampleBackward(gradOutput: weights, input: input, grid: grid, mode: .bicubic, padding: padding!,
-                                     alignCorners: alignCorners)
+        let (gIn, gGrid) =
+            fill != nil
+            ? try gridSampleBackward(
+                gradOutput: weights, input: input, grid: grid, mode: .bicubic, fill: fill!,
+                alignCorners: alignCorners)
+            : try gridSampleBackward(
+                gradOutput: weights, input: input, grid: grid, mode: .bicubic, padding: padding!,
+                alignCorners: alignCorners)
         let numGrid = try centralDifferences(grid, h: h) { dot(try forward(input, $0), weights) }
         let numInput = try centralDifferences(input, h: h) { dot(try forward($0, grid), weights) }
         let what = "tricubic \(padding.map { "\($0)" } ?? "fill") alignCorners=\(alignCorners)"
@@ -48,11 +51,13 @@ final class TricubicTests: XCTestCase {
         var rng = SplitMix64(seed: 5)
         let image = rng.tensor([1, 2, 5, 6])
         var volume = try Tensor<Double>(zeros: [1, 2, 6, 5, 6])
-        for c in 0..<2 { for d in 0..<6 { for y in 0..<5 { for x in 0..<6 { volume[0, c, d, y, x] = image[0, c, y, x] } } } }
+        for c in 0..<2 {
+            for d in 0..<6 { for y in 0..<5 { for x in 0..<6 { volume[0, c, d, y, x] = image[0, c, y, x] } } }
+        }
         for padding in PaddingMode.allCases {
             for ac in [false, true] {
                 let grid2 = rng.tensor([1, 3, 4, 2], -1.3, 1.3)
-                let z = normalised(2.3, size: 6, alignCorners: ac)   // all four z taps inside
+                let z = normalised(2.3, size: 6, alignCorners: ac)  // all four z taps inside
                 var grid3 = try Tensor<Double>(zeros: [1, 1, 3, 4, 3])
                 for p in 0..<12 {
                     grid3.scalars[3 * p] = grid2.scalars[2 * p]
@@ -68,9 +73,12 @@ final class TricubicTests: XCTestCase {
 
     func testThreadCountDoesNotChangeAnyBit() throws {
         var rng = SplitMix64(seed: 8)
-        let input = try Tensor<Float>(shape: [3, 2, 5, 6, 7], scalars: rng.tensor([3, 2, 5, 6, 7]).scalars.map(Float.init))
-        let grid = try Tensor<Float>(shape: [3, 4, 5, 6, 3], scalars: rng.tensor([3, 4, 5, 6, 3], -1.2, 1.2).scalars.map(Float.init))
-        let gradOut = try Tensor<Float>(shape: [3, 2, 4, 5, 6], scalars: rng.tensor([3, 2, 4, 5, 6]).scalars.map(Float.init))
+        let input = try Tensor<Float>(
+            shape: [3, 2, 5, 6, 7], scalars: rng.tensor([3, 2, 5, 6, 7]).scalars.map(Float.init))
+        let grid = try Tensor<Float>(
+            shape: [3, 4, 5, 6, 3], scalars: rng.tensor([3, 4, 5, 6, 3], -1.2, 1.2).scalars.map(Float.init))
+        let gradOut = try Tensor<Float>(
+            shape: [3, 2, 4, 5, 6], scalars: rng.tensor([3, 2, 4, 5, 6]).scalars.map(Float.init))
         let saved = Threading.threadCount
         defer { Threading.threadCount = saved }
         var results: [[UInt32]] = []
@@ -79,7 +87,8 @@ final class TricubicTests: XCTestCase {
             var all: [Float] = []
             for padding in PaddingMode.allCases {
                 all += try gridSample(input, grid: grid, mode: .bicubic, padding: padding).scalars
-                let (gi, gg) = try gridSampleBackward(gradOutput: gradOut, input: input, grid: grid, mode: .bicubic, padding: padding)
+                let (gi, gg) = try gridSampleBackward(
+                    gradOutput: gradOut, input: input, grid: grid, mode: .bicubic, padding: padding)
                 all += gi!.scalars + gg.scalars
             }
             results.append(all.map(\.bitPattern))

@@ -36,9 +36,11 @@ public struct Conv2DShape: Sendable, Equatable {
     public var paddingHeight: Int
     public var paddingWidth: Int
 
-    public init(batch: Int, inChannels: Int, outChannels: Int, inputHeight: Int, inputWidth: Int,
-                kernelHeight: Int, kernelWidth: Int, stride: (Int, Int) = (1, 1),
-                padding: (Int, Int) = (0, 0)) {
+    public init(
+        batch: Int, inChannels: Int, outChannels: Int, inputHeight: Int, inputWidth: Int,
+        kernelHeight: Int, kernelWidth: Int, stride: (Int, Int) = (1, 1),
+        padding: (Int, Int) = (0, 0)
+    ) {
         self.batch = batch; self.inChannels = inChannels; self.outChannels = outChannels
         self.inputHeight = inputHeight; self.inputWidth = inputWidth
         self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
@@ -100,8 +102,9 @@ public func conv2DForward<T: STNFloat>(
         if let bias {
             for co in 0..<Cout { (out + co * P).update(repeating: bias[co], count: P) }
         }
-        gemmPackedA(m: Cout, n: P, k: K, packedA: packedW, b: col, ldb: Pp, transB: false,
-                    bPaddedToVectors: true, c: out, ldc: P, accumulate: bias != nil, workspace: scratch)
+        gemmPackedA(
+            m: Cout, n: P, k: K, packedA: packedW, b: col, ldb: Pp, transB: false,
+            bPaddedToVectors: true, c: out, ldc: P, accumulate: bias != nil, workspace: scratch)
     }
 }
 
@@ -127,9 +130,10 @@ public func conv2DBackwardInput<T: STNFloat>(
     for n in batches {
         // dcol rows have a padded pitch, so ragged tiles are stored in place (columns ≥ P are
         // scratch that col2im never reads).
-        gemmPackedA(m: K, n: P, k: Cout, packedA: packedWT, b: gradOutput + n * Cout * P, ldb: P,
-                    transB: false, cPaddedToVectors: true, c: dcol, ldc: Pp, accumulate: false,
-                    workspace: scratch)
+        gemmPackedA(
+            m: K, n: P, k: Cout, packedA: packedWT, b: gradOutput + n * Cout * P, ldb: P,
+            transB: false, cPaddedToVectors: true, c: dcol, ldc: Pp, accumulate: false,
+            workspace: scratch)
         col2im(s, dcol, pitch: Pp, gradInput + n * s.inChannels * s.inputPlane)
     }
 }
@@ -168,8 +172,9 @@ public func conv2DBackwardWeight<T: STNFloat>(
                 (dst + P).update(repeating: 0, count: Pp - P)
             }
         }
-        gemmNT(m: Cout, n: K, k: pitch, a: dy, lda: pitch, b: col, ldb: pitch,
-               c: gradWeight, ldc: K, accumulate: true)
+        gemmNT(
+            m: Cout, n: K, k: pitch, a: dy, lda: pitch, b: col, ldb: pitch,
+            c: gradWeight, ldc: K, accumulate: true)
         if let gradBias {
             for co in 0..<Cout {
                 let row = dy + co * pitch

@@ -48,6 +48,7 @@ public func dropout2DBackward<T: STNFloat>(
     gradOutput: UnsafePointer<T>, mask: UnsafePointer<T>, scale: T,
     gradInput: UnsafeMutablePointer<T>, channels: Int, plane: Int, batches: Range<Int>
 ) {
-    dropout2DForward(input: gradOutput, mask: mask, scale: scale, output: gradInput,
-                     channels: channels, plane: plane, batches: batches)
+    dropout2DForward(
+        input: gradOutput, mask: mask, scale: scale, output: gradInput,
+        channels: channels, plane: plane, batches: batches)
 }

@@ -77,9 +77,10 @@ public func gemm<T: STNFloat>(
         return
     }
     gemmPackA(transA: transA, m: m, k: k, a: a, lda: lda, into: workspace)
-    gemmPackedA(m: m, n: n, k: k, packedA: workspace, b: b, ldb: ldb, transB: transB,
-                bPaddedToVectors: false, cPaddedToVectors: false, c: c, ldc: ldc, accumulate: accumulate,
-                workspace: workspace + gemmPackedACount(m: m, k: k))
+    gemmPackedA(
+        m: m, n: n, k: k, packedA: workspace, b: b, ldb: ldb, transB: transB,
+        bPaddedToVectors: false, cPaddedToVectors: false, c: c, ldc: ldc, accumulate: accumulate,
+        workspace: workspace + gemmPackedACount(m: m, k: k))
 }
 
 // MARK: - Packed path
@@ -385,8 +386,9 @@ func gemmNTTile2x8<T: STNFloat>(
         s07 = s07.addingProduct(x0, y); s17 = s17.addingProduct(x1, y)
         p += 16
     }
-    var r = gemmFold16(s00, s01, s02, s03, s04, s05, s06, s07,
-                       s10, s11, s12, s13, s14, s15, s16, s17)
+    var r = gemmFold16(
+        s00, s01, s02, s03, s04, s05, s06, s07,
+        s10, s11, s12, s13, s14, s15, s16, s17)
     if kv < k {
         // Scalar tail of k, added after the tree exactly as `gemmNTDot` does.
         for jj in 0..<8 {

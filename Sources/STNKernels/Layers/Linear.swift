@@ -19,8 +19,9 @@ public struct LinearShape: Sendable, Equatable {
 /// Per-thread scratch elements needed by any one linear call on any batch range of `s`.
 @inlinable
 public func linearWorkspaceCount(_ s: LinearShape) -> Int {
-    Swift.max(gemmWorkspaceCount(m: s.batch, n: s.inFeatures, k: s.outFeatures),
-              gemmWorkspaceCount(m: s.outFeatures, n: s.inFeatures, k: s.batch))
+    Swift.max(
+        gemmWorkspaceCount(m: s.batch, n: s.inFeatures, k: s.outFeatures),
+        gemmWorkspaceCount(m: s.outFeatures, n: s.inFeatures, k: s.batch))
 }
 
 /// output[n, :] = weight · input[n, :] + bias for n in `batches`.
@@ -36,9 +37,10 @@ public func linearForward<T: STNFloat>(
     if let bias {
         for r in 0..<batches.count { (y + r * nOut).update(from: bias, count: nOut) }
     }
-    gemm(transA: false, transB: true, m: batches.count, n: nOut, k: nIn,
-         a: input + lo * nIn, lda: nIn, b: weight, ldb: nIn, c: y, ldc: nOut,
-         accumulate: bias != nil, workspace: workspace)
+    gemm(
+        transA: false, transB: true, m: batches.count, n: nOut, k: nIn,
+        a: input + lo * nIn, lda: nIn, b: weight, ldb: nIn, c: y, ldc: nOut,
+        accumulate: bias != nil, workspace: workspace)
 }
 
 /// gradInput[n, :] = gradOutput[n, :] · weight for n in `batches` (overwritten).
@@ -49,9 +51,10 @@ public func linearBackwardInput<T: STNFloat>(
     gradInput: UnsafeMutablePointer<T>, batches: Range<Int>, workspace: UnsafeMutablePointer<T>
 ) {
     let nIn = s.inFeatures, nOut = s.outFeatures, lo = batches.lowerBound
-    gemm(transA: false, transB: false, m: batches.count, n: nIn, k: nOut,
-         a: gradOutput + lo * nOut, lda: nOut, b: weight, ldb: nIn, c: gradInput + lo * nIn, ldc: nIn,
-         accumulate: false, workspace: workspace)
+    gemm(
+        transA: false, transB: false, m: batches.count, n: nIn, k: nOut,
+        a: gradOutput + lo * nOut, lda: nOut, b: weight, ldb: nIn, c: gradInput + lo * nIn, ldc: nIn,
+        accumulate: false, workspace: workspace)
 }
 
 /// gradWeight += Σ_n gradOutput[n, :]ᵀ·input[n, :] and gradBias += Σ_n gradOutput[n, :] over
@@ -65,9 +68,10 @@ public func linearBackwardWeight<T: STNFloat>(
 ) {
     let nIn = s.inFeatures, nOut = s.outFeatures, lo = batches.lowerBound
     let dy = gradOutput + lo * nOut
-    gemm(transA: true, transB: false, m: nOut, n: nIn, k: batches.count,
-         a: dy, lda: nOut, b: input + lo * nIn, ldb: nIn, c: gradWeight, ldc: nIn,
-         accumulate: true, workspace: workspace)
+    gemm(
+        transA: true, transB: false, m: nOut, n: nIn, k: batches.count,
+        a: dy, lda: nOut, b: input + lo * nIn, ldb: nIn, c: gradWeight, ldc: nIn,
+        accumulate: true, workspace: workspace)
     if let gradBias {
         for r in 0..<batches.count {
             let row = dy + r * nOut

@@ -17,8 +17,10 @@ public struct MaxPool2DShape: Sendable, Equatable {
     public var strideWidth: Int
 
     /// `stride` defaults to the kernel size, as in PyTorch.
-    public init(batch: Int, channels: Int, inputHeight: Int, inputWidth: Int,
-                kernel: (Int, Int), stride: (Int, Int)? = nil) {
+    public init(
+        batch: Int, channels: Int, inputHeight: Int, inputWidth: Int,
+        kernel: (Int, Int), stride: (Int, Int)? = nil
+    ) {
         self.batch = batch; self.channels = channels
         self.inputHeight = inputHeight; self.inputWidth = inputWidth
         self.kernelHeight = kernel.0; self.kernelWidth = kernel.1

@@ -24,7 +24,8 @@ class LayerNode {
     func checkedParameterCount() throws -> Int {
         var total = 0
         for shape in parameterShapes {
-            let (sum, overflow) = total.addingReportingOverflow(try elementCount(shape, name: "a parameter", elementSize: 4))
+            let (sum, overflow) = total.addingReportingOverflow(
+                try elementCount(shape, name: "a parameter", elementSize: 4))
             if overflow { throw STNError(.sizeOverflow, "the network has more parameters than fit in 64 bits") }
             total = sum
         }
@@ -50,13 +51,17 @@ class LayerNode {
     /// Scratch this layer needs from the chunk's shared workspace.
     func workspaceCount(maxBatch: Int) -> Int { 0 }
 
-    func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                 output: UnsafeMutablePointer<Float>, n: Int) {}
+    func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {}
 
     /// Adds parameter gradients into `c.gradients` and writes d(loss)/d(input) into `gradInput`
     /// unless it is nil (the first layer's input needs no gradient).
-    func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                  gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {}
+    func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {}
 
     /// Every node of the subtree, depth first (this one included).
     var subtree: [LayerNode] { [self] }

@@ -2,7 +2,8 @@
 /// engine builds. Parameters are laid out in declaration order, depth first: each Conv2d and
 /// Linear contributes its weight then its bias.
 public indirect enum LayerSpec: Equatable, Sendable {
-    case conv2d(inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), bias: Bool)
+    case conv2d(
+        inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), bias: Bool)
     case maxPool2d(kernel: (Int, Int), stride: (Int, Int))
     case relu
     case dropout(p: Double)
@@ -14,8 +15,9 @@ public indirect enum LayerSpec: Equatable, Sendable {
     /// A spatial transformer: `localization` maps the input to features, `regressor` maps the
     /// flattened features to the 6 affine parameters; the input is then resampled (bilinear,
     /// zero padding) on the grid of those transforms.
-    case spatialTransformer(localization: LayerSpec, regressor: LayerSpec, alignCorners: Bool,
-                            transform: TransformKind = .affine)
+    case spatialTransformer(
+        localization: LayerSpec, regressor: LayerSpec, alignCorners: Bool,
+        transform: TransformKind = .affine)
 
     public static func == (a: LayerSpec, b: LayerSpec) -> Bool { a.text == b.text }
 
@@ -34,7 +36,8 @@ public indirect enum LayerSpec: Equatable, Sendable {
         case .logSoftmax: return "logsoftmax"
         case let .sequential(layers): return "seq(" + layers.map(\.text).joined(separator: ",") + ")"
         case let .spatialTransformer(l, r, ac, kind):
-            return kind == .affine ? "stn(\(l.text),\(r.text),\(ac ? 1 : 0))"
+            return kind == .affine
+                ? "stn(\(l.text),\(r.text),\(ac ? 1 : 0))"
                 : "stn(\(l.text),\(r.text),\(ac ? 1 : 0),\(kind.rawValue))"
         }
     }
@@ -135,15 +138,20 @@ struct SpecParser {
     var atEnd: Bool { i >= bytes.count }
 
     func error(_ what: String) -> STNError {
-        STNError(.invalidArgument, "network spec: \(what) at offset \(i) of \"\(String(decoding: bytes, as: UTF8.self))\"")
+        STNError(
+            .invalidArgument, "network spec: \(what) at offset \(i) of \"\(String(decoding: bytes, as: UTF8.self))\"")
     }
 
-    mutating func skipSpaces() { while i < bytes.count && (bytes[i] == 32 || bytes[i] == 10 || bytes[i] == 9) { i += 1 } }
+    mutating func skipSpaces() {
+        while i < bytes.count && (bytes[i] == 32 || bytes[i] == 10 || bytes[i] == 9) { i += 1 }
+    }
 
     mutating func name() -> String {
         skipSpaces()
         let start = i
-        while i < bytes.count, (bytes[i] >= 97 && bytes[i] <= 122) || (bytes[i] >= 48 && bytes[i] <= 57 && i > start) { i += 1 }
+        while i < bytes.count, (bytes[i] >= 97 && bytes[i] <= 122) || (bytes[i] >= 48 && bytes[i] <= 57 && i > start) {
+            i += 1
+        }
         return String(decoding: bytes[start..<i], as: UTF8.self)
     }
 
@@ -158,8 +166,12 @@ struct SpecParser {
     mutating func number() throws -> Double {
         skipSpaces()
         let start = i
-        while i < bytes.count, let ch = Optional(bytes[i]), (ch >= 48 && ch <= 57) || ch == 46 || ch == 45 || ch == 43 || ch == 101 || ch == 69 { i += 1 }
-        guard let v = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw error("expected a number") }
+        while i < bytes.count, let ch = Optional(bytes[i]),
+            (ch >= 48 && ch <= 57) || ch == 46 || ch == 45 || ch == 43 || ch == 101 || ch == 69
+        { i += 1 }
+        guard let v = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else {
+            throw error("expected a number")
+        }
         return v
     }
 
@@ -182,7 +194,9 @@ struct SpecParser {
         switch n {
         case "conv":
             let a = try integers(9, "conv")
-            return .conv2d(inChannels: a[0], outChannels: a[1], kernel: (a[2], a[3]), stride: (a[4], a[5]), padding: (a[6], a[7]), bias: a[8] != 0)
+            return .conv2d(
+                inChannels: a[0], outChannels: a[1], kernel: (a[2], a[3]), stride: (a[4], a[5]), padding: (a[6], a[7]),
+                bias: a[8] != 0)
         case "maxpool":
             let a = try integers(4, "maxpool")
             return .maxPool2d(kernel: (a[0], a[1]), stride: (a[2], a[3]))

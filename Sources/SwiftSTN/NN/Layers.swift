@@ -17,19 +17,23 @@ final class Conv2DNode: LayerNode {
     }
 
     func shape(_ n: Int) -> Conv2DShape {
-        Conv2DShape(batch: n, inChannels: inC, outChannels: outC, inputHeight: inputShape[1],
-                    inputWidth: inputShape[2], kernelHeight: kernel.0, kernelWidth: kernel.1,
-                    stride: stride, padding: padding)
+        Conv2DShape(
+            batch: n, inChannels: inC, outChannels: outC, inputHeight: inputShape[1],
+            inputWidth: inputShape[2], kernelHeight: kernel.0, kernelWidth: kernel.1,
+            stride: stride, padding: padding)
     }
 
     override func outputShape(for input: [Int]) throws -> [Int] {
         guard input.count == 3, input[0] == inC else {
-            throw shapeError("Conv2d(\(inC), \(outC)) expects inputs of shape (N, \(inC), H, W), got (N, \(input.map(String.init).joined(separator: ", ")))")
+            throw shapeError(
+                "Conv2d(\(inC), \(outC)) expects inputs of shape (N, \(inC), H, W), got (N, \(input.map(String.init).joined(separator: ", ")))"
+            )
         }
         let ho = (input[1] + 2 * padding.0 - kernel.0) / stride.0 + 1
         let wo = (input[2] + 2 * padding.1 - kernel.1) / stride.1 + 1
         guard input[1] + 2 * padding.0 >= kernel.0, input[2] + 2 * padding.1 >= kernel.1, ho > 0, wo > 0 else {
-            throw shapeError("Conv2d kernel \(kernel.0)×\(kernel.1) is larger than its padded input \(input[1])×\(input[2])")
+            throw shapeError(
+                "Conv2d kernel \(kernel.0)×\(kernel.1) is larger than its padded input \(input[1])×\(input[2])")
         }
         return [outC, ho, wo]
     }
@@ -42,25 +46,32 @@ final class Conv2DNode: LayerNode {
 
     override func workspaceCount(maxBatch: Int) -> Int { conv2DWorkspaceCount(shape(maxBatch)) }
 
-    override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                          output: UnsafeMutablePointer<Float>, n: Int) {
+    override func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {
         let w = c.parameters + parameterOffset
-        conv2DForward(shape(n), input: input, weight: w, bias: hasBias ? w + outC * inC * kernel.0 * kernel.1 : nil,
-                      output: output, batches: 0..<n, workspace: c.workspace)
+        conv2DForward(
+            shape(n), input: input, weight: w, bias: hasBias ? w + outC * inC * kernel.0 * kernel.1 : nil,
+            output: output, batches: 0..<n, workspace: c.workspace)
     }
 
-    override func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                           gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {
+    override func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {
         let s = shape(n)
         let wCount = outC * inC * kernel.0 * kernel.1
         if let g = c.gradients {
-            conv2DBackwardWeight(s, gradOutput: gradOutput, input: input, gradWeight: g + parameterOffset,
-                                 gradBias: hasBias ? g + parameterOffset + wCount : nil, batches: 0..<n,
-                                 workspace: c.workspace)
+            conv2DBackwardWeight(
+                s, gradOutput: gradOutput, input: input, gradWeight: g + parameterOffset,
+                gradBias: hasBias ? g + parameterOffset + wCount : nil, batches: 0..<n,
+                workspace: c.workspace)
         }
         if let gradInput {
-            conv2DBackwardInput(s, gradOutput: gradOutput, weight: c.parameters + parameterOffset,
-                                gradInput: gradInput, batches: 0..<n, workspace: c.workspace)
+            conv2DBackwardInput(
+                s, gradOutput: gradOutput, weight: c.parameters + parameterOffset,
+                gradInput: gradInput, batches: 0..<n, workspace: c.workspace)
         }
     }
 }
@@ -77,7 +88,9 @@ final class LinearNode: LayerNode {
 
     override func outputShape(for input: [Int]) throws -> [Int] {
         guard input.reduce(1, *) == inF else {
-            throw shapeError("Linear(\(inF), \(outF)) expects \(inF) input features, got \(input.reduce(1, *)) (per-sample shape (\(input.map(String.init).joined(separator: ", "))))")
+            throw shapeError(
+                "Linear(\(inF), \(outF)) expects \(inF) input features, got \(input.reduce(1, *)) (per-sample shape (\(input.map(String.init).joined(separator: ", "))))"
+            )
         }
         return [outF]
     }
@@ -91,23 +104,30 @@ final class LinearNode: LayerNode {
 
     override func workspaceCount(maxBatch: Int) -> Int { linearWorkspaceCount(shape(maxBatch)) }
 
-    override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                          output: UnsafeMutablePointer<Float>, n: Int) {
+    override func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {
         let w = c.parameters + parameterOffset
-        linearForward(shape(n), input: input, weight: w, bias: hasBias ? w + outF * inF : nil, output: output,
-                      batches: 0..<n, workspace: c.workspace)
+        linearForward(
+            shape(n), input: input, weight: w, bias: hasBias ? w + outF * inF : nil, output: output,
+            batches: 0..<n, workspace: c.workspace)
     }
 
-    override func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                           gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {
+    override func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {
         if let g = c.gradients {
-            linearBackwardWeight(shape(n), gradOutput: gradOutput, input: input, gradWeight: g + parameterOffset,
-                                 gradBias: hasBias ? g + parameterOffset + outF * inF : nil, batches: 0..<n,
-                                 workspace: c.workspace)
+            linearBackwardWeight(
+                shape(n), gradOutput: gradOutput, input: input, gradWeight: g + parameterOffset,
+                gradBias: hasBias ? g + parameterOffset + outF * inF : nil, batches: 0..<n,
+                workspace: c.workspace)
         }
         if let gradInput {
-            linearBackwardInput(shape(n), gradOutput: gradOutput, weight: c.parameters + parameterOffset,
-                                gradInput: gradInput, batches: 0..<n, workspace: c.workspace)
+            linearBackwardInput(
+                shape(n), gradOutput: gradOutput, weight: c.parameters + parameterOffset,
+                gradInput: gradInput, batches: 0..<n, workspace: c.workspace)
         }
     }
 }
@@ -121,13 +141,16 @@ final class MaxPool2DNode: LayerNode {
     }
 
     func shape(_ n: Int) -> MaxPool2DShape {
-        MaxPool2DShape(batch: n, channels: inputShape[0], inputHeight: inputShape[1], inputWidth: inputShape[2],
-                       kernel: kernel, stride: stride)
+        MaxPool2DShape(
+            batch: n, channels: inputShape[0], inputHeight: inputShape[1], inputWidth: inputShape[2],
+            kernel: kernel, stride: stride)
     }
 
     override func outputShape(for input: [Int]) throws -> [Int] {
         guard input.count == 3, input[1] >= kernel.0, input[2] >= kernel.1 else {
-            throw shapeError("MaxPool2d(\(kernel.0)×\(kernel.1)) expects inputs (N, C, H, W) with H, W ≥ the kernel, got (N, \(input.map(String.init).joined(separator: ", ")))")
+            throw shapeError(
+                "MaxPool2d(\(kernel.0)×\(kernel.1)) expects inputs (N, C, H, W) with H, W ≥ the kernel, got (N, \(input.map(String.init).joined(separator: ", ")))"
+            )
         }
         return [input[0], (input[1] - kernel.0) / stride.0 + 1, (input[2] - kernel.1) / stride.1 + 1]
     }
@@ -140,26 +163,35 @@ final class MaxPool2DNode: LayerNode {
         return s
     }
 
-    override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                          output: UnsafeMutablePointer<Float>, n: Int) {
+    override func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {
         maxPool2DForward(shape(n), input: input, output: output, indices: (st as! State).indices, batches: 0..<n)
     }
 
-    override func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                           gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {
+    override func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {
         guard let gradInput else { return }
-        maxPool2DBackward(shape(n), gradOutput: gradOutput, indices: (st as! State).indices, gradInput: gradInput, batches: 0..<n)
+        maxPool2DBackward(
+            shape(n), gradOutput: gradOutput, indices: (st as! State).indices, gradInput: gradInput, batches: 0..<n)
     }
 }
 
 final class ReLUNode: LayerNode {
-    override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                          output: UnsafeMutablePointer<Float>, n: Int) {
+    override func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {
         reluForward(input: input, output: output, range: 0..<(n * inputSize))
     }
 
-    override func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                           gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {
+    override func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {
         guard let gradInput else { return }
         reluBackward(gradOutput: gradOutput, output: output, gradInput: gradInput, range: 0..<(n * inputSize))
     }
@@ -168,13 +200,17 @@ final class ReLUNode: LayerNode {
 final class FlattenNode: LayerNode {
     override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
 
-    override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                          output: UnsafeMutablePointer<Float>, n: Int) {
+    override func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {
         output.update(from: input, count: n * inputSize)
     }
 
-    override func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                           gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {
+    override func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {
         gradInput?.update(from: gradOutput, count: n * inputSize)
     }
 }
@@ -182,20 +218,27 @@ final class FlattenNode: LayerNode {
 final class LogSoftmaxNode: LayerNode {
     override func outputShape(for input: [Int]) throws -> [Int] {
         guard input.count == 1 else {
-            throw shapeError("LogSoftmax expects (N, classes) inputs, got (N, \(input.map(String.init).joined(separator: ", "))); add a Flatten")
+            throw shapeError(
+                "LogSoftmax expects (N, classes) inputs, got (N, \(input.map(String.init).joined(separator: ", "))); add a Flatten"
+            )
         }
         return input
     }
 
-    override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                          output: UnsafeMutablePointer<Float>, n: Int) {
+    override func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {
         logSoftmaxForward(input: input, output: output, classes: inputSize, rows: 0..<n)
     }
 
-    override func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                           gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {
+    override func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {
         guard let gradInput else { return }
-        logSoftmaxBackward(gradOutput: gradOutput, output: output, gradInput: gradInput, classes: inputSize, rows: 0..<n)
+        logSoftmaxBackward(
+            gradOutput: gradOutput, output: output, gradInput: gradInput, classes: inputSize, rows: 0..<n)
     }
 }
 
@@ -212,7 +255,8 @@ final class DropoutNode: LayerNode {
 
     override func outputShape(for input: [Int]) throws -> [Int] {
         if channelwise && input.count != 3 {
-            throw shapeError("Dropout2d expects inputs (N, C, H, W), got (N, \(input.map(String.init).joined(separator: ", ")))")
+            throw shapeError(
+                "Dropout2d expects inputs (N, C, H, W), got (N, \(input.map(String.init).joined(separator: ", ")))")
         }
         return input
     }
@@ -227,8 +271,10 @@ final class DropoutNode: LayerNode {
 
     var scale: Float { p >= 1 ? 0 : Float(1 / (1 - p)) }
 
-    override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                          output: UnsafeMutablePointer<Float>, n: Int) {
+    override func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {
         let s = st as! State
         s.active = c.training && p > 0
         guard s.active else {
@@ -240,15 +286,18 @@ final class DropoutNode: LayerNode {
         let keep = 1 - p
         for i in 0..<count { s.mask[i] = rng.nextDouble() < keep ? 1 : 0 }
         if channelwise {
-            dropout2DForward(input: input, mask: s.mask, scale: scale, output: output, channels: inputShape[0],
-                             plane: inputShape[1] * inputShape[2], batches: 0..<n)
+            dropout2DForward(
+                input: input, mask: s.mask, scale: scale, output: output, channels: inputShape[0],
+                plane: inputShape[1] * inputShape[2], batches: 0..<n)
         } else {
             dropoutForward(input: input, mask: s.mask, scale: scale, output: output, range: 0..<count)
         }
     }
 
-    override func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                           gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {
+    override func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {
         guard let gradInput else { return }
         let s = st as! State
         guard s.active else {
@@ -256,10 +305,12 @@ final class DropoutNode: LayerNode {
             return
         }
         if channelwise {
-            dropout2DBackward(gradOutput: gradOutput, mask: s.mask, scale: scale, gradInput: gradInput,
-                              channels: inputShape[0], plane: inputShape[1] * inputShape[2], batches: 0..<n)
+            dropout2DBackward(
+                gradOutput: gradOutput, mask: s.mask, scale: scale, gradInput: gradInput,
+                channels: inputShape[0], plane: inputShape[1] * inputShape[2], batches: 0..<n)
         } else {
-            dropoutBackward(gradOutput: gradOutput, mask: s.mask, scale: scale, gradInput: gradInput, range: 0..<(n * inputSize))
+            dropoutBackward(
+                gradOutput: gradOutput, mask: s.mask, scale: scale, gradInput: gradInput, range: 0..<(n * inputSize))
         }
     }
 }

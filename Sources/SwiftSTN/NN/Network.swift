@@ -1,7 +1,8 @@
 import Dispatch
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A trainable network built from a `LayerSpec`: parameters in one flat Float store (declaration
@@ -40,7 +41,8 @@ public final class Network {
     /// the parameters, their gradient, the optimiser's momentum and the per-chunk gradients), at
     /// most 2^31 (8 GiB); 2^31 when the memory size is unknown. 1,579,781,888 on the 2-core
     /// development VM (23.5 GiB).
-    public static let defaultMaxParameters: Int = physicalMemoryBytes.map { max(1 << 20, min(1 << 31, $0 / 16)) } ?? 1 << 31
+    public static let defaultMaxParameters: Int =
+        physicalMemoryBytes.map { max(1 << 20, min(1 << 31, $0 / 16)) } ?? 1 << 31
 
     /// The most `maxParameters` may be set to: half of physical memory in float32 values (2^40
     /// when the memory size is unknown).
@@ -49,11 +51,11 @@ public final class Network {
     /// Physical memory in bytes, if the system says.
     static let physicalMemoryBytes: Int? = {
         #if canImport(Glibc)
-        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
-        if pages > 0, pageSize > 0 {
-            let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
-            if !overflow { return bytes }
-        }
+            let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+            if pages > 0, pageSize > 0 {
+                let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+                if !overflow { return bytes }
+            }
         #endif
         return nil
     }()
@@ -71,7 +73,7 @@ public final class Network {
     public init(spec: LayerSpec, seed: UInt64 = 0) throws {
         self.spec = spec
         var nextID = 0
-        var layerTexts: [String] = []   // by node id, for error messages
+        var layerTexts: [String] = []  // by node id, for error messages
         func build(_ s: LayerSpec) throws -> LayerNode {
             let id = nextID
             nextID += 1
@@ -79,7 +81,9 @@ public final class Network {
             switch s {
             case let .conv2d(i, o, k, st, p, b):
                 guard i > 0, o > 0, k.0 > 0, k.1 > 0, st.0 > 0, st.1 > 0, p.0 >= 0, p.1 >= 0 else {
-                    throw STNError(.invalidArgument, "Conv2d: channels, kernel and stride must be positive and padding non-negative, got \(s.text)")
+                    throw STNError(
+                        .invalidArgument,
+                        "Conv2d: channels, kernel and stride must be positive and padding non-negative, got \(s.text)")
                 }
                 return Conv2DNode(id: id, inC: i, outC: o, kernel: k, stride: st, padding: p, bias: b)
             case let .maxPool2d(k, st):
@@ -97,13 +101,16 @@ public final class Network {
                 if case .dropout2d = s { return DropoutNode(id: id, p: p, channelwise: true) }
                 return DropoutNode(id: id, p: p, channelwise: false)
             case let .linear(i, o, b):
-                guard i > 0, o > 0 else { throw STNError(.invalidArgument, "Linear: features must be positive, got \(s.text)") }
+                guard i > 0, o > 0 else {
+                    throw STNError(.invalidArgument, "Linear: features must be positive, got \(s.text)")
+                }
                 return LinearNode(id: id, inF: i, outF: o, bias: b)
             case let .sequential(layers):
                 return SequentialNode(id: id, layers: try layers.map(build))
             case let .spatialTransformer(l, r, ac, kind):
-                return SpatialTransformerNode(id: id, localization: try build(l), regressor: try build(r), alignCorners: ac,
-                                              kind: kind)
+                return SpatialTransformerNode(
+                    id: id, localization: try build(l), regressor: try build(r), alignCorners: ac,
+                    kind: kind)
             }
         }
         let root = try build(spec)
@@ -120,9 +127,11 @@ public final class Network {
             if overflow { throw STNError(.sizeOverflow, "the network has more parameters than fit in 64 bits") }
             // Refuse what cannot be allocated before allocating anything, naming the layer.
             guard next <= limit else {
-                throw STNError(.outOfMemory, "layer `\(layerTexts[n.id])` has \(own) parameters, "
-                               + "which brings the network to \(next) (\(gibibytes(next)) GiB of float32); the limit is "
-                               + "\(limit) (\(gibibytes(limit)) GiB; set_max_parameters changes it)")
+                throw STNError(
+                    .outOfMemory,
+                    "layer `\(layerTexts[n.id])` has \(own) parameters, "
+                        + "which brings the network to \(next) (\(gibibytes(next)) GiB of float32); the limit is "
+                        + "\(limit) (\(gibibytes(limit)) GiB; set_max_parameters changes it)")
             }
             offset = next
             shapes += n.parameterShapes
@@ -226,9 +235,11 @@ public final class Network {
         let need = overflow ? "more than 2^63 bytes" : "an estimated \(gibibytes(bytes / 4)) GiB"
         let chunks = slots == 1 ? "1 chunk" : "\(slots) chunks"
         let layer = "`\(layerTexts[largest.id])` with output \(describeShape(largest.outputShape)) per sample"
-        throw STNError(.outOfMemory, "per-sample input \(describeShape(input)) needs \(need) of activations "
-                       + "(\(m) samples per chunk, \(chunks) at a time); the largest layer is \(layer); at most "
-                       + "\(gibibytes(limit / 4)) GiB (half of this machine's memory) are allowed")
+        throw STNError(
+            .outOfMemory,
+            "per-sample input \(describeShape(input)) needs \(need) of activations "
+                + "(\(m) samples per chunk, \(chunks) at a time); the largest layer is \(layer); at most "
+                + "\(gibibytes(limit / 4)) GiB (half of this machine's memory) are allowed")
     }
 
     private func slot(_ i: Int) -> ChunkSlot {
@@ -263,16 +274,19 @@ public final class Network {
 
     /// The network's output for `n` samples of per-sample shape `sampleShape` (evaluation mode
     /// unless `training`).
-    public func forward(_ x: UnsafePointer<Float>, n: Int, sampleShape: [Int], output: UnsafeMutablePointer<Float>,
-                        training: Bool = false, seed: UInt64 = 0, step: UInt64 = 0) throws {
+    public func forward(
+        _ x: UnsafePointer<Float>, n: Int, sampleShape: [Int], output: UnsafeMutablePointer<Float>,
+        training: Bool = false, seed: UInt64 = 0, step: UInt64 = 0
+    ) throws {
         try lock.sync {
             try plan(sampleShape, running: true)
             let inSize = root.inputSize, outSize = root.outputSize
             parameters.withUnsafeBufferPointer { p in
                 forEachChunk(n) { c, s in
                     let lo = c * Network.chunkSize, m = min(Network.chunkSize, n - lo)
-                    let ctx = RunContext(parameters: p.baseAddress!, gradients: nil, training: training, seed: seed,
-                                         step: step, chunk: UInt64(c), workspace: s.workspace)
+                    let ctx = RunContext(
+                        parameters: p.baseAddress!, gradients: nil, training: training, seed: seed,
+                        step: step, chunk: UInt64(c), workspace: s.workspace)
                     root.forward(ctx, s.state, input: x + lo * inSize, output: output + lo * outSize, n: m)
                 }
             }
@@ -281,22 +295,28 @@ public final class Network {
 
     /// The first spatial transformer's output and theta (N×2×3) for `n` samples; theta is NaN for
     /// projective and TPS transformers, which have none.
-    public func transform(_ x: UnsafePointer<Float>, n: Int, sampleShape: [Int], output: UnsafeMutablePointer<Float>,
-                          theta: UnsafeMutablePointer<Float>) throws {
+    public func transform(
+        _ x: UnsafePointer<Float>, n: Int, sampleShape: [Int], output: UnsafeMutablePointer<Float>,
+        theta: UnsafeMutablePointer<Float>
+    ) throws {
         guard let stn = transformers.first else {
             throw STNError(.invalidArgument, "the network has no SpatialTransformer")
         }
         try lock.sync {
             try plan(sampleShape, running: true)
             guard stn.inputShape == sampleShape else {
-                throw STNError(.invalidArgument, "the first SpatialTransformer is not the network's first layer; its input is (N, \(stn.inputShape.map(String.init).joined(separator: ", ")))")
+                throw STNError(
+                    .invalidArgument,
+                    "the first SpatialTransformer is not the network's first layer; its input is (N, \(stn.inputShape.map(String.init).joined(separator: ", ")))"
+                )
             }
             let size = stn.inputSize
             parameters.withUnsafeBufferPointer { p in
                 forEachChunk(n) { c, s in
                     let lo = c * Network.chunkSize, m = min(Network.chunkSize, n - lo)
-                    let ctx = RunContext(parameters: p.baseAddress!, gradients: nil, training: false, seed: 0,
-                                         step: 0, chunk: UInt64(c), workspace: s.workspace)
+                    let ctx = RunContext(
+                        parameters: p.baseAddress!, gradients: nil, training: false, seed: 0,
+                        step: 0, chunk: UInt64(c), workspace: s.workspace)
                     // A private state: the slot's states belong to the root's layout.
                     let st = stn.makeState(maxBatch: Network.chunkSize) as! SpatialTransformerNode.State
                     stn.forward(ctx, st, input: x + lo * size, output: output + lo * size, n: m)
@@ -329,7 +349,10 @@ public final class Network {
     public func checkLabels(_ labels: UnsafePointer<Int64>, n: Int) throws {
         let classes = root.outputSize
         guard root.outputShape.count == 1 else {
-            throw STNError(.invalidArgument, "the network's output (N, \(root.outputShape.map(String.init).joined(separator: ", "))) is not (N, classes); end it with Flatten and Linear")
+            throw STNError(
+                .invalidArgument,
+                "the network's output (N, \(root.outputShape.map(String.init).joined(separator: ", "))) is not (N, classes); end it with Flatten and Linear"
+            )
         }
         for i in 0..<n where labels[i] < 0 || labels[i] >= Int64(classes) {
             throw STNError(.invalidArgument, "label \(labels[i]) at index \(i) is out of range for \(classes) classes")
@@ -339,9 +362,11 @@ public final class Network {
     /// Mean loss and (into `gradients`, overwritten) its gradient for a batch; no parameter
     /// changes. `training` enables dropout with masks keyed by (seed, step).
     @discardableResult
-    public func lossAndGradient(_ x: UnsafePointer<Float>, labels: UnsafePointer<Int64>, n: Int, sampleShape: [Int],
-                                gradients: UnsafeMutablePointer<Float>?, training: Bool, seed: UInt64 = 0,
-                                step: UInt64 = 0) throws -> BatchResult {
+    public func lossAndGradient(
+        _ x: UnsafePointer<Float>, labels: UnsafePointer<Int64>, n: Int, sampleShape: [Int],
+        gradients: UnsafeMutablePointer<Float>?, training: Bool, seed: UInt64 = 0,
+        step: UInt64 = 0
+    ) throws -> BatchResult {
         try lock.sync {
             try plan(sampleShape, running: true)
             try checkLabels(labels, n: n)
@@ -352,10 +377,12 @@ public final class Network {
             if gradients != nil {
                 let (floats, overflow) = chunks.multipliedReportingOverflow(by: pc)
                 if overflow || floats > Network.maxActivationBytes / 4 {
-                    throw STNError(.outOfMemory, "a batch of \(n) samples needs \(chunks) per-chunk gradients of "
-                                   + "\(pc) parameters (\(overflow ? "more than 2^63 floats" : "\(gibibytes(floats)) GiB")); "
-                                   + "at most \(gibibytes(Network.maxActivationBytes / 4)) GiB (half of this machine's "
-                                   + "memory) are allowed: use a smaller batch")
+                    throw STNError(
+                        .outOfMemory,
+                        "a batch of \(n) samples needs \(chunks) per-chunk gradients of "
+                            + "\(pc) parameters (\(overflow ? "more than 2^63 floats" : "\(gibibytes(floats)) GiB")); "
+                            + "at most \(gibibytes(Network.maxActivationBytes / 4)) GiB (half of this machine's "
+                            + "memory) are allowed: use a smaller batch")
                 }
                 if chunkGradCapacity < floats {
                     chunkGradStore?.deallocate()
@@ -373,10 +400,11 @@ public final class Network {
                     parameters.withUnsafeBufferPointer { p in
                         forEachChunk(n) { c, s in
                             let lo = c * Network.chunkSize, m = min(Network.chunkSize, n - lo)
-                            let ctx = RunContext(parameters: p.baseAddress!,
-                                                 gradients: gradients == nil ? nil : chunkGrads + c * pc,
-                                                 training: training, seed: seed, step: step, chunk: UInt64(c),
-                                                 workspace: s.workspace)
+                            let ctx = RunContext(
+                                parameters: p.baseAddress!,
+                                gradients: gradients == nil ? nil : chunkGrads + c * pc,
+                                training: training, seed: seed, step: step, chunk: UInt64(c),
+                                workspace: s.workspace)
                             let xin = x + lo * inSize
                             root.forward(ctx, s.state, input: xin, output: s.output, n: m)
                             let y = labels + lo
@@ -401,14 +429,16 @@ public final class Network {
                                 // Cross-entropy on logits, fused: (softmax − onehot)/N.
                                 let logp = s.logProbs
                                 logSoftmaxForward(input: s.output, output: logp, classes: classes, rows: 0..<m)
-                                nllLossLogSoftmaxBackward(logProbs: logp, labels: y, classes: classes, totalCount: n,
-                                                          losses: s.losses, gradLogits: s.gradOutput, rows: 0..<m)
+                                nllLossLogSoftmaxBackward(
+                                    logProbs: logp, labels: y, classes: classes, totalCount: n,
+                                    losses: s.losses, gradLogits: s.gradOutput, rows: 0..<m)
                                 for r in 0..<m { loss += Double(s.losses[r]) }
                             }
                             lossOut[c] = loss
                             if gradients != nil {
-                                root.backward(ctx, s.state, input: xin, output: s.output, gradOutput: s.gradOutput,
-                                              gradInput: nil, n: m)
+                                root.backward(
+                                    ctx, s.state, input: xin, output: s.output, gradOutput: s.gradOutput,
+                                    gradInput: nil, n: m)
                             }
                         }
                     }

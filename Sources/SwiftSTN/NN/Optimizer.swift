@@ -27,15 +27,21 @@ public final class Optimizer {
         guard settings.learningRate >= 0, settings.learningRate.isFinite else {
             throw STNError(.invalidArgument, "Invalid learning rate: \(settings.learningRate)")
         }
-        guard settings.momentum >= 0 else { throw STNError(.invalidArgument, "Invalid momentum value: \(settings.momentum)") }
-        guard settings.weightDecay >= 0 else { throw STNError(.invalidArgument, "Invalid weight_decay value: \(settings.weightDecay)") }
+        guard settings.momentum >= 0 else {
+            throw STNError(.invalidArgument, "Invalid momentum value: \(settings.momentum)")
+        }
+        guard settings.weightDecay >= 0 else {
+            throw STNError(.invalidArgument, "Invalid weight_decay value: \(settings.weightDecay)")
+        }
         if settings.nesterov && (settings.momentum <= 0 || settings.dampening != 0) {
             throw STNError(.invalidArgument, "Nesterov momentum requires a momentum and zero dampening")
         }
         guard (0..<1).contains(settings.beta1), (0..<1).contains(settings.beta2) else {
             throw STNError(.invalidArgument, "Invalid beta parameters: (\(settings.beta1), \(settings.beta2))")
         }
-        guard settings.epsilon >= 0 else { throw STNError(.invalidArgument, "Invalid epsilon value: \(settings.epsilon)") }
+        guard settings.epsilon >= 0 else {
+            throw STNError(.invalidArgument, "Invalid epsilon value: \(settings.epsilon)")
+        }
         self.settings = settings
     }
 
@@ -49,7 +55,10 @@ public final class Optimizer {
         case .adam: ok = (state1.isEmpty && state2.isEmpty) || (state1.count == count && state2.count == count)
         }
         guard ok else {
-            throw STNError(.invalidArgument, "optimizer state does not fit \(settings.kind == .sgd ? "SGD" : "Adam") with \(count) parameters: buffers of \(state1.count) and \(state2.count) values")
+            throw STNError(
+                .invalidArgument,
+                "optimizer state does not fit \(settings.kind == .sgd ? "SGD" : "Adam") with \(count) parameters: buffers of \(state1.count) and \(state2.count) values"
+            )
         }
         self.steps = steps; self.state1 = state1; self.state2 = state2
     }
@@ -91,7 +100,7 @@ public final class Optimizer {
                     for i in 0..<count {
                         var g = gradients[i]
                         if wd != 0 { g += wd * parameters[i] }
-                        m[i] += (g - m[i]) * (1 - b1)           // lerp, as torch's exp_avg.lerp_
+                        m[i] += (g - m[i]) * (1 - b1)  // lerp, as torch's exp_avg.lerp_
                         v[i] = v[i] * b2 + (1 - b2) * g * g
                         let denom = v[i].squareRoot() / bc2Sqrt + eps
                         parameters[i] -= stepSize * m[i] / denom

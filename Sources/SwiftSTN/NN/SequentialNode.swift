@@ -36,8 +36,10 @@ final class SequentialNode: LayerNode {
         return s
     }
 
-    override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                          output: UnsafeMutablePointer<Float>, n: Int) {
+    override func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {
         let s = st as! State
         guard !layers.isEmpty else { output.update(from: input, count: n * inputSize); return }
         var x = input
@@ -48,8 +50,10 @@ final class SequentialNode: LayerNode {
         }
     }
 
-    override func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                           gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {
+    override func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {
         let s = st as! State
         guard !layers.isEmpty else { gradInput?.update(from: gradOutput, count: n * inputSize); return }
         var g = gradOutput
@@ -91,26 +95,32 @@ final class SpatialTransformerNode: LayerNode {
 
     override func outputShape(for input: [Int]) throws -> [Int] {
         guard input.count == 3 else {
-            throw shapeError("SpatialTransformer expects images (N, C, H, W), got (N, \(input.map(String.init).joined(separator: ", ")))")
+            throw shapeError(
+                "SpatialTransformer expects images (N, C, H, W), got (N, \(input.map(String.init).joined(separator: ", ")))"
+            )
         }
         let features = try localization.plan(input: input)
         let theta = try regressor.plan(input: [features.reduce(1, *)])
         let count = theta.reduce(1, *)
         guard kind.accepts(count) else {
-            throw shapeError("SpatialTransformer(transform=\"\(kind.name)\"): the regressor must output \(kind.expected) \(kind.name) parameters per sample, got \(count)")
+            throw shapeError(
+                "SpatialTransformer(transform=\"\(kind.name)\"): the regressor must output \(kind.expected) \(kind.name) parameters per sample, got \(count)"
+            )
         }
         parameterCountPerSample = count
         if kind == .tps {
-            thinPlate = try TPSGrid.interpolationMatrix(controlPoints: try TPSGrid.defaultControlPoints(count: count / 2),
-                                                       height: input[1], width: input[2], alignCorners: alignCorners,
-                                                       op: "SpatialTransformer(transform=\"tps\")")
+            thinPlate = try TPSGrid.interpolationMatrix(
+                controlPoints: try TPSGrid.defaultControlPoints(count: count / 2),
+                height: input[1], width: input[2], alignCorners: alignCorners,
+                op: "SpatialTransformer(transform=\"tps\")")
         }
         return input
     }
 
     override func initialize(_ p: UnsafeMutablePointer<Float>, _ rng: inout RandomSource) {
         // Children are initialised by the network in depth-first order; then the identity start.
-        guard let last = regressor.subtree.last(where: { $0 is LinearNode }) as? LinearNode, kind.accepts(last.outF) else {
+        guard let last = regressor.subtree.last(where: { $0 is LinearNode }) as? LinearNode, kind.accepts(last.outF)
+        else {
             return
         }
         let k = last.outF
@@ -120,8 +130,9 @@ final class SpatialTransformerNode: LayerNode {
     }
 
     func samplingShape(_ n: Int) -> SamplingShape2D {
-        SamplingShape2D(batch: n, channels: inputShape[0], inputHeight: inputShape[1], inputWidth: inputShape[2],
-                        outputHeight: inputShape[1], outputWidth: inputShape[2])
+        SamplingShape2D(
+            batch: n, channels: inputShape[0], inputHeight: inputShape[1], inputWidth: inputShape[2],
+            outputHeight: inputShape[1], outputWidth: inputShape[2])
     }
 
     final class State: LayerState {
@@ -176,65 +187,81 @@ final class SpatialTransformerNode: LayerNode {
         }
     }
 
-    override func forward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
-                          output: UnsafeMutablePointer<Float>, n: Int) {
+    override func forward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, n: Int
+    ) {
         let s = st as! State
         computeTheta(c, s, input: input, n: n)
         let (h, w) = (inputShape[1], inputShape[2])
         switch kind {
         case .projective:
-            perspectiveGrid2D(homography: s.homography, grid: s.grid, height: h, width: w, alignCorners: alignCorners,
-                              rows: 0..<(n * h))
+            perspectiveGrid2D(
+                homography: s.homography, grid: s.grid, height: h, width: w, alignCorners: alignCorners,
+                rows: 0..<(n * h))
         case .tps:
             thinPlate!.values.withUnsafeBufferPointer { m in
-                thinPlateGrid2D(matrix: m.baseAddress!, displacements: s.params, grid: s.grid, batch: n,
-                                count: parameterCountPerSample / 2, height: h, width: w, alignCorners: alignCorners,
-                                rows: 0..<h)
+                thinPlateGrid2D(
+                    matrix: m.baseAddress!, displacements: s.params, grid: s.grid, batch: n,
+                    count: parameterCountPerSample / 2, height: h, width: w, alignCorners: alignCorners,
+                    rows: 0..<h)
             }
         default:
-            affineGrid2D(theta: s.theta, grid: s.grid, height: h, width: w, alignCorners: alignCorners, rows: 0..<(n * h))
+            affineGrid2D(
+                theta: s.theta, grid: s.grid, height: h, width: w, alignCorners: alignCorners, rows: 0..<(n * h))
         }
-        gridSample2DForward(samplingShape(n), input: input, grid: s.grid, output: output, mode: .bilinear,
-                            padding: .zeros, alignCorners: alignCorners, positions: 0..<(n * h * w))
+        gridSample2DForward(
+            samplingShape(n), input: input, grid: s.grid, output: output, mode: .bilinear,
+            padding: .zeros, alignCorners: alignCorners, positions: 0..<(n * h * w))
     }
 
-    override func backward(_ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                           gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int) {
+    override func backward(
+        _ c: RunContext, _ st: LayerState, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, n: Int
+    ) {
         let s = st as! State
         let (h, w) = (inputShape[1], inputShape[2])
         let shape = samplingShape(n)
-        gridSample2DBackwardGrid(shape, gradOutput: gradOutput, input: input, grid: s.grid, gradGrid: s.gradGrid,
-                                 mode: .bilinear, padding: .zeros, alignCorners: alignCorners, positions: 0..<(n * h * w))
+        gridSample2DBackwardGrid(
+            shape, gradOutput: gradOutput, input: input, grid: s.grid, gradGrid: s.gradGrid,
+            mode: .bilinear, padding: .zeros, alignCorners: alignCorners, positions: 0..<(n * h * w))
         let k = parameterCountPerSample
         switch kind {
         case .projective:
-            perspectiveGrid2DBackward(gradGrid: s.gradGrid, homography: s.homography, gradHomography: s.gradHomography,
-                                      height: h, width: w, alignCorners: alignCorners, batches: 0..<n)
+            perspectiveGrid2DBackward(
+                gradGrid: s.gradGrid, homography: s.homography, gradHomography: s.gradHomography,
+                height: h, width: w, alignCorners: alignCorners, batches: 0..<n)
             for b in 0..<n { (s.gradParams + 8 * b).update(from: s.gradHomography + 9 * b, count: 8) }
         case .tps:
             let points = h * w
             let chunks = (points + thinPlateBackwardChunk - 1) / thinPlateBackwardChunk
             thinPlate!.values.withUnsafeBufferPointer { m in
-                thinPlateGrid2DBackwardPartials(matrix: m.baseAddress!, gradGrid: s.gradGrid, partials: s.partials,
-                                                batch: n, count: k / 2, points: points, tasks: 0..<chunks)
+                thinPlateGrid2DBackwardPartials(
+                    matrix: m.baseAddress!, gradGrid: s.gradGrid, partials: s.partials,
+                    batch: n, count: k / 2, points: points, tasks: 0..<chunks)
             }
-            thinPlateGrid2DBackwardReduce(partials: s.partials, gradDisplacements: s.gradParams, count: k / 2,
-                                          points: points, batches: 0..<n)
+            thinPlateGrid2DBackwardReduce(
+                partials: s.partials, gradDisplacements: s.gradParams, count: k / 2,
+                points: points, batches: 0..<n)
         default:
-            affineGrid2DBackward(gradGrid: s.gradGrid, gradTheta: s.gradTheta, height: h, width: w,
-                                 alignCorners: alignCorners, batches: 0..<n)
+            affineGrid2DBackward(
+                gradGrid: s.gradGrid, gradTheta: s.gradTheta, height: h, width: w,
+                alignCorners: alignCorners, batches: 0..<n)
             for b in 0..<n { kind.parameterGradient(s.gradTheta + b * 6, s.gradParams + b * k) }
         }
-        regressor.backward(c, s.reg, input: s.features, output: s.params, gradOutput: s.gradParams,
-                           gradInput: s.gradFeatures, n: n)
-        localization.backward(c, s.loc, input: input, output: s.features, gradOutput: s.gradFeatures,
-                              gradInput: gradInput == nil ? nil : s.gradInputLoc, n: n)
+        regressor.backward(
+            c, s.reg, input: s.features, output: s.params, gradOutput: s.gradParams,
+            gradInput: s.gradFeatures, n: n)
+        localization.backward(
+            c, s.loc, input: input, output: s.features, gradOutput: s.gradFeatures,
+            gradInput: gradInput == nil ? nil : s.gradInputLoc, n: n)
         if let gradInput {
             // d/d(input) has two paths: through the sampler and through the localisation net.
             gradInput.update(repeating: 0, count: n * inputSize)
             for b in 0..<n {
-                gridSample2DBackwardInput(shape, gradOutput: gradOutput, grid: s.grid, gradInput: gradInput, mode: .bilinear,
-                                          padding: .zeros, alignCorners: alignCorners, batch: b, channels: 0..<inputShape[0])
+                gridSample2DBackwardInput(
+                    shape, gradOutput: gradOutput, grid: s.grid, gradInput: gradInput, mode: .bilinear,
+                    padding: .zeros, alignCorners: alignCorners, batch: b, channels: 0..<inputShape[0])
             }
             for i in 0..<(n * inputSize) { gradInput[i] += s.gradInputLoc[i] }
         }

@@ -38,9 +38,11 @@ public final class Trainer {
     /// keyed by (seed, epoch) when `shuffle` is set. `progress` is called every
     /// `reportEvery` batches and after the last; returning false stops after that batch.
     /// `training` false runs the steps in evaluation mode (no dropout).
-    public func trainEpoch(_ x: UnsafePointer<Float>, labels: UnsafePointer<Int64>, n: Int, sampleShape: [Int],
-                           batchSize: Int, shuffle: Bool, epoch: Int, training: Bool = true, reportEvery: Int = 10,
-                           progress: (Progress) -> Bool = { _ in true }) throws -> EpochResult {
+    public func trainEpoch(
+        _ x: UnsafePointer<Float>, labels: UnsafePointer<Int64>, n: Int, sampleShape: [Int],
+        batchSize: Int, shuffle: Bool, epoch: Int, training: Bool = true, reportEvery: Int = 10,
+        progress: (Progress) -> Bool = { _ in true }
+    ) throws -> EpochResult {
         guard batchSize > 0 else { throw STNError(.invalidArgument, "batch_size must be positive, got \(batchSize)") }
         guard n > 0 else { throw STNError(.invalidArgument, "no training samples") }
         _ = try network.outputShape(input: sampleShape)
@@ -65,8 +67,9 @@ public final class Trainer {
                 by[r] = labels[src]
             }
             let result = try gradients.withUnsafeMutableBufferPointer { g in
-                try network.lossAndGradient(bx, labels: by, n: m, sampleShape: sampleShape, gradients: g.baseAddress!,
-                                            training: training, seed: seed, step: step)
+                try network.lossAndGradient(
+                    bx, labels: by, n: m, sampleShape: sampleShape, gradients: g.baseAddress!,
+                    training: training, seed: seed, step: step)
             }
             gradients.withUnsafeBufferPointer { g in
                 network.parameters.withUnsafeMutableBufferPointer { p in
@@ -76,23 +79,29 @@ public final class Trainer {
             step += 1
             lossSum += result.loss * Double(m); correct += result.correct; seen += m
             if (b + 1) % max(1, reportEvery) == 0 || b == batches - 1 {
-                let keepGoing = progress(Progress(epoch: epoch, batch: b + 1, batches: batches, samplesSeen: seen,
-                                                  meanLoss: lossSum / Double(seen), correct: correct))
+                let keepGoing = progress(
+                    Progress(
+                        epoch: epoch, batch: b + 1, batches: batches, samplesSeen: seen,
+                        meanLoss: lossSum / Double(seen), correct: correct))
                 if !keepGoing {
-                    return EpochResult(meanLoss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
-                                       samples: seen, completed: false)
+                    return EpochResult(
+                        meanLoss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+                        samples: seen, completed: false)
                 }
             }
         }
-        return EpochResult(meanLoss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen), samples: seen,
-                           completed: true)
+        return EpochResult(
+            meanLoss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen), samples: seen,
+            completed: true)
     }
 }
 
 extension Network {
     /// Mean loss and accuracy over `n` samples in evaluation mode, in batches of `batchSize`.
-    public func evaluate(_ x: UnsafePointer<Float>, labels: UnsafePointer<Int64>, n: Int, sampleShape: [Int],
-                         batchSize: Int = 1000) throws -> (loss: Double, accuracy: Double) {
+    public func evaluate(
+        _ x: UnsafePointer<Float>, labels: UnsafePointer<Int64>, n: Int, sampleShape: [Int],
+        batchSize: Int = 1000
+    ) throws -> (loss: Double, accuracy: Double) {
         guard n > 0 else { throw STNError(.invalidArgument, "no samples to evaluate") }
         try checkInput(x, n: n, sampleShape: sampleShape)
         let size = sampleShape.reduce(1, *)
@@ -100,8 +109,9 @@ extension Network {
         var lo = 0
         while lo < n {
             let m = min(batchSize, n - lo)
-            let r = try lossAndGradient(x + lo * size, labels: labels + lo, n: m, sampleShape: sampleShape,
-                                        gradients: nil, training: false)
+            let r = try lossAndGradient(
+                x + lo * size, labels: labels + lo, n: m, sampleShape: sampleShape,
+                gradients: nil, training: false)
             lossSum += r.loss * Double(m); correct += r.correct
             lo += m
         }

@@ -1,5 +1,6 @@
-@testable import STNKernels
 import XCTest
+
+@testable import STNKernels
 
 final class ActivationsTests: XCTestCase {
     func testForwardKeepsNaNAndNegativeZeroAndWorksInPlace() {
@@ -27,7 +28,9 @@ final class ActivationsTests: XCTestCase {
         // Inputs kept at least 0.05 from the kink.
         let x = Buf(rng.array(53).map { $0 < 0 ? $0 - 0.05 : $0 + 0.05 }), g = rng.array(53)
         let y = Buf<Double>.poisoned(53)
-        let loss: () -> Double = { reluForward(input: x.cp, output: y.p, range: 0..<53); return dot(y.array, g) }
+        let loss: () -> Double = {
+            reluForward(input: x.cp, output: y.p, range: 0..<53); return dot(y.array, g)
+        }
         _ = loss()
         let d = Buf<Double>.poisoned(53), gB = Buf(g)
         reluBackward(gradOutput: gB.cp, output: y.cp, gradInput: d.p, range: 0..<20)

@@ -1,5 +1,6 @@
-@testable import STNKernels
 import XCTest
+
+@testable import STNKernels
 
 final class DropoutTests: XCTestCase {
     func testElementwiseMatchesMaskTimesScale() {
@@ -22,16 +23,21 @@ final class DropoutTests: XCTestCase {
         let mask = Buf((0..<(N * C)).map { _ in Double(rng.int(2)) })
         let y = Buf<Double>.poisoned(g.count)
         let loss: () -> Double = {
-            dropout2DForward(input: x.cp, mask: mask.cp, scale: scale, output: y.p, channels: C, plane: plane, batches: 0..<N)
+            dropout2DForward(
+                input: x.cp, mask: mask.cp, scale: scale, output: y.p, channels: C, plane: plane, batches: 0..<N)
             return dot(y.array, g)
         }
         _ = loss()
-        for pl in 0..<(N * C) { for i in 0..<plane {
-            XCTAssertEqual(y[pl * plane + i], x[pl * plane + i] * (mask[pl] * scale))
-        } }
+        for pl in 0..<(N * C) {
+            for i in 0..<plane {
+                XCTAssertEqual(y[pl * plane + i], x[pl * plane + i] * (mask[pl] * scale))
+            }
+        }
         let d = Buf<Double>.poisoned(g.count), gB = Buf(g)
-        dropout2DBackward(gradOutput: gB.cp, mask: mask.cp, scale: scale, gradInput: d.p, channels: C, plane: plane, batches: 0..<1)
-        dropout2DBackward(gradOutput: gB.cp, mask: mask.cp, scale: scale, gradInput: d.p, channels: C, plane: plane, batches: 1..<N)
+        dropout2DBackward(
+            gradOutput: gB.cp, mask: mask.cp, scale: scale, gradInput: d.p, channels: C, plane: plane, batches: 0..<1)
+        dropout2DBackward(
+            gradOutput: gB.cp, mask: mask.cp, scale: scale, gradInput: d.p, channels: C, plane: plane, batches: 1..<N)
         checkGradient("dropout2d", x: x, grad: d.array, loss)
     }
 }

@@ -1,5 +1,6 @@
-@testable import STNKernels
 import XCTest
+
+@testable import STNKernels
 
 /// The matrix multiply against a naive triple loop, for odd shapes around every tile boundary,
 /// all four transpose combinations, padded leading dimensions, both scalar types and both
@@ -16,8 +17,9 @@ final class GEMMTests: XCTestCase {
         let a = rng.array(aRows * lda), b = rng.array(bRows * ldb), c0 = rng.array(m * ldc)
         let A = Buf(a.map { T($0) }), B = Buf(b.map { T($0) }), C = Buf(c0.map { T($0) })
         let ws = Buf<T>.poisoned(gemmWorkspaceCount(m: m, n: n, k: k))
-        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: A.cp, lda: lda, b: B.cp, ldb: ldb,
-             c: C.p, ldc: ldc, accumulate: accumulate, workspace: ws.p)
+        gemm(
+            transA: transA, transB: transB, m: m, n: n, k: k, a: A.cp, lda: lda, b: B.cp, ldb: ldb,
+            c: C.p, ldc: ldc, accumulate: accumulate, workspace: ws.p)
         let av = A.array.map { Double($0) }, bv = B.array.map { Double($0) }, cv = C0(c0, T.self)
         for i in 0..<m {
             for j in 0..<ldc {
@@ -33,7 +35,9 @@ final class GEMMTests: XCTestCase {
                 }
                 if accumulate { s += cv[i * ldc + j]; mag += abs(cv[i * ldc + j]) }
                 if abs(got - s) > tol * (mag + 1) {
-                    XCTFail("\(T.self) tA=\(transA) tB=\(transB) m=\(m) n=\(n) k=\(k) acc=\(accumulate) C[\(i),\(j)] = \(got), want \(s)")
+                    XCTFail(
+                        "\(T.self) tA=\(transA) tB=\(transB) m=\(m) n=\(n) k=\(k) acc=\(accumulate) C[\(i),\(j)] = \(got), want \(s)"
+                    )
                     return
                 }
             }
@@ -51,17 +55,22 @@ final class GEMMTests: XCTestCase {
                 for _ in 0..<60 {
                     let m = sizes[rng.int(sizes.count)], n = sizes[rng.int(sizes.count)]
                     let k = sizes[rng.int(sizes.count)]
-                    check(T.self, transA: transA, transB: transB, m: m, n: n, k: k,
-                          accumulate: rng.int(2) == 1, rng: &rng, tol: tol)
+                    check(
+                        T.self, transA: transA, transB: transB, m: m, n: n, k: k,
+                        accumulate: rng.int(2) == 1, rng: &rng, tol: tol)
                 }
                 // Network shapes: conv forward, input grad, weight grad; linear layers.
-                for (m, n, k) in [(10, 576, 25), (20, 64, 250), (8, 484, 49), (10, 49, 200),
-                                  (250, 64, 20), (25, 576, 10), (20, 250, 512), (32, 50, 320),
-                                  (50, 320, 32), (64, 6, 32), (0, 5, 5), (5, 0, 5), (4, 5, 0)] {
-                    check(T.self, transA: transA, transB: transB, m: m, n: n, k: k,
-                          accumulate: false, rng: &rng, tol: tol)
-                    check(T.self, transA: transA, transB: transB, m: m, n: n, k: k,
-                          accumulate: true, rng: &rng, tol: tol)
+                for (m, n, k) in [
+                    (10, 576, 25), (20, 64, 250), (8, 484, 49), (10, 49, 200),
+                    (250, 64, 20), (25, 576, 10), (20, 250, 512), (32, 50, 320),
+                    (50, 320, 32), (64, 6, 32), (0, 5, 5), (5, 0, 5), (4, 5, 0),
+                ] {
+                    check(
+                        T.self, transA: transA, transB: transB, m: m, n: n, k: k,
+                        accumulate: false, rng: &rng, tol: tol)
+                    check(
+                        T.self, transA: transA, transB: transB, m: m, n: n, k: k,
+                        accumulate: true, rng: &rng, tol: tol)
                 }
             }
         }
@@ -80,13 +89,16 @@ final class GEMMTests: XCTestCase {
             let ldb = transB ? k : n
             let whole = Buf<Float>.poisoned(m * n)
             let ws = Buf<Float>.poisoned(gemmWorkspaceCount(m: m, n: n, k: k))
-            gemm(transA: false, transB: transB, m: m, n: n, k: k, a: A.cp, lda: k, b: B.cp, ldb: ldb,
-                 c: whole.p, ldc: n, accumulate: false, workspace: ws.p)
+            gemm(
+                transA: false, transB: transB, m: m, n: n, k: k, a: A.cp, lda: k, b: B.cp, ldb: ldb,
+                c: whole.p, ldc: n, accumulate: false, workspace: ws.p)
             for (lo, hi) in [(0, 3), (3, 4), (4, 11), (11, 13)] {
                 let part = Buf<Float>.poisoned((hi - lo) * n)
-                gemm(transA: false, transB: transB, m: hi - lo, n: n, k: k, a: A.cp + lo * k, lda: k,
-                     b: B.cp, ldb: ldb, c: part.p, ldc: n, accumulate: false, workspace: ws.p)
-                XCTAssertTrue(bitsEqual(part.array, Array(whole.array[lo * n..<hi * n])), "rows \(lo)..<\(hi) transB=\(transB)")
+                gemm(
+                    transA: false, transB: transB, m: hi - lo, n: n, k: k, a: A.cp + lo * k, lda: k,
+                    b: B.cp, ldb: ldb, c: part.p, ldc: n, accumulate: false, workspace: ws.p)
+                XCTAssertTrue(
+                    bitsEqual(part.array, Array(whole.array[lo * n..<hi * n])), "rows \(lo)..<\(hi) transB=\(transB)")
             }
         }
     }
@@ -99,8 +111,9 @@ final class GEMMTests: XCTestCase {
             for l in 0..<16 { v[l] = Float(rng.uniform() * 1000) }
             vs.append(v)
         }
-        let folded = gemmFold16(vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7],
-                                vs[8], vs[9], vs[10], vs[11], vs[12], vs[13], vs[14], vs[15])
+        let folded = gemmFold16(
+            vs[0], vs[1], vs[2], vs[3], vs[4], vs[5], vs[6], vs[7],
+            vs[8], vs[9], vs[10], vs[11], vs[12], vs[13], vs[14], vs[15])
         for i in 0..<16 { XCTAssertEqual(folded[i], laneSum16(vs[i])) }
     }
 }

@@ -1,5 +1,6 @@
-@testable import STNKernels
 import XCTest
+
+@testable import STNKernels
 
 /// SplitMix64: a tiny deterministic generator, so every test sees the same numbers on every run.
 struct LayerRNG {

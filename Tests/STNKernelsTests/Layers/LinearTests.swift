@@ -1,5 +1,6 @@
-@testable import STNKernels
 import XCTest
+
+@testable import STNKernels
 
 final class LinearTests: XCTestCase {
     func testForwardMatchesNaive() {
@@ -10,11 +11,13 @@ final class LinearTests: XCTestCase {
             let X = Buf(toFloat(x)), W = Buf(toFloat(w)), B = Buf(toFloat(b)), Y = Buf<Float>.poisoned(9 * outF)
             let ws = Buf<Float>.poisoned(linearWorkspaceCount(s))
             linearForward(s, input: X.cp, weight: W.cp, bias: B.cp, output: Y.p, batches: 0..<9, workspace: ws.p)
-            for n in 0..<9 { for j in 0..<outF {
-                var acc = Double(B[j])
-                for i in 0..<inF { acc += Double(X[n * inF + i]) * Double(W[j * inF + i]) }
-                XCTAssertEqual(Double(Y[n * outF + j]), acc, accuracy: 1e-5 * (1 + abs(acc)), "\(inF)->\(outF)")
-            } }
+            for n in 0..<9 {
+                for j in 0..<outF {
+                    var acc = Double(B[j])
+                    for i in 0..<inF { acc += Double(X[n * inF + i]) * Double(W[j * inF + i]) }
+                    XCTAssertEqual(Double(Y[n * outF + j]), acc, accuracy: 1e-5 * (1 + abs(acc)), "\(inF)->\(outF)")
+                }
+            }
         }
     }
 
@@ -34,8 +37,10 @@ final class LinearTests: XCTestCase {
             linearBackwardInput(s, gradOutput: gB.cp, weight: w.cp, gradInput: dx.p, batches: 0..<N, workspace: ws.p)
             let dw = Buf<Double>(repeating: 0, count: outF * inF), db = Buf<Double>(repeating: 0, count: outF)
             // Accumulating over two ranges sums to the whole-batch gradient.
-            linearBackwardWeight(s, gradOutput: gB.cp, input: x.cp, gradWeight: dw.p, gradBias: db.p, batches: 0..<2, workspace: ws.p)
-            linearBackwardWeight(s, gradOutput: gB.cp, input: x.cp, gradWeight: dw.p, gradBias: db.p, batches: 2..<N, workspace: ws.p)
+            linearBackwardWeight(
+                s, gradOutput: gB.cp, input: x.cp, gradWeight: dw.p, gradBias: db.p, batches: 0..<2, workspace: ws.p)
+            linearBackwardWeight(
+                s, gradOutput: gB.cp, input: x.cp, gradWeight: dw.p, gradBias: db.p, batches: 2..<N, workspace: ws.p)
             checkGradient("linear dx", x: x, grad: dx.array, loss)
             checkGradient("linear dw", x: w, grad: dw.array, loss)
             checkGradient("linear db", x: b, grad: db.array, loss)

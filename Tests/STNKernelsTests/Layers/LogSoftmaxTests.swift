@@ -1,5 +1,6 @@
-@testable import STNKernels
 import XCTest
+
+@testable import STNKernels
 
 final class LogSoftmaxTests: XCTestCase {
     func testForwardIsStableAndNormalised() {
@@ -31,7 +32,9 @@ final class LogSoftmaxTests: XCTestCase {
         let rows = 3, K = 7
         let x = Buf(rng.array(rows * K, scale: 3)), g = rng.array(rows * K)
         let y = Buf<Double>.poisoned(rows * K)
-        let loss: () -> Double = { logSoftmaxForward(input: x.cp, output: y.p, classes: K, rows: 0..<rows); return dot(y.array, g) }
+        let loss: () -> Double = {
+            logSoftmaxForward(input: x.cp, output: y.p, classes: K, rows: 0..<rows); return dot(y.array, g)
+        }
         _ = loss()
         let d = Buf<Double>.poisoned(rows * K), gB = Buf(g)
         logSoftmaxBackward(gradOutput: gB.cp, output: y.cp, gradInput: d.p, classes: K, rows: 0..<rows)
@@ -54,18 +57,21 @@ final class LogSoftmaxTests: XCTestCase {
             return s / Double(rows)
         }
         let L = meanLoss()
-        nllLossLogSoftmaxBackward(logProbs: logp.cp, labels: labels64.cp, classes: K, totalCount: rows,
-                                  losses: losses.p, gradLogits: grad.p, rows: 0..<2)
-        nllLossLogSoftmaxBackward(logProbs: logp.cp, labels: labels64.cp, classes: K, totalCount: rows,
-                                  losses: losses.p, gradLogits: grad.p, rows: 2..<rows)
+        nllLossLogSoftmaxBackward(
+            logProbs: logp.cp, labels: labels64.cp, classes: K, totalCount: rows,
+            losses: losses.p, gradLogits: grad.p, rows: 0..<2)
+        nllLossLogSoftmaxBackward(
+            logProbs: logp.cp, labels: labels64.cp, classes: K, totalCount: rows,
+            losses: losses.p, gradLogits: grad.p, rows: 2..<rows)
         XCTAssertEqual(losses.array.reduce(0, +) / Double(rows), L, accuracy: 1e-14)
         checkGradient("nll", x: x, grad: grad.array, meanLoss)
         // Int labels give the same result as Int64 labels (log-probs recomputed at x first:
         // the finite differences left them at a perturbed point).
         XCTAssertEqual(meanLoss(), L)
         let grad2 = Buf<Double>.poisoned(rows * K), losses2 = Buf<Double>.poisoned(rows)
-        nllLossLogSoftmaxBackward(logProbs: logp.cp, labels: labels.cp, classes: K, totalCount: rows,
-                                  losses: losses2.p, gradLogits: grad2.p, rows: 0..<rows)
+        nllLossLogSoftmaxBackward(
+            logProbs: logp.cp, labels: labels.cp, classes: K, totalCount: rows,
+            losses: losses2.p, gradLogits: grad2.p, rows: 0..<rows)
         XCTAssertEqual(grad2.array, grad.array); XCTAssertEqual(losses2.array, losses.array)
     }
 

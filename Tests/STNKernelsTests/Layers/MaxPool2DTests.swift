@@ -1,5 +1,6 @@
-@testable import STNKernels
 import XCTest
+
+@testable import STNKernels
 
 /// Max pooling: PyTorch's tie and NaN rules, floor mode, overlapping windows, the backward
 /// scatter by finite differences, and batch-split invariance.
@@ -19,7 +20,8 @@ final class MaxPool2DTests: XCTestCase {
         (y, i) = pool(s, [1, .nan, .nan, 2]); XCTAssertTrue(y[0].isNaN); XCTAssertEqual(i, [2])
         (y, i) = pool(s, [.nan, 1, 5, 2]); XCTAssertTrue(y[0].isNaN); XCTAssertEqual(i, [0])
         (y, i) = pool(s, [1, 2, 9, .nan]); XCTAssertTrue(y[0].isNaN); XCTAssertEqual(i, [3])
-        (y, i) = pool(s, [-.infinity, -.infinity, -.infinity, -.infinity]); XCTAssertEqual(y, [-.infinity]); XCTAssertEqual(i, [0])
+        (y, i) = pool(s, [-.infinity, -.infinity, -.infinity, -.infinity]); XCTAssertEqual(y, [-.infinity]);
+        XCTAssertEqual(i, [0])
         (y, i) = pool(s, [-.infinity, -.infinity, -5, -.infinity]); XCTAssertEqual(y, [-5]); XCTAssertEqual(i, [2])
         // The general (non-2×2) path follows the same rules.
         let g = MaxPool2DShape(batch: 1, channels: 1, inputHeight: 3, inputWidth: 3, kernel: (3, 3))
@@ -30,27 +32,37 @@ final class MaxPool2DTests: XCTestCase {
 
     func testFloorModeOddSizesAndOverlap() {
         var rng = LayerRNG(seed: 5)
-        for (h, w, kh, kw, sh, sw) in [(7, 7, 2, 2, 2, 2), (11, 11, 2, 2, 2, 2), (9, 8, 3, 3, 2, 2), (6, 7, 3, 2, 1, 3), (5, 5, 1, 1, 1, 1)] {
-            let s = MaxPool2DShape(batch: 2, channels: 3, inputHeight: h, inputWidth: w, kernel: (kh, kw), stride: (sh, sw))
+        for (h, w, kh, kw, sh, sw) in [
+            (7, 7, 2, 2, 2, 2), (11, 11, 2, 2, 2, 2), (9, 8, 3, 3, 2, 2), (6, 7, 3, 2, 1, 3), (5, 5, 1, 1, 1, 1),
+        ] {
+            let s = MaxPool2DShape(
+                batch: 2, channels: 3, inputHeight: h, inputWidth: w, kernel: (kh, kw), stride: (sh, sw))
             XCTAssertEqual(s.outputHeight, (h - kh) / sh + 1)
             let x = toFloat(rng.array(2 * 3 * h * w))
             let (y, idx) = pool(s, x)
-            for pl in 0..<6 { for oh in 0..<s.outputHeight { for ow in 0..<s.outputWidth {
-                var m = -Float.infinity, best = oh * sh * w + ow * sw
-                for a in 0..<kh { for b in 0..<kw {
-                    let o = (oh * sh + a) * w + ow * sw + b
-                    if x[pl * h * w + o] > m { m = x[pl * h * w + o]; best = o }
-                } }
-                let q = pl * s.outputPlane + oh * s.outputWidth + ow
-                XCTAssertEqual(y[q], m); XCTAssertEqual(Int(idx[q]), best)
-            } } }
+            for pl in 0..<6 {
+                for oh in 0..<s.outputHeight {
+                    for ow in 0..<s.outputWidth {
+                        var m = -Float.infinity, best = oh * sh * w + ow * sw
+                        for a in 0..<kh {
+                            for b in 0..<kw {
+                                let o = (oh * sh + a) * w + ow * sw + b
+                                if x[pl * h * w + o] > m { m = x[pl * h * w + o]; best = o }
+                            }
+                        }
+                        let q = pl * s.outputPlane + oh * s.outputWidth + ow
+                        XCTAssertEqual(y[q], m); XCTAssertEqual(Int(idx[q]), best)
+                    }
+                }
+            }
         }
     }
 
     func testBackwardByFiniteDifferences() {
         // Distinct values far apart (a shuffled ramp), so ±h never changes an argmax.
         for (kh, sh) in [(2, 2), (3, 2)] {
-            let s = MaxPool2DShape(batch: 2, channels: 2, inputHeight: 7, inputWidth: 6, kernel: (kh, kh), stride: (sh, sh))
+            let s = MaxPool2DShape(
+                batch: 2, channels: 2, inputHeight: 7, inputWidth: 6, kernel: (kh, kh), stride: (sh, sh))
             var rng = LayerRNG(seed: 11)
             var ramp = (0..<(2 * 2 * 42)).map { Double($0) * 0.01 }
             for i in stride(from: ramp.count - 1, to: 0, by: -1) { ramp.swapAt(i, rng.int(i + 1)) }
