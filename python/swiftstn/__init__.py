@@ -14,6 +14,8 @@ Contents:
   :func:`warp_affine` and their ``*_backward`` gradients;
 - more grid generators (:mod:`swiftstn.transforms`): :func:`perspective_grid`, :func:`tps_grid`,
   :func:`warp_perspective` and their gradients;
+- :mod:`swiftstn.geometry`: kornia's and OpenCV's conventions (pixel matrices mapping source to
+  destination): ``warp_affine``/``warp_perspective`` and the matrix helpers and converters;
 - :func:`set_num_threads` / :func:`get_num_threads`: the engine's thread count;
 - :mod:`swiftstn.nn` (layers and models trained in Swift), :mod:`swiftstn.models` (ready-made
   models), :mod:`swiftstn.datasets` (MNIST, Fashion-MNIST, IDX files),
@@ -24,7 +26,7 @@ Contents:
 - ``__version__``: this package's version (the Swift library's is ``swiftstn._native.version()``).
 """
 
-from . import checkpoint, datasets, distortions, functional, models, nn, transforms, viz
+from . import checkpoint, datasets, distortions, functional, geometry, models, nn, transforms, viz
 from ._native import get_num_threads, set_num_threads
 from .functional import (
     affine_grid,
@@ -68,6 +70,7 @@ __all__ = [
     "datasets",
     "distortions",
     "functional",
+    "geometry",
     "models",
     "nn",
     "transforms",
