@@ -36,6 +36,31 @@ def _fresh_seed() -> int:
     return int.from_bytes(os.urandom(8), "little")
 
 
+#: How to turn 0–255 pixels into what the models take (MNIST's normalisation, as the datasets do).
+_NORMALISE_HINT = ("scale and normalise it first, e.g. x = ((x / 255 - 0.1307) / 0.3081).astype(np.float32) "
+                   "(MNIST's mean and std: swiftstn.datasets.MNIST_MEAN, MNIST_STD)")
+
+
+def _images(x: ArrayLike, op: str, name: str = "x") -> NDArray[Any]:
+    """``x`` as an array of dtype float32 or float64 (not copied when it is one). Every other dtype
+    is a TypeError — integer images (uint8 pixels) with how to normalise them — so that every
+    model method takes the same inputs (fit() used to cast uint8 to float32 0–255)."""
+    a = np.asarray(x)
+    if a.dtype == np.float32 or a.dtype == np.float64:
+        return a
+    if a.dtype.kind in "biu":
+        raise TypeError(f"{op}(): {name} has dtype {a.dtype}; the model takes float32 or float64 images, normalised "
+                        f"as in training: {_NORMALISE_HINT}")
+    raise TypeError(f"{op}(): {name} must have dtype float32 or float64, got {a.dtype}")
+
+
+def _positive_int(value: Any, what: str) -> int:
+    """``value`` as a positive int (Python or NumPy integer, not bool), else a ValueError."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value <= 0:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return int(value)
+
+
 class ModelMixin:
     """Engine-backed methods shared by all modules (used on the root of a model): compilation to
     the Swift engine, parameters with PyTorch's names (``state_dict``), training (``fit``,
@@ -95,6 +120,32 @@ class ModelMixin:
         self.__dict__.update(_init_seed=seed, _net=None)
         self._compiled()
         return self
+
+    # ---- pickling ----------------------------------------------------------------------------
+    # The engine's handles (PyCapsules) cannot be pickled: a compiled model pickles as its module
+    # tree and attributes (the train/eval flag, the dropout step seed, the run's settings) plus
+    # its parameters and training_state(), and is rebuilt on load with the same spec — so that it
+    # predicts bit for bit the same and fit() continues the run exactly. copy.deepcopy goes through
+    # here too (an independent engine). As with any pickle, load only pickles you trust.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        net = state.pop("_net", None)
+        state.pop("_trainer", None)
+        if net is not None:
+            state["_engine_state"] = {"parameters": _native.network_get_parameters(net),
+                                      "training": self.training_state()}
+        return state
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        state = dict(state)
+        engine = state.pop("_engine_state", None)
+        self.__dict__.update(state)
+        if engine is None:
+            return
+        net = _native.network_create(self._spec_text, 0)  # the parameters are overwritten next
+        _native.network_set_parameters(net, engine["parameters"])
+        self.__dict__.update(_net=net, _trainer=None, _trainer_key=None)
+        self.restore_training_state(engine["training"])
 
     @property
     def spec(self) -> str:
@@ -174,14 +225,28 @@ class ModelMixin:
     def forward(self, x: ArrayLike) -> NDArray[np.float32]:
         """The model's raw output (log-probabilities for models that end in LogSoftmax), in the
         current mode."""
+        x = _images(x, "forward")
         return _native.network_forward(self._compiled(), x, self.training, self._next_seed() if self.training else 0)
 
     __call__ = forward
 
     def predict(self, x: ArrayLike, batch_size: int | None = None) -> NDArray[np.float32]:
         """Log-probabilities per class, in evaluation mode (N × classes), for a float32 or float64
-        batch ``x`` (N×C×H×W). ``batch_size`` is accepted for compatibility and unused."""
-        out = _native.network_forward(self._compiled(), x, False, 0)
+        batch ``x`` (N×C×H×W; integer images such as uint8 pixels are a TypeError: normalise them
+        first). With ``batch_size`` (a positive int), ``x`` is run ``batch_size`` images at a time
+        (bounding the engine's working memory) and the results are concatenated: bit for bit the
+        unbatched result."""
+        x = _images(x, "predict")
+        net = self._compiled()
+        if batch_size is None or x.ndim < 2:
+            out = _native.network_forward(net, x, False, 0)
+        else:
+            batch = _positive_int(batch_size, "predict(): batch_size")
+            if len(x) <= batch:
+                out = _native.network_forward(net, x, False, 0)
+            else:
+                out = np.concatenate([_native.network_forward(net, x[i:i + batch], False, 0)
+                                      for i in range(0, len(x), batch)])
         if "logsoftmax" in self._spec_text.rsplit(",", 1)[-1]:
             return out
         shifted = out - out.max(axis=1, keepdims=True)
@@ -190,7 +255,7 @@ class ModelMixin:
     def stn(self, x: ArrayLike) -> NDArray[np.float32]:
         """The input batch ``x`` (N×C×H×W) after the model's (first) spatial transformer, same
         shape."""
-        return _native.network_transform(self._compiled(), x)[0]
+        return _native.network_transform(self._compiled(), _images(x, "stn"))[0]
 
     def theta(self, x: ArrayLike) -> NDArray[np.float32]:
         """The affine transforms (N × 2 × 3) the model's (first) spatial transformer predicts for x
@@ -199,19 +264,22 @@ class ModelMixin:
         if self._transformers and self._transformers[0].transform not in self._transformers[0].AFFINE_FAMILY:
             raise ValueError(f"theta(): the model's transformer is {self._transformers[0].transform!r}, not affine; "
                              "use stn(x) to see what it does")
-        return _native.network_transform(self._compiled(), x)[1]
+        return _native.network_transform(self._compiled(), _images(x, "theta"))[1]
 
     def loss_and_grad(self, x: ArrayLike, y: ArrayLike) -> tuple[float, StateDict]:
         """(mean loss, {parameter name: gradient}) for a batch, in the current mode; the
         parameters do not change."""
+        x = _images(x, "loss_and_grad")
         loss, _, flat = _native.network_loss_and_grad(self._compiled(), x, y, self.training,
                                                       self._next_seed() if self.training else 0, True)
         return loss, self._unflatten(flat)
 
     def evaluate(self, x: ArrayLike, y: ArrayLike, batch_size: int = 1000) -> tuple[float, float]:
-        """(mean loss, accuracy) on images ``x`` and integer labels ``y``, in evaluation mode,
-        ``batch_size`` images at a time."""
-        return _native.network_evaluate(self._compiled(), x, y, int(batch_size))
+        """(mean loss, accuracy) on images ``x`` (float32 or float64, normalised as for training)
+        and integer labels ``y``, in evaluation mode, ``batch_size`` (a positive int) images at a
+        time."""
+        x = _images(x, "evaluate")
+        return _native.network_evaluate(self._compiled(), x, y, _positive_int(batch_size, "evaluate(): batch_size"))
 
     # ---- training ----------------------------------------------------------------------------
     def _trainer_for(self, optimizer: str, lr: float, momentum: float, dampening: float, nesterov: bool,
@@ -266,12 +334,12 @@ class ModelMixin:
         """One optimisation step on the batch (x, y) in the model's current mode (dropout only in
         training mode); returns the batch's mean loss. Consecutive calls with the same settings
         share the optimizer state."""
+        x = np.ascontiguousarray(_images(x, "train_step"), dtype=np.float32)
         trainer = self._trainer_for(optimizer, lr, momentum, optimizer_options.get("dampening", 0.0),
                                     optimizer_options.get("nesterov", False),
                                     optimizer_options.get("weight_decay", 0.0),
                                     optimizer_options.get("betas", (0.9, 0.999)), optimizer_options.get("eps", 1e-8),
                                     seed)
-        x = np.ascontiguousarray(x, dtype=np.float32)
         loss, _, _ = _native.trainer_epoch(trainer, x, np.asarray(y), len(x), False, self.training, 0, 1, None)
         return loss
 
@@ -290,13 +358,20 @@ class ModelMixin:
         (optimizer state and step counter persist). ``progress`` shows a tqdm bar per epoch;
         ``callback(epoch, batch, batches, samples, mean_loss, correct)`` is called every few
         batches (return False to stop). Ctrl-C stops after the current batch.
+
+        ``x`` (and ``validation_data``'s images) must be float32 or float64, normalised: integer
+        images such as uint8 pixels are a TypeError here as in ``predict``, ``evaluate``,
+        ``forward`` and ``loss_and_grad`` (scale and normalise them first, e.g.
+        ``(x / 255 - 0.1307) / 0.3081`` for MNIST-like pixels).
         """
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit(): epochs must be a non-negative int, got {epochs!r}")
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"fit(): batch_size must be a positive int, got {batch_size!r}")
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        x = np.ascontiguousarray(_images(x, "fit"), dtype=np.float32)
         y = np.asarray(y)
+        if validation_data is not None:
+            validation_data = (_images(validation_data[0], "fit", "validation_data x"), validation_data[1])
         trainer = self._trainer_for(optimizer, lr, momentum, dampening, nesterov, weight_decay, betas, eps, seed)
         history: History = {"epoch": [], "train_loss": [], "train_accuracy": [], "seconds": [],
                             "images_per_second": []}

@@ -3,6 +3,8 @@
 Arrays may be float32 or float64 (all arrays of one call share the dtype); C-contiguous arrays
 pass to the Swift engine without a copy, anything else (views with strides, other byte orders,
 lists) is converted once. Results are new C-contiguous arrays of the same dtype.
+``align_corners`` must be a bool (``True``/``False``, NumPy bools too): any other value, such as
+``"False"`` or ``0``, is a ``TypeError`` naming the function and the value.
 """
 from __future__ import annotations
 
@@ -36,6 +38,15 @@ def _code(table: Mapping[str, int], value: Any, what: str, op: str) -> int:
         raise ValueError(f"{op}(): expected {what} to be one of {options}, got {value!r}") from None
 
 
+def _align_corners(value: Any, op: str) -> bool:
+    """``align_corners`` as a bool. Only ``True``/``False`` (NumPy bools too) are accepted: any
+    other value — ``"False"``, ``0``, ``None`` — is a ``TypeError`` naming ``op`` and the value,
+    rather than its truth value (``bool("False")`` is True)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{op}(): align_corners must be a bool (True or False), got {value!r} ({type(value).__name__})")
+
+
 def _padding(padding_mode: str, fill: Fill, op: str) -> int:
     """The padding code, with ``fill`` checked against it: required for ``"fill"``, refused
     otherwise."""
@@ -55,14 +66,16 @@ def affine_grid(theta: ArrayLike, size: Size, align_corners: bool = False) -> Fl
     coordinates: −1 and 1 are the centres of the corner pixels with ``align_corners=True``, and
     their outer edges with ``align_corners=False`` (PyTorch's default).
     """
-    return _native.affine_grid(theta, size, bool(align_corners))
+    ac = _align_corners(align_corners, "affine_grid")
+    return _native.affine_grid(theta, size, ac)
 
 
 def affine_grid_backward(grad_grid: ArrayLike, size: Size, align_corners: bool = False) -> FloatArray:
     """Gradient of a loss with respect to ``theta`` given its gradient ``grad_grid`` with respect to
     the grid (N×H×W×2 or N×D×H×W×3, as :func:`affine_grid` returned for ``size``): N×2×3 or
     N×3×4, like ``theta``."""
-    return _native.affine_grid_backward(grad_grid, size, bool(align_corners))
+    ac = _align_corners(align_corners, "affine_grid_backward")
+    return _native.affine_grid_backward(grad_grid, size, ac)
 
 
 def grid_sample(input: ArrayLike, grid: ArrayLike, mode: str = "bilinear", padding_mode: str = "zeros",
@@ -77,11 +90,12 @@ def grid_sample(input: ArrayLike, grid: ArrayLike, mode: str = "bilinear", paddi
     being located as with ``"zeros"``; ``fill=0`` gives exactly ``"zeros"``'s result. ``fill`` is
     an error with any other padding. The output is N×C×Ho×Wo (or N×C×Do×Ho×Wo).
     """
+    ac = _align_corners(align_corners, "grid_sample")
     m = _code(_MODES, mode, "mode", "grid_sample")
     p = _padding(padding_mode, fill, "grid_sample")
     if fill is None:
-        return _native.grid_sample(input, grid, m, p, bool(align_corners))
-    return _native.grid_sample(input, grid, m, p, bool(align_corners), fill)
+        return _native.grid_sample(input, grid, m, p, ac)
+    return _native.grid_sample(input, grid, m, p, ac, fill)
 
 
 def grid_sample_backward(grad_output: ArrayLike, input: ArrayLike, grid: ArrayLike, mode: str = "bilinear",
@@ -94,13 +108,12 @@ def grid_sample_backward(grad_output: ArrayLike, input: ArrayLike, grid: ArrayLi
     padding the input gradient is zeros padding's (the fill values are constants) and the grid
     gradient includes the fill values read by outside taps.
     """
+    ac = _align_corners(align_corners, "grid_sample_backward")
     m = _code(_MODES, mode, "mode", "grid_sample_backward")
     p = _padding(padding_mode, fill, "grid_sample_backward")
     if fill is None:
-        return _native.grid_sample_backward(grad_output, input, grid, m, p, bool(align_corners),
-                                            bool(input_requires_grad))
-    return _native.grid_sample_backward(grad_output, input, grid, m, p, bool(align_corners),
-                                        bool(input_requires_grad), fill)
+        return _native.grid_sample_backward(grad_output, input, grid, m, p, ac, bool(input_requires_grad))
+    return _native.grid_sample_backward(grad_output, input, grid, m, p, ac, bool(input_requires_grad), fill)
 
 
 def warp_affine(input: ArrayLike, theta: ArrayLike, out_size: Size, mode: str = "bilinear",
@@ -111,9 +124,10 @@ def warp_affine(input: ArrayLike, theta: ArrayLike, out_size: Size, mode: str = 
     generated a block of points at a time and never stored, and the result is bit for bit the
     two-step path's, for every mode, padding (``fill`` included) and ``align_corners``.
     """
+    ac = _align_corners(align_corners, "warp_affine")
     m = _code(_MODES, mode, "mode", "warp_affine")
     p = _padding(padding_mode, fill, "warp_affine")
-    return _native.warp_affine(input, theta, out_size, m, p, bool(align_corners), fill)
+    return _native.warp_affine(input, theta, out_size, m, p, ac, fill)
 
 
 def warp_affine_backward(grad_output: ArrayLike, input: ArrayLike, theta: ArrayLike, out_size: Size,
@@ -121,7 +135,8 @@ def warp_affine_backward(grad_output: ArrayLike, input: ArrayLike, theta: ArrayL
                          input_requires_grad: bool = True, fill: Fill = None) -> tuple[FloatArray | None, FloatArray]:
     """Gradients of :func:`warp_affine`: returns ``(grad_input or None, grad_theta)``, bit for bit
     ``grid_sample_backward`` followed by ``affine_grid_backward``."""
+    ac = _align_corners(align_corners, "warp_affine_backward")
     m = _code(_MODES, mode, "mode", "warp_affine_backward")
     p = _padding(padding_mode, fill, "warp_affine_backward")
-    return _native.warp_affine_backward(grad_output, input, theta, out_size, m, p, bool(align_corners),
+    return _native.warp_affine_backward(grad_output, input, theta, out_size, m, p, ac,
                                         bool(input_requires_grad), fill)

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Union
 
 from . import _native
 from ._model import ModelMixin
+from .functional import _align_corners
 
 __all__ = ["Module", "Sequential", "Conv2d", "Linear", "MaxPool2d", "ReLU", "Flatten", "LogSoftmax", "Dropout",
            "Dropout2d", "SpatialTransformer", "set_max_parameters", "get_max_parameters"]
@@ -296,10 +297,10 @@ class SpatialTransformer(Module):
     """A spatial transformer (Jaderberg et al., 2015; the PyTorch STN tutorial's ``stn()``):
     ``localization`` maps the N×C×H×W input to features, ``regressor`` maps the flattened
     features to a transform, and the input is resampled on that transform's grid (bilinear, zero
-    padding, ``align_corners`` as in :func:`swiftstn.affine_grid`), keeping its shape N×C×H×W.
-    Both sub-networks are :class:`Module` objects (typically :class:`Sequential`); in a
-    ``Sequential`` model their parameters are named ``0.localization.0.weight``,
-    ``0.regressor.2.bias`` and so on.
+    padding, ``align_corners`` as in :func:`swiftstn.affine_grid`: a bool, anything else is a
+    ``TypeError``), keeping its shape N×C×H×W. Both sub-networks are :class:`Module` objects
+    (typically :class:`Sequential`); in a ``Sequential`` model their parameters are named
+    ``0.localization.0.weight``, ``0.regressor.2.bias`` and so on.
 
     ``transform`` constrains what the regressor outputs: ``"affine"`` (6 numbers, theta),
     ``"attention"`` (3: isotropic scale s and translation: [[s, 0, tx], [0, s, ty]]) or
@@ -328,7 +329,7 @@ class SpatialTransformer(Module):
             raise TypeError("SpatialTransformer: localization and regressor must be swiftstn.nn modules")
         self.localization = localization
         self.regressor = regressor
-        self.align_corners = bool(align_corners)
+        self.align_corners = _align_corners(align_corners, "SpatialTransformer")
         self.transform = transform
 
     def _spec(self, leaves: list[Module]) -> str:

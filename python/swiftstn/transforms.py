@@ -4,9 +4,9 @@
 
 Both produce an N×H×W×2 grid in the normalised coordinates :func:`swiftstn.grid_sample` reads,
 from the same base coordinates as :func:`swiftstn.affine_grid` (``align_corners`` means the same
-thing). Arrays are float32 or float64 (one dtype per call; anything else is a ``TypeError``);
-shape errors are ``ValueError``s naming the argument and the shapes. The GIL is released during
-the computation.
+thing, and must be a bool: anything else is a ``TypeError``). Arrays are float32 or float64
+(one dtype per call; anything else is a ``TypeError``); shape errors are ``ValueError``s naming
+the argument and the shapes. The GIL is released during the computation.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Union
 from numpy.typing import ArrayLike
 
 from . import _native
-from .functional import _MODES, Fill, FloatArray, Size, _code, _padding
+from .functional import _MODES, Fill, FloatArray, Size, _align_corners, _code, _padding
 
 __all__ = ["perspective_grid", "perspective_grid_backward", "tps_grid", "tps_grid_backward", "warp_perspective",
            "warp_perspective_backward"]
@@ -38,14 +38,16 @@ def perspective_grid(H: ArrayLike, size: Size, align_corners: bool = False) -> F
     range (0 with zeros padding). The grid never contains NaN. Note that H and −H therefore
     differ: scale H so that w > 0 over the image (e.g. H[2, 2] > 0 for mild perspective).
     """
-    return _native.perspective_grid(H, size, bool(align_corners))
+    ac = _align_corners(align_corners, "perspective_grid")
+    return _native.perspective_grid(H, size, ac)
 
 
 def perspective_grid_backward(grad_grid: ArrayLike, H: ArrayLike, size: Size, align_corners: bool = False
                               ) -> FloatArray:
     """Gradient of a loss with respect to ``H`` given its gradient with respect to the grid
     (quotient rule; guarded points contribute nothing). Returns an N×3×3 array."""
-    return _native.perspective_grid_backward(grad_grid, H, size, bool(align_corners))
+    ac = _align_corners(align_corners, "perspective_grid_backward")
+    return _native.perspective_grid_backward(grad_grid, H, size, ac)
 
 
 def warp_perspective(input: ArrayLike, H: ArrayLike, out_size: Size, mode: str = "bilinear",
@@ -57,9 +59,10 @@ def warp_perspective(input: ArrayLike, H: ArrayLike, out_size: Size, mode: str =
     is bit for bit the two-step path's, for every mode, padding (``fill`` included) and
     ``align_corners``.
     """
+    ac = _align_corners(align_corners, "warp_perspective")
     m = _code(_MODES, mode, "mode", "warp_perspective")
     p = _padding(padding_mode, fill, "warp_perspective")
-    return _native.warp_perspective(input, H, out_size, m, p, bool(align_corners), fill)
+    return _native.warp_perspective(input, H, out_size, m, p, ac, fill)
 
 
 def warp_perspective_backward(grad_output: ArrayLike, input: ArrayLike, H: ArrayLike, out_size: Size,
@@ -68,9 +71,10 @@ def warp_perspective_backward(grad_output: ArrayLike, input: ArrayLike, H: Array
                               ) -> tuple[FloatArray | None, FloatArray]:
     """Gradients of :func:`warp_perspective`: returns ``(grad_input or None, grad_H)``, bit for bit
     ``grid_sample_backward`` followed by ``perspective_grid_backward``."""
+    ac = _align_corners(align_corners, "warp_perspective_backward")
     m = _code(_MODES, mode, "mode", "warp_perspective_backward")
     p = _padding(padding_mode, fill, "warp_perspective_backward")
-    return _native.warp_perspective_backward(grad_output, input, H, out_size, m, p, bool(align_corners),
+    return _native.warp_perspective_backward(grad_output, input, H, out_size, m, p, ac,
                                              bool(input_requires_grad), fill)
 
 
@@ -99,8 +103,9 @@ def tps_grid(displacements: ArrayLike, size: Size, control_points: ControlPoints
     ``align_corners`` (float64, partial pivoting) and cached. A non-finite grid value
     (non-finite displacements) is written as the sentinel (−1e4, −1e4).
     """
+    ac = _align_corners(align_corners, "tps_grid")
     points, count = _control_points(control_points)
-    return _native.tps_grid(displacements, size, points, count, bool(align_corners))
+    return _native.tps_grid(displacements, size, points, count, ac)
 
 
 def tps_grid_backward(grad_grid: ArrayLike, size: Size, control_points: ControlPoints = None,
@@ -109,5 +114,6 @@ def tps_grid_backward(grad_grid: ArrayLike, size: Size, control_points: ControlP
     respect to the grid. The map is linear, so only the control points are needed: pass the same
     K×2 array as to :func:`tps_grid`, or the number K of default control points (``None`` is
     refused here, since K cannot be inferred from the grid)."""
+    ac = _align_corners(align_corners, "tps_grid_backward")
     points, count = _control_points(control_points)
-    return _native.tps_grid_backward(grad_grid, size, points, count, bool(align_corners))
+    return _native.tps_grid_backward(grad_grid, size, points, count, ac)

@@ -111,3 +111,56 @@ def test_set_num_threads_validates():
         swiftstn.set_num_threads(0)
     with pytest.raises(TypeError):
         swiftstn.set_num_threads("two")
+
+
+# ---- align_corners must be a bool ------------------------------------------------------------------
+
+def _align_corners_calls(ac):
+    """Every NumPy operator, called with align_corners=ac on valid arrays."""
+    from swiftstn import nn
+    x, g = np.zeros((1, 1, 4, 4), F32), np.zeros((1, 3, 3, 2), F32)
+    th, H, d = theta2(1), np.eye(3, dtype=F32)[None], np.zeros((1, 4, 2), F32)
+    go = np.zeros((1, 1, 3, 3), F32)
+    return {
+        "affine_grid": lambda: swiftstn.affine_grid(th, (1, 1, 3, 3), align_corners=ac),
+        "affine_grid_backward": lambda: swiftstn.affine_grid_backward(g, (1, 1, 3, 3), align_corners=ac),
+        "grid_sample": lambda: swiftstn.grid_sample(x, g, align_corners=ac),
+        "grid_sample_backward": lambda: swiftstn.grid_sample_backward(go, x, g, align_corners=ac),
+        "warp_affine": lambda: swiftstn.warp_affine(x, th, (3, 3), align_corners=ac),
+        "warp_affine_backward": lambda: swiftstn.warp_affine_backward(go, x, th, (3, 3), align_corners=ac),
+        "perspective_grid": lambda: swiftstn.perspective_grid(H, (1, 1, 3, 3), align_corners=ac),
+        "perspective_grid_backward": lambda: swiftstn.perspective_grid_backward(g, H, (1, 1, 3, 3),
+                                                                                align_corners=ac),
+        "warp_perspective": lambda: swiftstn.warp_perspective(x, H, (3, 3), align_corners=ac),
+        "warp_perspective_backward": lambda: swiftstn.warp_perspective_backward(go, x, H, (3, 3), align_corners=ac),
+        "tps_grid": lambda: swiftstn.tps_grid(d, (1, 1, 3, 3), align_corners=ac),
+        "tps_grid_backward": lambda: swiftstn.tps_grid_backward(g, (1, 1, 3, 3), control_points=4, align_corners=ac),
+        "SpatialTransformer": lambda: nn.SpatialTransformer(nn.Sequential(nn.Flatten()),
+                                                            nn.Sequential(nn.Linear(16, 6)), align_corners=ac),
+    }
+
+
+@pytest.mark.parametrize("value", ["False", "True", 0, 1, None, 1.0, np.int64(0), [True]])
+def test_align_corners_must_be_a_bool(value):
+    import re
+    for op, call in _align_corners_calls(value).items():
+        with pytest.raises(TypeError, match=rf"^{op}\(\): align_corners must be a bool \(True or False\), "
+                                            rf"got {re.escape(repr(value))} \({type(value).__name__}\)$"):
+            call()
+
+
+def test_align_corners_accepts_python_and_numpy_bools():
+    for ac in (True, False, np.True_, np.False_, np.bool_(True)):
+        for call in _align_corners_calls(ac).values():
+            call()  # no error
+    # a NumPy bool means what the Python bool means (bool("False") would have been True)
+    x = np.arange(16, dtype=F32).reshape(1, 1, 4, 4)
+    g = np.random.default_rng(0).uniform(-1, 1, (1, 3, 3, 2)).astype(F32)
+    for ac in (True, False):
+        a = swiftstn.grid_sample(x, g, align_corners=ac)
+        assert a.tobytes() == swiftstn.grid_sample(x, g, align_corners=np.bool_(ac)).tobytes()
+    assert not swiftstn.grid_sample(x, g, align_corners=True).tobytes() == \
+        swiftstn.grid_sample(x, g, align_corners=False).tobytes()
+    from swiftstn import nn
+    stn = nn.SpatialTransformer(nn.Sequential(), nn.Sequential(nn.Linear(16, 6)), align_corners=np.True_)
+    assert stn.align_corners is True
