@@ -16,6 +16,10 @@ Contents:
   :func:`warp_perspective` and their gradients;
 - :mod:`swiftstn.geometry`: kornia's and OpenCV's conventions (pixel matrices mapping source to
   destination): ``warp_affine``/``warp_perspective`` and the matrix helpers and converters;
+- :mod:`swiftstn.augment`: ``RandomAffine`` and ``RandomPerspective`` (torchvision's parameters,
+  per-image transforms applied to a batch in one fused warp);
+- :mod:`swiftstn.dask` (needs dask; not imported by ``import swiftstn``): the warps and
+  ``predict`` on dask arrays chunked along N;
 - :func:`set_num_threads` / :func:`get_num_threads`: the engine's thread count;
 - :mod:`swiftstn.nn` (layers and models trained in Swift), :mod:`swiftstn.models` (ready-made
   models), :mod:`swiftstn.datasets` (MNIST, Fashion-MNIST, IDX files),
@@ -26,7 +30,7 @@ Contents:
 - ``__version__``: this package's version (the Swift library's is ``swiftstn._native.version()``).
 """
 
-from . import checkpoint, datasets, distortions, functional, geometry, models, nn, transforms, viz
+from . import augment, checkpoint, datasets, distortions, functional, geometry, models, nn, transforms, viz
 from ._native import get_num_threads, set_num_threads
 from .functional import (
     affine_grid,
@@ -66,6 +70,7 @@ __all__ = [
     "warp_perspective_backward",
     "set_num_threads",
     "get_num_threads",
+    "augment",
     "checkpoint",
     "datasets",
     "distortions",
