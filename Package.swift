@@ -19,7 +19,8 @@ import PackageDescription
 let cpuLevels = ["x86-64-v2": "nehalem", "x86-64-v3": "haswell", "x86-64-v4": "skylake-avx512"]
 let requestedCPU = Context.environment["SWIFTSTN_TARGET_CPU"] ?? ""
 let targetCPU = cpuLevels[requestedCPU] ?? requestedCPU
-let kernelFlags: [SwiftSetting] = targetCPU.isEmpty
+let kernelFlags: [SwiftSetting] =
+    targetCPU.isEmpty
     ? [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
     : [.unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU], .when(configuration: .release))]
 
@@ -34,10 +35,13 @@ let package = Package(
         .target(name: "STNKernels", dependencies: ["STNSIMD"], swiftSettings: kernelFlags),
         .target(name: "SwiftSTN", dependencies: ["STNKernels"]),
         .target(name: "SwiftSTNC", dependencies: ["SwiftSTN"]),
+        // What both test suites share (one random generator).
+        .target(name: "STNTestSupport", path: "Tests/STNTestSupport"),
         // The kernel tests get the kernels' code generation too, so that what they inline (the gather
         // helpers) is the AVX-512 code in a `-c release` run.
-        .testTarget(name: "STNKernelsTests", dependencies: ["STNKernels"], swiftSettings: kernelFlags),
-        .testTarget(name: "SwiftSTNTests", dependencies: ["SwiftSTN"]),
+        .testTarget(
+            name: "STNKernelsTests", dependencies: ["STNKernels", "STNTestSupport"], swiftSettings: kernelFlags),
+        .testTarget(name: "SwiftSTNTests", dependencies: ["SwiftSTN", "STNTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

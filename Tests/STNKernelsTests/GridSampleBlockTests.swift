@@ -1,3 +1,4 @@
+import STNTestSupport
 import XCTest
 
 @testable import STNKernels
@@ -6,21 +7,13 @@ import XCTest
 /// same bits for every mode, padding and align_corners, including NaN/±Inf/huge grid values and
 /// partial blocks, and a call on a sub-range equals those positions of a whole-range call.
 final class GridSampleBlockTests: XCTestCase {
-    struct LCG {
-        var s: UInt64
-        mutating func next() -> Double {
-            s = s &* 6364136223846793005 &+ 1442695040888963407
-            return Double(s >> 11) / Double(1 << 53)
-        }
-    }
-
     static let specials: [Double] = [.nan, .infinity, -.infinity, 1e30, -1e30, 3e9, -3e9, 1, -1, 0, 0.5, -0.999]
 
-    func makeGrid<T: STNFloat>(_ count: Int, _ rng: inout LCG) -> [T] {
+    func makeGrid<T: STNFloat>(_ count: Int, _ rng: inout SplitMix64) -> [T] {
         (0..<count).map { _ in
-            let u = rng.next()
-            if u < 0.08 { return T(Self.specials[Int(rng.next() * Double(Self.specials.count)) % Self.specials.count]) }
-            return T((rng.next() * 2 - 1) * 1.4)
+            let u = rng.unit()
+            if u < 0.08 { return T(Self.specials[Int(rng.unit() * Double(Self.specials.count)) % Self.specials.count]) }
+            return T((rng.unit() * 2 - 1) * 1.4)
         }
     }
 
@@ -43,7 +36,7 @@ final class GridSampleBlockTests: XCTestCase {
     /// Each shape's grids: values in ±1.4 (taps across the border: masked reads), scaled by 0.6
     /// (mostly inside: whole 16-lane chunks read as tap pairs with AVX-512), the benchmark's
     /// affine grid and `theta` (chunks whose taps fit a few whole rows read them as such).
-    func gridMakers<T: STNFloat>(_: T.Type, _ theta: [Double]) -> [(SamplingShape2D, inout LCG) -> [T]] {
+    func gridMakers<T: STNFloat>(_: T.Type, _ theta: [Double]) -> [(SamplingShape2D, inout SplitMix64) -> [T]] {
         [
             { s, rng in self.makeGrid(s.batch * s.outputPlane * 2, &rng) },
             { s, rng in (self.makeGrid(s.batch * s.outputPlane * 2, &rng) as [T]).map { $0 * T(0.6) } },
@@ -60,7 +53,7 @@ final class GridSampleBlockTests: XCTestCase {
     }
 
     func check<T: STNFloat>(_: T.Type) {
-        var rng = LCG(s: 42)
+        var rng = SplitMix64(seed: 42)
         let shapes =
             [
                 SamplingShape2D(
@@ -94,7 +87,7 @@ final class GridSampleBlockTests: XCTestCase {
             + Self.narrowShapes
         let grids = gridMakers(T.self, [0.7, 0.31, -0.1, -0.25, 0.85, 0.07])
         for (s, makeGrid) in shapes.flatMap({ s in grids.map { (s, $0) } }) {
-            let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.next() * 4 - 2) }
+            let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.unit() * 4 - 2) }
             let grid = makeGrid(s, &rng)
             let total = s.batch * s.outputPlane, outCount = s.batch * s.channels * s.outputPlane
             for mode in InterpolationMode.allCases {
@@ -142,7 +135,7 @@ final class GridSampleBlockTests: XCTestCase {
                 }
             }
             // Grid gradient: sub-ranges equal the whole range.
-            let go: [T] = (0..<outCount).map { _ in T(rng.next() * 2 - 1) }
+            let go: [T] = (0..<outCount).map { _ in T(rng.unit() * 2 - 1) }
             for padding in PaddingMode.allCases {
                 for ac in [false, true] {
                     var whole = [T](repeating: 0, count: total * 2), parts = whole
@@ -189,10 +182,10 @@ final class GridSampleBlockTests: XCTestCase {
     /// (rows of W + 4 floats, pair gathers; block-vs-scalar-tested on wider inputs): the same bits
     /// for every narrow shape, grid and align_corners, with zero and non-zero fill values.
     func testNarrowBilinearMatchesBorderedWithFill() {
-        var rng = LCG(s: 11)
+        var rng = SplitMix64(seed: 11)
         for s in Self.narrowShapes {
             let total = s.batch * s.outputPlane, outCount = s.batch * s.channels * s.outputPlane
-            let input: [Float] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in Float(rng.next() * 4 - 2) }
+            let input: [Float] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in Float(rng.unit() * 4 - 2) }
             let grids: [[Float]] = [
                 makeGrid(total * 2, &rng), affineGrid(s, [0.9, -0.15, 0.05, 0.15, 0.9, -0.02]),
                 affineGrid(s, [0.7, 0.31, -0.1, -0.25, 0.85, 0.07]),
@@ -200,7 +193,7 @@ final class GridSampleBlockTests: XCTestCase {
             ]  // past the border
             let fills: [[Float]] = [
                 [Float](repeating: 0, count: s.channels),
-                (0..<s.channels).map { _ in Float(rng.next() * 2 - 1) },
+                (0..<s.channels).map { _ in Float(rng.unit() * 2 - 1) },
             ]
             for (k, grid) in grids.enumerated() {
                 for fill in fills {
@@ -240,7 +233,7 @@ final class GridSampleBlockTests: XCTestCase {
     /// every mode, padding, align_corners, with and without fill values, on random and affine
     /// grids, and whether or not the next element is prefetched.
     func checkBackwardElement<T: STNFloat>(_: T.Type) {
-        var rng = LCG(s: 7)
+        var rng = SplitMix64(seed: 7)
         let shapes =
             [
                 SamplingShape2D(
@@ -268,10 +261,10 @@ final class GridSampleBlockTests: XCTestCase {
             + Self.narrowShapes
         let grids = gridMakers(T.self, [1.3, -0.4, 0.2, 0.5, 1.2, -0.3])
         for (s, makeGrid) in shapes.flatMap({ s in grids.map { (s, $0) } }) {
-            let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.next() * 4 - 2) }
+            let input: [T] = (0..<(s.batch * s.channels * s.inputPlane)).map { _ in T(rng.unit() * 4 - 2) }
             let grid = makeGrid(s, &rng)
-            let go: [T] = (0..<(s.batch * s.channels * s.outputPlane)).map { _ in T(rng.next() * 2 - 1) }
-            let fills: [[T]?] = [nil, (0..<s.channels).map { _ in T(rng.next() * 2 - 1) }]
+            let go: [T] = (0..<(s.batch * s.channels * s.outputPlane)).map { _ in T(rng.unit() * 2 - 1) }
+            let fills: [[T]?] = [nil, (0..<s.channels).map { _ in T(rng.unit() * 2 - 1) }]
             for mode in InterpolationMode.allCases {
                 for padding in PaddingMode.allCases {
                     for ac in [false, true] {

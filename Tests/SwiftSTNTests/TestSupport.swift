@@ -1,25 +1,12 @@
+import STNTestSupport
 import SwiftSTN
 
-/// A small deterministic generator (SplitMix64) so tests need no Foundation and never flake.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
-        lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)
-    }
+extension SplitMix64 {
+    /// A tensor of `shape` with values uniform in [lo, hi).
     mutating func tensor(_ shape: [Int], _ lo: Double = -1, _ hi: Double = 1) -> Tensor<Double> {
         let n = shape.reduce(1, *)
         return try! Tensor(shape: shape, scalars: (0..<n).map { _ in uniform(lo, hi) })
     }
-    mutating func int(_ lo: Int, _ hi: Int) -> Int { lo + Int(next() % UInt64(hi - lo + 1)) }
 }
 
 /// Σ a·b: the scalar loss whose gradient with respect to `a` is `b`.

@@ -1,3 +1,4 @@
+import STNTestSupport
 import SwiftSTN
 import XCTest
 

@@ -1,3 +1,4 @@
+import STNTestSupport
 import XCTest
 
 @testable import STNKernels
@@ -104,7 +105,7 @@ final class Conv2DTests: XCTestCase {
     }
 
     func problem(_ s: Conv2DShape, seed: UInt64) -> Problem {
-        var rng = LayerRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         return Problem(
             x: rng.array(s.batch * s.inChannels * s.inputPlane),
             w: rng.array(s.outChannels * s.filterVolume, scale: 0.5),
@@ -205,7 +206,7 @@ final class Conv2DTests: XCTestCase {
         XCTAssertEqual(s.weightGradientGroup, 8)
         let pr = problem(s, seed: 300)
         let (_, dw, db) = naiveBackward(s, pr.x, pr.w, pr.g)
-        var rng = LayerRNG(seed: 301)
+        var rng = SplitMix64(seed: 301)
         let w0 = rng.array(dw.count), b0 = rng.array(db.count)
         let gw = Buf(w0), gb = Buf(b0)
         let ws = Buf<Double>.poisoned(conv2DWorkspaceCount(s))

@@ -1,10 +1,11 @@
+import STNTestSupport
 import XCTest
 
 @testable import STNKernels
 
 final class DropoutTests: XCTestCase {
     func testElementwiseMatchesMaskTimesScale() {
-        var rng = LayerRNG(seed: 31)
+        var rng = SplitMix64(seed: 31)
         let n = 45, scale = Float(1) / Float(1 - 0.5)
         let x = toFloat(rng.array(n)), m = (0..<n).map { _ in Float(rng.int(2)) }
         let X = Buf(x), M = Buf(m), Y = Buf<Float>.poisoned(n)
@@ -17,7 +18,7 @@ final class DropoutTests: XCTestCase {
     }
 
     func testChannelwiseGradientByFiniteDifferences() {
-        var rng = LayerRNG(seed: 32)
+        var rng = SplitMix64(seed: 32)
         let N = 3, C = 4, plane = 5 * 7, scale = 1 / (1 - 0.2)
         let x = Buf(rng.array(N * C * plane)), g = rng.array(N * C * plane)
         let mask = Buf((0..<(N * C)).map { _ in Double(rng.int(2)) })

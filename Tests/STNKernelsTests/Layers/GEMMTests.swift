@@ -1,3 +1,4 @@
+import STNTestSupport
 import XCTest
 
 @testable import STNKernels
@@ -9,7 +10,7 @@ final class GEMMTests: XCTestCase {
     /// Runs one product through `gemm` and compares with a Double reference.
     func check<T: STNFloat>(
         _: T.Type, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, accumulate: Bool,
-        rng: inout LayerRNG, tol: Double
+        rng: inout SplitMix64, tol: Double
     ) {
         // Leading dimensions with a little slack, to catch any use of the minimal one.
         let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 2, ldc = n + 1
@@ -49,7 +50,7 @@ final class GEMMTests: XCTestCase {
     let sizes = [1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33, 64, 65, 70]
 
     func runAll<T: STNFloat>(_: T.Type, tol: Double) {
-        var rng = LayerRNG(seed: 42)
+        var rng = SplitMix64(seed: 42)
         for transA in [false, true] {
             for transB in [false, true] {
                 for _ in 0..<60 {
@@ -82,7 +83,7 @@ final class GEMMTests: XCTestCase {
     /// A row of C does not depend on which other rows are computed with it (tile position), in
     /// either path: the property that lets the layers split batches without changing any bit.
     func testRowsAreIndependentOfTiling() {
-        var rng = LayerRNG(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for transB in [false, true] {
             let m = 13, n = 70, k = 37
             let A = Buf(toFloat(rng.array(m * k))), B = Buf(toFloat(rng.array(n * k)))
@@ -104,7 +105,7 @@ final class GEMMTests: XCTestCase {
     }
 
     func testLaneSumMatchesFoldTree() {
-        var rng = LayerRNG(seed: 3)
+        var rng = SplitMix64(seed: 3)
         var vs = [SIMD16<Float>]()
         for _ in 0..<16 {
             var v = SIMD16<Float>()

@@ -2,23 +2,6 @@ import XCTest
 
 @testable import STNKernels
 
-/// SplitMix64: a tiny deterministic generator, so every test sees the same numbers on every run.
-struct LayerRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [−1, 1).
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 52) - 1 }
-    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func array(_ n: Int, scale: Double = 1) -> [Double] { (0..<n).map { _ in uniform() * scale } }
-}
-
 /// A heap buffer with a stable address for handing to the kernels.
 final class Buf<T> {
     let p: UnsafeMutablePointer<T>

@@ -1,10 +1,11 @@
+import STNTestSupport
 import XCTest
 
 @testable import STNKernels
 
 final class LinearTests: XCTestCase {
     func testForwardMatchesNaive() {
-        var rng = LayerRNG(seed: 51)
+        var rng = SplitMix64(seed: 51)
         for (inF, outF) in [(320, 50), (50, 10), (90, 32), (32, 6), (7, 3)] {
             let s = LinearShape(batch: 9, inFeatures: inF, outFeatures: outF)
             let x = rng.array(9 * inF), w = rng.array(outF * inF), b = rng.array(outF)
@@ -22,7 +23,7 @@ final class LinearTests: XCTestCase {
     }
 
     func testGradientsByFiniteDifferences() {
-        var rng = LayerRNG(seed: 52)
+        var rng = SplitMix64(seed: 52)
         for (inF, outF) in [(19, 5), (32, 6), (9, 17)] {
             let N = 5
             let s = LinearShape(batch: N, inFeatures: inF, outFeatures: outF)
@@ -48,7 +49,7 @@ final class LinearTests: XCTestCase {
     }
 
     func testBatchSplitIsBitwiseInvariant() {
-        var rng = LayerRNG(seed: 53)
+        var rng = SplitMix64(seed: 53)
         for (inF, outF) in [(320, 50), (90, 32), (50, 10)] {
             let N = 5
             let s = LinearShape(batch: N, inFeatures: inF, outFeatures: outF)

@@ -1,3 +1,4 @@
+import STNTestSupport
 import XCTest
 
 @testable import STNKernels
@@ -31,7 +32,7 @@ final class MaxPool2DTests: XCTestCase {
     }
 
     func testFloorModeOddSizesAndOverlap() {
-        var rng = LayerRNG(seed: 5)
+        var rng = SplitMix64(seed: 5)
         for (h, w, kh, kw, sh, sw) in [
             (7, 7, 2, 2, 2, 2), (11, 11, 2, 2, 2, 2), (9, 8, 3, 3, 2, 2), (6, 7, 3, 2, 1, 3), (5, 5, 1, 1, 1, 1),
         ] {
@@ -63,7 +64,7 @@ final class MaxPool2DTests: XCTestCase {
         for (kh, sh) in [(2, 2), (3, 2)] {
             let s = MaxPool2DShape(
                 batch: 2, channels: 2, inputHeight: 7, inputWidth: 6, kernel: (kh, kh), stride: (sh, sh))
-            var rng = LayerRNG(seed: 11)
+            var rng = SplitMix64(seed: 11)
             var ramp = (0..<(2 * 2 * 42)).map { Double($0) * 0.01 }
             for i in stride(from: ramp.count - 1, to: 0, by: -1) { ramp.swapAt(i, rng.int(i + 1)) }
             let x = Buf(ramp), g = rng.array(2 * 2 * s.outputPlane)
@@ -81,7 +82,7 @@ final class MaxPool2DTests: XCTestCase {
 
     func testBatchSplitIsBitwiseInvariant() {
         let s = MaxPool2DShape(batch: 5, channels: 3, inputHeight: 8, inputWidth: 9, kernel: (2, 2))
-        var rng = LayerRNG(seed: 9)
+        var rng = SplitMix64(seed: 9)
         let x = Buf(toFloat(rng.array(5 * 3 * 72))), g = Buf(toFloat(rng.array(5 * 3 * s.outputPlane)))
         let y1 = Buf<Float>.poisoned(g.count), y2 = Buf<Float>.poisoned(g.count)
         let i1 = Buf<Int32>(repeating: 0, count: g.count), i2 = Buf<Int32>(repeating: 0, count: g.count)
