@@ -1,3 +1,5 @@
+import STNKernels
+
 /// `affine_grid`: validation, threading and the safe Swift API around the grid-generator kernels.
 ///
 /// theta is N×2×3 for a 4-D `size` (N, C, H, W), giving a grid N×H×W×2, or N×3×4 for a 5-D size

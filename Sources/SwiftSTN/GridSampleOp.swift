@@ -1,3 +1,5 @@
+import STNKernels
+
 /// `grid_sample`: validation, threading and the safe Swift API around the sampler kernels.
 ///
 /// input N×C×H×W with grid N×Ho×Wo×2 gives N×C×Ho×Wo; input N×C×D×H×W with grid N×Do×Ho×Wo×3

@@ -1,3 +1,5 @@
+import STNKernels
+
 /// `perspective_grid`: validation, threading and the safe Swift API around the projective grid
 /// generator (Sources/STNKernels/PerspectiveGrid.swift).
 ///

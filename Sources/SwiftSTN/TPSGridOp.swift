@@ -1,3 +1,4 @@
+import STNKernels
 import Synchronization
 
 /// `tps_grid`: validation, the solved-system cache, threading and the safe Swift API around the

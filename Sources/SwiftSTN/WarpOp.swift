@@ -1,3 +1,5 @@
+import STNKernels
+
 /// `warp_affine` / `warp_perspective`: grid_sample(input, affine_grid(theta, (N, C, Ho, Wo)))
 /// and grid_sample(input, perspective_grid(H, (N, C, Ho, Wo))) fused into one pass that never
 /// holds the grid in memory (Sources/STNKernels/FusedWarp.swift), with their gradients.

@@ -1,3 +1,4 @@
+import STNKernels
 import STNTestSupport
 import SwiftSTN
 import XCTest

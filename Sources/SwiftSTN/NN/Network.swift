@@ -1,4 +1,5 @@
 import Dispatch
+import STNKernels
 import Synchronization
 
 #if canImport(Glibc)

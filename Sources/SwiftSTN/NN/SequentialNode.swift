@@ -1,3 +1,5 @@
+import STNKernels
+
 /// Layers applied one after another; keeps every intermediate activation of its chunk for the
 /// backward pass, and two ping-pong buffers for the gradients flowing back.
 final class SequentialNode: LayerNode {
