@@ -13,9 +13,9 @@
 /* ---- affine_grid ---- */
 
 static PyObject *py_affine_grid(PyObject *self, PyObject *args) {
-    PyObject *theta_obj, *size_obj;
+    PyObject *theta_obj, *size_obj, *out_obj = Py_None;
     int align = 0;
-    if (!PyArg_ParseTuple(args, "OOp:affine_grid", &theta_obj, &size_obj, &align)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOp|O:affine_grid", &theta_obj, &size_obj, &align, &out_obj)) return NULL;
     int typenum = -1;
     int64_t size[MAX_DIMS], tshape[MAX_DIMS], oshape[MAX_DIMS];
     int32_t size_len, tndim, ondim;
@@ -27,7 +27,8 @@ static PyObject *py_affine_grid(PyObject *self, PyObject *args) {
     if (array_shape(theta, tshape, &tndim, "affine_grid", "theta") < 0) goto fail;
     int32_t st = stn_affine_grid_shape(tshape, tndim, size, size_len, oshape, &ondim, err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
-    grid = new_array(oshape, ondim, typenum, 0);
+    call_input inputs[] = {{"theta", theta_obj, theta}};
+    grid = output_array(out_obj, "affine_grid", oshape, ondim, typenum, inputs, 1);
     if (grid == NULL) goto fail;
     Py_BEGIN_ALLOW_THREADS
     st = stn_affine_grid(dtype_code(typenum), PyArray_DATA(theta), tshape, tndim, size, size_len,
@@ -43,9 +44,9 @@ fail:
 }
 
 static PyObject *py_affine_grid_backward(PyObject *self, PyObject *args) {
-    PyObject *gg_obj, *size_obj;
+    PyObject *gg_obj, *size_obj, *out_obj = Py_None;
     int align = 0;
-    if (!PyArg_ParseTuple(args, "OOp:affine_grid_backward", &gg_obj, &size_obj, &align)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOp|O:affine_grid_backward", &gg_obj, &size_obj, &align, &out_obj)) return NULL;
     int typenum = -1;
     int64_t size[MAX_DIMS], gshape[MAX_DIMS], oshape[MAX_DIMS];
     int32_t size_len, gndim, ondim;
@@ -57,7 +58,8 @@ static PyObject *py_affine_grid_backward(PyObject *self, PyObject *args) {
     if (array_shape(gg, gshape, &gndim, "affine_grid_backward", "grad_grid") < 0) goto fail;
     int32_t st = stn_affine_grid_backward_shape(gshape, gndim, size, size_len, oshape, &ondim, err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
-    gt = new_array(oshape, ondim, typenum, 0);
+    call_input inputs[] = {{"grad_grid", gg_obj, gg}};
+    gt = output_array(out_obj, "affine_grid_backward", oshape, ondim, typenum, inputs, 1);
     if (gt == NULL) goto fail;
     Py_BEGIN_ALLOW_THREADS
     st = stn_affine_grid_backward(dtype_code(typenum), PyArray_DATA(gg), gshape, gndim, size, size_len,
@@ -75,9 +77,10 @@ fail:
 /* ---- grid_sample ---- */
 
 static PyObject *py_grid_sample(PyObject *self, PyObject *args) {
-    PyObject *in_obj, *grid_obj, *fill_obj = Py_None;
+    PyObject *in_obj, *grid_obj, *fill_obj = Py_None, *out_obj = Py_None;
     int mode, padding, align;
-    if (!PyArg_ParseTuple(args, "OOiip|O:grid_sample", &in_obj, &grid_obj, &mode, &padding, &align, &fill_obj))
+    if (!PyArg_ParseTuple(args, "OOiip|OO:grid_sample", &in_obj, &grid_obj, &mode, &padding, &align, &fill_obj,
+                          &out_obj))
         return NULL;
     int typenum = -1;
     int64_t ishape[MAX_DIMS], gshape[MAX_DIMS], oshape[MAX_DIMS], fill_len = 0;
@@ -93,10 +96,12 @@ static PyObject *py_grid_sample(PyObject *self, PyObject *args) {
     if (array_shape(grid, gshape, &gndim, "grid_sample", "grid") < 0) goto fail;
     int32_t st = stn_grid_sample_shape(ishape, indim, gshape, gndim, mode, oshape, &ondim, err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
-    /* Shapes are valid: now (and only now) copy strided inputs into contiguous arrays. */
-    if (make_contiguous(&input) < 0 || make_contiguous(&grid) < 0) goto fail;
-    out = new_array(oshape, ondim, typenum, 0);
+    /* Shapes are valid: check `out` against the views (a copy made next cannot overlap it), then
+     * (and only then) copy strided inputs into contiguous arrays. */
+    call_input inputs[] = {{"input", in_obj, input}, {"grid", grid_obj, grid}, {"fill", fill_obj, fill}};
+    out = output_array(out_obj, "grid_sample", oshape, ondim, typenum, inputs, 3);
     if (out == NULL) goto fail;
+    if (make_contiguous(&input) < 0 || make_contiguous(&grid) < 0) goto fail;
     Py_BEGIN_ALLOW_THREADS
     if (fill != NULL || padding == STN_PADDING_FILL)
         st = stn_grid_sample_fill(dtype_code(typenum), PyArray_DATA(input), ishape, indim, PyArray_DATA(grid),
@@ -212,11 +217,12 @@ static PyObject *py_version(PyObject *self, PyObject *unused) {
 }
 
 static PyMethodDef methods[] = {
-    {"affine_grid", py_affine_grid, METH_VARARGS, "affine_grid(theta, size, align_corners) -> grid"},
+    {"affine_grid", py_affine_grid, METH_VARARGS, "affine_grid(theta, size, align_corners[, out]) -> grid (out if given)"},
     {"affine_grid_backward", py_affine_grid_backward, METH_VARARGS,
-     "affine_grid_backward(grad_grid, size, align_corners) -> grad_theta"},
+     "affine_grid_backward(grad_grid, size, align_corners[, out]) -> grad_theta (out if given)"},
     {"grid_sample", py_grid_sample, METH_VARARGS,
-     "grid_sample(input, grid, mode, padding, align_corners[, fill]) -> output (integer mode codes)"},
+     "grid_sample(input, grid, mode, padding, align_corners[, fill[, out]]) -> output (out if given; integer mode "
+     "codes)"},
     {"grid_sample_backward", py_grid_sample_backward, METH_VARARGS,
      "grid_sample_backward(grad_output, input, grid, mode, padding, align_corners, "
      "input_requires_grad[, fill]) -> (grad_input or None, grad_grid)"},

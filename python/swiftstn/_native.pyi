@@ -7,7 +7,10 @@ arguments are positional-only; ``p`` arguments take any object's truth value (ty
 Sampling arrays: any array-like of dtype float32 or float64 (one dtype per call; another dtype is
 a ``TypeError``); results are new C-contiguous arrays of the call's dtype. Sizes are sequences of
 ints (anything with ``__index__``). Mode and padding codes are ``functional._MODES`` /
-``_PADDINGS``'s values. The public wrappers (``swiftstn.functional``, ``swiftstn.transforms``,
+``_PADDINGS``'s values. The forward operators and the grid generators' backward functions take a
+last optional ``out``: None, or an ndarray of exactly the result's shape and the call's dtype
+(native order, C-contiguous, aligned, writeable, not sharing memory with the arguments), written
+into and returned itself. The public wrappers (``swiftstn.functional``, ``swiftstn.transforms``,
 ``swiftstn.nn``) are the documented API; this module is private.
 """
 
@@ -21,6 +24,7 @@ _F = TypeVar("_F", np.float32, np.float64)
 _Size = Sequence[SupportsIndex]
 _AnyFloat = NDArray[np.floating[Any]]
 _Fill = ArrayLike | None
+_Out = NDArray[np.floating[Any]] | None
 
 @type_check_only
 class Network:
@@ -34,20 +38,26 @@ class Trainer:
 # ---- _native.c: affine_grid, grid_sample, threads, version ------------------------------------
 
 @overload
-def affine_grid(theta: NDArray[_F], size: _Size, align_corners: bool, /) -> NDArray[_F]: ...
+def affine_grid(
+    theta: NDArray[_F], size: _Size, align_corners: bool, out: NDArray[_F] | None = None, /
+) -> NDArray[_F]: ...
 @overload
-def affine_grid(theta: ArrayLike, size: _Size, align_corners: bool, /) -> _AnyFloat: ...
+def affine_grid(theta: ArrayLike, size: _Size, align_corners: bool, out: _Out = None, /) -> _AnyFloat: ...
 @overload
-def affine_grid_backward(grad_grid: NDArray[_F], size: _Size, align_corners: bool, /) -> NDArray[_F]: ...
+def affine_grid_backward(
+    grad_grid: NDArray[_F], size: _Size, align_corners: bool, out: NDArray[_F] | None = None, /
+) -> NDArray[_F]: ...
 @overload
-def affine_grid_backward(grad_grid: ArrayLike, size: _Size, align_corners: bool, /) -> _AnyFloat: ...
+def affine_grid_backward(grad_grid: ArrayLike, size: _Size, align_corners: bool, out: _Out = None, /) -> _AnyFloat: ...
 @overload
 def grid_sample(
-    input: NDArray[_F], grid: NDArray[_F], mode: int, padding: int, align_corners: bool, fill: _Fill = None, /
+    input: NDArray[_F], grid: NDArray[_F], mode: int, padding: int, align_corners: bool, fill: _Fill = None,
+    out: NDArray[_F] | None = None, /,
 ) -> NDArray[_F]: ...
 @overload
 def grid_sample(
-    input: ArrayLike, grid: ArrayLike, mode: int, padding: int, align_corners: bool, fill: _Fill = None, /
+    input: ArrayLike, grid: ArrayLike, mode: int, padding: int, align_corners: bool, fill: _Fill = None,
+    out: _Out = None, /,
 ) -> _AnyFloat: ...
 @overload
 def grid_sample_backward(
@@ -85,37 +95,41 @@ def version() -> str:
 # ---- _native_generators.c: perspective_grid, tps_grid -----------------------------------------
 
 @overload
-def perspective_grid(H: NDArray[_F], size: _Size, align_corners: bool, /) -> NDArray[_F]: ...
-@overload
-def perspective_grid(H: ArrayLike, size: _Size, align_corners: bool, /) -> _AnyFloat: ...
-@overload
-def perspective_grid_backward(
-    grad_grid: NDArray[_F], H: NDArray[_F], size: _Size, align_corners: bool, /
+def perspective_grid(
+    H: NDArray[_F], size: _Size, align_corners: bool, out: NDArray[_F] | None = None, /
 ) -> NDArray[_F]: ...
 @overload
-def perspective_grid_backward(grad_grid: ArrayLike, H: ArrayLike, size: _Size, align_corners: bool, /) -> _AnyFloat: ...
+def perspective_grid(H: ArrayLike, size: _Size, align_corners: bool, out: _Out = None, /) -> _AnyFloat: ...
+@overload
+def perspective_grid_backward(
+    grad_grid: NDArray[_F], H: NDArray[_F], size: _Size, align_corners: bool, out: NDArray[_F] | None = None, /
+) -> NDArray[_F]: ...
+@overload
+def perspective_grid_backward(
+    grad_grid: ArrayLike, H: ArrayLike, size: _Size, align_corners: bool, out: _Out = None, /
+) -> _AnyFloat: ...
 
 # control_points: a (K, 2) integer or floating array (used as float64), or None with
 # default_count the K of the default grid (or -1: K from the displacements; refused by the backward).
 @overload
 def tps_grid(
     displacements: NDArray[_F], size: _Size, control_points: ArrayLike | None, default_count: int,
-    align_corners: bool, /,
+    align_corners: bool, out: NDArray[_F] | None = None, /,
 ) -> NDArray[_F]: ...
 @overload
 def tps_grid(
     displacements: ArrayLike, size: _Size, control_points: ArrayLike | None, default_count: int,
-    align_corners: bool, /,
+    align_corners: bool, out: _Out = None, /,
 ) -> _AnyFloat: ...
 @overload
 def tps_grid_backward(
     grad_grid: NDArray[_F], size: _Size, control_points: ArrayLike | None, default_count: int,
-    align_corners: bool, /,
+    align_corners: bool, out: NDArray[_F] | None = None, /,
 ) -> NDArray[_F]: ...
 @overload
 def tps_grid_backward(
     grad_grid: ArrayLike, size: _Size, control_points: ArrayLike | None, default_count: int,
-    align_corners: bool, /,
+    align_corners: bool, out: _Out = None, /,
 ) -> _AnyFloat: ...
 
 # ---- _native_generators.c: fused warps --------------------------------------------------------
@@ -123,12 +137,12 @@ def tps_grid_backward(
 @overload
 def warp_affine(
     input: NDArray[_F], theta: NDArray[_F], out_size: _Size, mode: int, padding: int, align_corners: bool,
-    fill: _Fill = None, /,
+    fill: _Fill = None, out: NDArray[_F] | None = None, /,
 ) -> NDArray[_F]: ...
 @overload
 def warp_affine(
     input: ArrayLike, theta: ArrayLike, out_size: _Size, mode: int, padding: int, align_corners: bool,
-    fill: _Fill = None, /,
+    fill: _Fill = None, out: _Out = None, /,
 ) -> _AnyFloat: ...
 @overload
 def warp_affine_backward(
@@ -143,12 +157,12 @@ def warp_affine_backward(
 @overload
 def warp_perspective(
     input: NDArray[_F], H: NDArray[_F], out_size: _Size, mode: int, padding: int, align_corners: bool,
-    fill: _Fill = None, /,
+    fill: _Fill = None, out: NDArray[_F] | None = None, /,
 ) -> NDArray[_F]: ...
 @overload
 def warp_perspective(
     input: ArrayLike, H: ArrayLike, out_size: _Size, mode: int, padding: int, align_corners: bool,
-    fill: _Fill = None, /,
+    fill: _Fill = None, out: _Out = None, /,
 ) -> _AnyFloat: ...
 @overload
 def warp_perspective_backward(

@@ -160,6 +160,104 @@ static inline PyArrayObject *new_array(const int64_t *shape, int32_t ndim, int t
                                   : PyArray_EMPTY(ndim, dims, typenum, 0));
 }
 
+/* Writes a shape as "(2, 3, 4)" into buf. */
+static inline void format_shape(char *buf, size_t n, const int64_t *shape, int32_t ndim) {
+    size_t used = (size_t)snprintf(buf, n, "(");
+    for (int32_t i = 0; i < ndim && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (used < n) used += (size_t)snprintf(buf + used, n - used, ndim == 1 ? ",)" : ")");
+}
+
+/* The byte range [*lo, *hi) an array's elements can occupy (the extent numpy.may_share_memory
+ * compares). Returns 0 for an array without elements (it occupies nothing). */
+static inline int memory_bounds(PyArrayObject *a, intptr_t *lo, intptr_t *hi) {
+    if (PyArray_SIZE(a) == 0) return 0;
+    intptr_t low = 0, high = (intptr_t)PyArray_ITEMSIZE(a);
+    for (int i = 0; i < PyArray_NDIM(a); i++) {
+        intptr_t extent = (intptr_t)(PyArray_DIM(a, i) - 1) * (intptr_t)PyArray_STRIDE(a, i);
+        if (extent < 0) low += extent; else high += extent;
+    }
+    *lo = (intptr_t)PyArray_DATA(a) + low;
+    *hi = (intptr_t)PyArray_DATA(a) + high;
+    return 1;
+}
+
+static inline int arrays_overlap(PyArrayObject *a, PyArrayObject *b) {
+    intptr_t alo, ahi, blo, bhi;
+    if (!memory_bounds(a, &alo, &ahi) || !memory_bounds(b, &blo, &bhi)) return 0;
+    return alo < bhi && blo < ahi;
+}
+
+/* An argument of a call, for output_array's overlap check: the object passed (checked when it is
+ * an ndarray) and the array the kernel reads (NULL when there is none); both may share memory
+ * with the caller's data. */
+typedef struct {
+    const char *name;
+    PyObject *given;
+    PyArrayObject *used;
+} call_input;
+
+/*
+ * The result array of a call whose output has shape `shape` and dtype `typenum`, a new
+ * reference: a new uninitialised array when `out_obj` is NULL or None, otherwise `out_obj` itself
+ * after checking that it can take the result as it is: an ndarray (a subclass such as np.memmap
+ * too) of exactly that shape and dtype, in native byte order, C-contiguous, aligned and
+ * writeable, whose memory does not overlap any of `inputs` (the kernels read their inputs while
+ * writing the output; the test is numpy.may_share_memory's, on the byte extents). Call it after
+ * the shapes are validated and before any computation: on error (an exception naming `out` and
+ * stating expected vs got) nothing has been written.
+ */
+static inline PyArrayObject *output_array(PyObject *out_obj, const char *op, const int64_t *shape, int32_t ndim,
+                                          int typenum, const call_input *inputs, int ninputs) {
+    if (out_obj == NULL || out_obj == Py_None) return new_array(shape, ndim, typenum, 0);
+    if (!PyArray_Check(out_obj)) {
+        PyErr_Format(PyExc_TypeError, "%s(): out must be a numpy.ndarray (np.memmap too) or None, got %.100s", op,
+                     Py_TYPE(out_obj)->tp_name);
+        return NULL;
+    }
+    PyArrayObject *out = (PyArrayObject *)out_obj;
+    int same_shape = PyArray_NDIM(out) == ndim;
+    for (int32_t i = 0; same_shape && i < ndim; i++) same_shape = (int64_t)PyArray_DIM(out, i) == shape[i];
+    if (!same_shape) {
+        char want[512], got[512];
+        int64_t got_shape[NPY_MAXDIMS];
+        int got_ndim = PyArray_NDIM(out) < NPY_MAXDIMS ? PyArray_NDIM(out) : NPY_MAXDIMS;
+        for (int i = 0; i < got_ndim; i++) got_shape[i] = (int64_t)PyArray_DIM(out, i);
+        format_shape(want, sizeof want, shape, ndim);
+        format_shape(got, sizeof got, got_shape, got_ndim);
+        PyErr_Format(PyExc_ValueError, "%s(): out must have the result's shape %s, got shape %s", op, want, got);
+        return NULL;
+    }
+    if (PyArray_TYPE(out) != typenum || !PyArray_ISNOTSWAPPED(out)) {
+        PyErr_Format(PyExc_TypeError, "%s(): out must have the call's dtype %s (native byte order), got %s", op,
+                     typenum == NPY_FLOAT32 ? "float32" : "float64", dtype_name(out));
+        return NULL;
+    }
+    int contiguous = PyArray_IS_C_CONTIGUOUS(out), aligned = PyArray_ISALIGNED(out),
+        writeable = PyArray_ISWRITEABLE(out);
+    if (!contiguous || !aligned || !writeable) {
+        char flags[96] = "";
+        if (!contiguous) strcat(flags, ", not C-contiguous");
+        if (!aligned) strcat(flags, ", not aligned");
+        if (!writeable) strcat(flags, ", read-only");
+        PyErr_Format(PyExc_ValueError, "%s(): out must be C-contiguous, aligned and writeable, got an array that is %s",
+                     op, flags + 2);
+        return NULL;
+    }
+    for (int i = 0; i < ninputs; i++) {
+        int overlap = inputs[i].used != NULL && arrays_overlap(out, inputs[i].used);
+        if (!overlap && inputs[i].given != NULL && PyArray_Check(inputs[i].given))
+            overlap = arrays_overlap(out, (PyArrayObject *)inputs[i].given);
+        if (overlap) {
+            PyErr_Format(PyExc_ValueError, "%s(): out overlaps %s (out must not share memory with the arguments)", op,
+                         inputs[i].name);
+            return NULL;
+        }
+    }
+    Py_INCREF(out);
+    return out;
+}
+
 /*
  * Fill values of a call (`obj` None: no fill, *fill = NULL, *len = 0). Otherwise a number or a
  * 1-D sequence/array of numbers, converted once to a C-contiguous array of the call's dtype

@@ -12,10 +12,10 @@
 /* ---- perspective_grid ---- */
 
 static PyObject *py_perspective_grid(PyObject *self, PyObject *args) {
-    PyObject *h_obj, *size_obj;
+    PyObject *h_obj, *size_obj, *out_obj = Py_None;
     int align = 0;
     const char *op = "perspective_grid";
-    if (!PyArg_ParseTuple(args, "OOp:perspective_grid", &h_obj, &size_obj, &align)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOp|O:perspective_grid", &h_obj, &size_obj, &align, &out_obj)) return NULL;
     int typenum = -1;
     int64_t size[MAX_DIMS], hshape[MAX_DIMS], oshape[MAX_DIMS];
     int32_t size_len, hndim, ondim;
@@ -27,7 +27,8 @@ static PyObject *py_perspective_grid(PyObject *self, PyObject *args) {
     if (array_shape(h, hshape, &hndim, op, "H") < 0) goto fail;
     int32_t st = stn_perspective_grid_shape(hshape, hndim, size, size_len, oshape, &ondim, err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
-    grid = new_array(oshape, ondim, typenum, 0);
+    call_input inputs[] = {{"H", h_obj, h}};
+    grid = output_array(out_obj, op, oshape, ondim, typenum, inputs, 1);
     if (grid == NULL) goto fail;
     Py_BEGIN_ALLOW_THREADS
     st = stn_perspective_grid(dtype_code(typenum), PyArray_DATA(h), hshape, hndim, size, size_len, align,
@@ -43,10 +44,11 @@ fail:
 }
 
 static PyObject *py_perspective_grid_backward(PyObject *self, PyObject *args) {
-    PyObject *gg_obj, *h_obj, *size_obj;
+    PyObject *gg_obj, *h_obj, *size_obj, *out_obj = Py_None;
     int align = 0;
     const char *op = "perspective_grid_backward";
-    if (!PyArg_ParseTuple(args, "OOOp:perspective_grid_backward", &gg_obj, &h_obj, &size_obj, &align)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOp|O:perspective_grid_backward", &gg_obj, &h_obj, &size_obj, &align, &out_obj))
+        return NULL;
     int typenum = -1;
     int64_t size[MAX_DIMS], gshape[MAX_DIMS], hshape[MAX_DIMS], oshape[MAX_DIMS];
     int32_t size_len, gndim, hndim, ondim;
@@ -62,7 +64,8 @@ static PyObject *py_perspective_grid_backward(PyObject *self, PyObject *args) {
     int32_t st = stn_perspective_grid_backward_shape(gshape, gndim, hshape, hndim, size, size_len, oshape, &ondim,
                                                      err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
-    gh = new_array(oshape, ondim, typenum, 0);
+    call_input inputs[] = {{"grad_grid", gg_obj, gg}, {"H", h_obj, h}};
+    gh = output_array(out_obj, op, oshape, ondim, typenum, inputs, 2);
     if (gh == NULL) goto fail;
     Py_BEGIN_ALLOW_THREADS
     st = stn_perspective_grid_backward(dtype_code(typenum), PyArray_DATA(gg), gshape, gndim, PyArray_DATA(h), hshape,
@@ -120,11 +123,12 @@ static int control_points(PyObject *obj, long long count, const char *op, PyArra
 }
 
 static PyObject *py_tps_grid(PyObject *self, PyObject *args) {
-    PyObject *d_obj, *size_obj, *cp_obj;
+    PyObject *d_obj, *size_obj, *cp_obj, *out_obj = Py_None;
     long long count;
     int align = 0;
     const char *op = "tps_grid";
-    if (!PyArg_ParseTuple(args, "OOOLp:tps_grid", &d_obj, &size_obj, &cp_obj, &count, &align)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOLp|O:tps_grid", &d_obj, &size_obj, &cp_obj, &count, &align, &out_obj))
+        return NULL;
     int typenum = -1;
     int64_t size[MAX_DIMS], dshape[MAX_DIMS], cshape[MAX_DIMS], oshape[MAX_DIMS];
     int32_t size_len, dndim, cndim, ondim, regular;
@@ -139,7 +143,8 @@ static PyObject *py_tps_grid(PyObject *self, PyObject *args) {
     int32_t st = stn_tps_grid_shape(dshape, dndim, cshape_arg, cndim, regular, size, size_len, oshape, &ondim,
                                     err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
-    grid = new_array(oshape, ondim, typenum, 0);
+    call_input inputs[] = {{"displacements", d_obj, d}, {"control_points", cp_obj, cp}};
+    grid = output_array(out_obj, op, oshape, ondim, typenum, inputs, 2);
     if (grid == NULL) goto fail;
     const double *cpdata = cp ? (const double *)PyArray_DATA(cp) : NULL;
     Py_BEGIN_ALLOW_THREADS
@@ -158,11 +163,12 @@ fail:
 }
 
 static PyObject *py_tps_grid_backward(PyObject *self, PyObject *args) {
-    PyObject *gg_obj, *size_obj, *cp_obj;
+    PyObject *gg_obj, *size_obj, *cp_obj, *out_obj = Py_None;
     long long count;
     int align = 0;
     const char *op = "tps_grid_backward";
-    if (!PyArg_ParseTuple(args, "OOOLp:tps_grid_backward", &gg_obj, &size_obj, &cp_obj, &count, &align)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOLp|O:tps_grid_backward", &gg_obj, &size_obj, &cp_obj, &count, &align, &out_obj))
+        return NULL;
     int typenum = -1;
     int64_t size[MAX_DIMS], gshape[MAX_DIMS], cshape[MAX_DIMS], oshape[MAX_DIMS];
     int32_t size_len, gndim, cndim, ondim, regular;
@@ -182,7 +188,8 @@ static PyObject *py_tps_grid_backward(PyObject *self, PyObject *args) {
     int32_t st = stn_tps_grid_backward_shape(gshape, gndim, cshape_arg, cndim, regular, size, size_len, oshape, &ondim,
                                              err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
-    gd = new_array(oshape, ondim, typenum, 0);
+    call_input inputs[] = {{"grad_grid", gg_obj, gg}, {"control_points", cp_obj, cp}};
+    gd = output_array(out_obj, op, oshape, ondim, typenum, inputs, 2);
     if (gd == NULL) goto fail;
     const double *cpdata = cp ? (const double *)PyArray_DATA(cp) : NULL;
     Py_BEGIN_ALLOW_THREADS
@@ -201,14 +208,15 @@ fail:
 }
 
 PyMethodDef swiftstn_generator_methods[] = {
-    {"perspective_grid", py_perspective_grid, METH_VARARGS, "perspective_grid(H, size, align_corners) -> grid"},
+    {"perspective_grid", py_perspective_grid, METH_VARARGS, "perspective_grid(H, size, align_corners[, out]) -> grid (out if given)"},
     {"perspective_grid_backward", py_perspective_grid_backward, METH_VARARGS,
-     "perspective_grid_backward(grad_grid, H, size, align_corners) -> grad_H"},
+     "perspective_grid_backward(grad_grid, H, size, align_corners[, out]) -> grad_H (out if given)"},
     {"tps_grid", py_tps_grid, METH_VARARGS,
-     "tps_grid(displacements, size, control_points or None, default_count or -1, align_corners) -> grid"},
+     "tps_grid(displacements, size, control_points or None, default_count or -1, align_corners[, out]) -> grid "
+     "(out if given)"},
     {"tps_grid_backward", py_tps_grid_backward, METH_VARARGS,
-     "tps_grid_backward(grad_grid, size, control_points or None, default_count or -1, align_corners) "
-     "-> grad_displacements"},
+     "tps_grid_backward(grad_grid, size, control_points or None, default_count or -1, align_corners[, out]) "
+     "-> grad_displacements (out if given)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -229,9 +237,10 @@ static int read_out_size(PyObject *obj, int64_t *size, int32_t *len, const char 
 }
 
 static PyObject *warp_forward(PyObject *args, const char *op, const char *mname, warp_shape_fn shape_fn, warp_fn fn) {
-    PyObject *in_obj, *m_obj, *size_obj, *fill_obj = Py_None;
+    PyObject *in_obj, *m_obj, *size_obj, *fill_obj = Py_None, *out_obj = Py_None;
     int mode, padding, align;
-    if (!PyArg_ParseTuple(args, "OOOiip|O", &in_obj, &m_obj, &size_obj, &mode, &padding, &align, &fill_obj)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOiip|OO", &in_obj, &m_obj, &size_obj, &mode, &padding, &align, &fill_obj, &out_obj))
+        return NULL;
     int typenum = -1;
     int64_t ishape[MAX_DIMS], mshape[MAX_DIMS], size[MAX_DIMS], oshape[MAX_DIMS], fill_len = 0;
     int32_t indim, mndim, size_len, ondim;
@@ -247,7 +256,8 @@ static PyObject *warp_forward(PyObject *args, const char *op, const char *mname,
     if (array_shape(m, mshape, &mndim, op, mname) < 0) goto fail;
     int32_t st = shape_fn(ishape, indim, mshape, mndim, size, size_len, oshape, &ondim, err, ERR_LEN);
     if (st != STN_OK) { raise_status(st, err); goto fail; }
-    out = new_array(oshape, ondim, typenum, 0);
+    call_input inputs[] = {{"input", in_obj, input}, {mname, m_obj, m}, {"fill", fill_obj, fill}};
+    out = output_array(out_obj, op, oshape, ondim, typenum, inputs, 3);
     if (out == NULL) goto fail;
     Py_BEGIN_ALLOW_THREADS
     st = fn(dtype_code(typenum), PyArray_DATA(input), ishape, indim, PyArray_DATA(m), mshape, mndim, size, size_len,
@@ -342,12 +352,12 @@ static PyObject *py_warp_perspective_backward(PyObject *self, PyObject *args) {
 
 PyMethodDef swiftstn_warp_methods[] = {
     {"warp_affine", py_warp_affine, METH_VARARGS,
-     "warp_affine(input, theta, out_size, mode, padding, align_corners[, fill]) -> output"},
+     "warp_affine(input, theta, out_size, mode, padding, align_corners[, fill[, out]]) -> output (out if given)"},
     {"warp_affine_backward", py_warp_affine_backward, METH_VARARGS,
      "warp_affine_backward(grad_output, input, theta, out_size, mode, padding, align_corners, "
      "input_requires_grad[, fill]) -> (grad_input or None, grad_theta)"},
     {"warp_perspective", py_warp_perspective, METH_VARARGS,
-     "warp_perspective(input, H, out_size, mode, padding, align_corners[, fill]) -> output"},
+     "warp_perspective(input, H, out_size, mode, padding, align_corners[, fill[, out]]) -> output (out if given)"},
     {"warp_perspective_backward", py_warp_perspective_backward, METH_VARARGS,
      "warp_perspective_backward(grad_output, input, H, out_size, mode, padding, align_corners, "
      "input_requires_grad[, fill]) -> (grad_input or None, grad_H)"},

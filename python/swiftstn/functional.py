@@ -2,9 +2,19 @@
 
 Arrays may be float32 or float64 (all arrays of one call share the dtype); C-contiguous arrays
 pass to the Swift engine without a copy, anything else (views with strides, other byte orders,
-lists) is converted once. Results are new C-contiguous arrays of the same dtype.
-``align_corners`` must be a bool (``True``/``False``, NumPy bools too): any other value, such as
-``"False"`` or ``0``, is a ``TypeError`` naming the function and the value.
+lists) is converted once. Results are new C-contiguous arrays of the same dtype (or ``out``, below).
+
+The forward operators (:func:`affine_grid`, :func:`grid_sample`, :func:`warp_affine`, and
+:mod:`swiftstn.transforms`' ``perspective_grid``, ``tps_grid`` and ``warp_perspective``) and the
+backward functions with one result (:func:`affine_grid_backward`, ``perspective_grid_backward``,
+``tps_grid_backward``) take ``out=``: a preallocated NumPy array (an ``np.memmap`` too) to write
+the result into, returned itself (``result is out``). It must be exactly what the result would
+be — the output shape and the call's dtype, in native byte order — and C-contiguous, aligned and
+writeable, and must not share memory with the arguments (its byte range may not meet theirs, as
+``np.may_share_memory`` tests): otherwise the call raises a ``TypeError`` (not an ndarray, wrong
+dtype) or ``ValueError`` (wrong shape, flags, overlap) naming ``out``, before computing anything,
+and ``out`` is left untouched. Every element of ``out`` is overwritten; the result is bit for bit
+the one without ``out``.
 """
 from __future__ import annotations
 
@@ -25,6 +35,8 @@ FloatArray = NDArray[np.floating[Any]]
 Size = Sequence[SupportsIndex]
 #: ``fill``: None, a number, or one number per channel.
 Fill = Optional[ArrayLike]
+#: ``out``: None (a new array), or the array to write the result into (see the module docstring).
+Out = Optional[FloatArray]
 
 _MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
 _PADDINGS = {"zeros": 0, "border": 1, "reflection": 2, "fill": 3}
@@ -58,28 +70,30 @@ def _padding(padding_mode: str, fill: Fill, op: str) -> int:
     return p
 
 
-def affine_grid(theta: ArrayLike, size: Size, align_corners: bool = False) -> FloatArray:
+def affine_grid(theta: ArrayLike, size: Size, align_corners: bool = False, *, out: Out = None) -> FloatArray:
     """Sampling grid of the affine transforms ``theta`` for an output of ``size``.
 
     ``theta`` is N×2×3 with ``size`` = (N, C, H, W), giving an N×H×W×2 grid, or N×3×4 with
     ``size`` = (N, C, D, H, W), giving N×D×H×W×3. Grid entries are (x, y[, z]) in normalised
     coordinates: −1 and 1 are the centres of the corner pixels with ``align_corners=True``, and
-    their outer edges with ``align_corners=False`` (PyTorch's default).
+    their outer edges with ``align_corners=False`` (PyTorch's default). With ``out``, the grid is
+    written into it and ``out`` is returned (see the module docstring).
     """
     ac = _align_corners(align_corners, "affine_grid")
-    return _native.affine_grid(theta, size, ac)
+    return _native.affine_grid(theta, size, ac, out)
 
 
-def affine_grid_backward(grad_grid: ArrayLike, size: Size, align_corners: bool = False) -> FloatArray:
+def affine_grid_backward(grad_grid: ArrayLike, size: Size, align_corners: bool = False, *,
+                         out: Out = None) -> FloatArray:
     """Gradient of a loss with respect to ``theta`` given its gradient ``grad_grid`` with respect to
     the grid (N×H×W×2 or N×D×H×W×3, as :func:`affine_grid` returned for ``size``): N×2×3 or
-    N×3×4, like ``theta``."""
+    N×3×4, like ``theta`` (written into ``out`` when given, which is returned)."""
     ac = _align_corners(align_corners, "affine_grid_backward")
-    return _native.affine_grid_backward(grad_grid, size, ac)
+    return _native.affine_grid_backward(grad_grid, size, ac, out)
 
 
 def grid_sample(input: ArrayLike, grid: ArrayLike, mode: str = "bilinear", padding_mode: str = "zeros",
-                align_corners: bool = False, fill: Fill = None) -> FloatArray:
+                align_corners: bool = False, fill: Fill = None, *, out: Out = None) -> FloatArray:
     """Samples ``input`` (N×C×H×W or N×C×D×H×W) at ``grid`` (N×Ho×Wo×2 or N×Do×Ho×Wo×3).
 
     ``mode`` is ``"bilinear"`` (trilinear on 5-D input), ``"nearest"`` (halves round to even) or
@@ -88,14 +102,13 @@ def grid_sample(input: ArrayLike, grid: ArrayLike, mode: str = "bilinear", paddi
     ``fill`` (a number, or one value per channel; finite) is what every tap outside the input
     reads instead of 0 — each of the bilinear corners, the nearest pixel, each bicubic tap — taps
     being located as with ``"zeros"``; ``fill=0`` gives exactly ``"zeros"``'s result. ``fill`` is
-    an error with any other padding. The output is N×C×Ho×Wo (or N×C×Do×Ho×Wo).
+    an error with any other padding. The output is N×C×Ho×Wo (or N×C×Do×Ho×Wo); with ``out`` it
+    is written into ``out``, which is returned (see the module docstring).
     """
     ac = _align_corners(align_corners, "grid_sample")
     m = _code(_MODES, mode, "mode", "grid_sample")
     p = _padding(padding_mode, fill, "grid_sample")
-    if fill is None:
-        return _native.grid_sample(input, grid, m, p, ac)
-    return _native.grid_sample(input, grid, m, p, ac, fill)
+    return _native.grid_sample(input, grid, m, p, ac, fill, out)
 
 
 def grid_sample_backward(grad_output: ArrayLike, input: ArrayLike, grid: ArrayLike, mode: str = "bilinear",
@@ -117,17 +130,19 @@ def grid_sample_backward(grad_output: ArrayLike, input: ArrayLike, grid: ArrayLi
 
 
 def warp_affine(input: ArrayLike, theta: ArrayLike, out_size: Size, mode: str = "bilinear",
-                padding_mode: str = "zeros", align_corners: bool = False, fill: Fill = None) -> FloatArray:
+                padding_mode: str = "zeros", align_corners: bool = False, fill: Fill = None, *,
+                out: Out = None) -> FloatArray:
     """``grid_sample(input, affine_grid(theta, (N, C, Ho, Wo)), ...)`` in one pass.
 
     ``input`` is N×C×H×W, ``theta`` N×2×3, ``out_size`` (Ho, Wo); returns N×C×Ho×Wo. The grid is
     generated a block of points at a time and never stored, and the result is bit for bit the
-    two-step path's, for every mode, padding (``fill`` included) and ``align_corners``.
+    two-step path's, for every mode, padding (``fill`` included) and ``align_corners``. With
+    ``out``, the result is written into it and ``out`` is returned (see the module docstring).
     """
     ac = _align_corners(align_corners, "warp_affine")
     m = _code(_MODES, mode, "mode", "warp_affine")
     p = _padding(padding_mode, fill, "warp_affine")
-    return _native.warp_affine(input, theta, out_size, m, p, ac, fill)
+    return _native.warp_affine(input, theta, out_size, m, p, ac, fill, out)
 
 
 def warp_affine_backward(grad_output: ArrayLike, input: ArrayLike, theta: ArrayLike, out_size: Size,

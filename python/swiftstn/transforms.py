@@ -6,7 +6,9 @@ Both produce an N×H×W×2 grid in the normalised coordinates :func:`swiftstn.gr
 from the same base coordinates as :func:`swiftstn.affine_grid` (``align_corners`` means the same
 thing, and must be a bool: anything else is a ``TypeError``). Arrays are float32 or float64
 (one dtype per call; anything else is a ``TypeError``); shape errors are ``ValueError``s naming
-the argument and the shapes. The GIL is released during the computation.
+the argument and the shapes. The GIL is released during the computation. The forward functions
+and the backward functions of the grid generators take ``out=``, an array to write the result into
+(returned itself), as described in :mod:`swiftstn.functional`.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Union
 from numpy.typing import ArrayLike
 
 from . import _native
-from .functional import _MODES, Fill, FloatArray, Size, _align_corners, _code, _padding
+from .functional import _MODES, Fill, FloatArray, Out, Size, _align_corners, _code, _padding
 
 __all__ = ["perspective_grid", "perspective_grid_backward", "tps_grid", "tps_grid_backward", "warp_perspective",
            "warp_perspective_backward"]
@@ -25,7 +27,7 @@ __all__ = ["perspective_grid", "perspective_grid_backward", "tps_grid", "tps_gri
 ControlPoints = Union[ArrayLike, int, None]
 
 
-def perspective_grid(H: ArrayLike, size: Size, align_corners: bool = False) -> FloatArray:
+def perspective_grid(H: ArrayLike, size: Size, align_corners: bool = False, *, out: Out = None) -> FloatArray:
     """Sampling grid of the homographies ``H`` (N×3×3) for an output of ``size`` (N, C, H, W).
 
     Each output position's normalised coordinate (x, y) — ``affine_grid``'s — maps to
@@ -39,19 +41,21 @@ def perspective_grid(H: ArrayLike, size: Size, align_corners: bool = False) -> F
     differ: scale H so that w > 0 over the image (e.g. H[2, 2] > 0 for mild perspective).
     """
     ac = _align_corners(align_corners, "perspective_grid")
-    return _native.perspective_grid(H, size, ac)
+    return _native.perspective_grid(H, size, ac, out)
 
 
-def perspective_grid_backward(grad_grid: ArrayLike, H: ArrayLike, size: Size, align_corners: bool = False
-                              ) -> FloatArray:
+def perspective_grid_backward(grad_grid: ArrayLike, H: ArrayLike, size: Size, align_corners: bool = False, *,
+                              out: Out = None) -> FloatArray:
     """Gradient of a loss with respect to ``H`` given its gradient with respect to the grid
-    (quotient rule; guarded points contribute nothing). Returns an N×3×3 array."""
+    (quotient rule; guarded points contribute nothing). Returns an N×3×3 array (``out`` when
+    given)."""
     ac = _align_corners(align_corners, "perspective_grid_backward")
-    return _native.perspective_grid_backward(grad_grid, H, size, ac)
+    return _native.perspective_grid_backward(grad_grid, H, size, ac, out)
 
 
 def warp_perspective(input: ArrayLike, H: ArrayLike, out_size: Size, mode: str = "bilinear",
-                     padding_mode: str = "zeros", align_corners: bool = False, fill: Fill = None) -> FloatArray:
+                     padding_mode: str = "zeros", align_corners: bool = False, fill: Fill = None, *,
+                     out: Out = None) -> FloatArray:
     """``grid_sample(input, perspective_grid(H, (N, C, Ho, Wo)), ...)`` in one pass.
 
     ``input`` is N×C×H×W, ``H`` N×3×3, ``out_size`` (Ho, Wo); returns N×C×Ho×Wo. The grid (with
@@ -62,7 +66,7 @@ def warp_perspective(input: ArrayLike, H: ArrayLike, out_size: Size, mode: str =
     ac = _align_corners(align_corners, "warp_perspective")
     m = _code(_MODES, mode, "mode", "warp_perspective")
     p = _padding(padding_mode, fill, "warp_perspective")
-    return _native.warp_perspective(input, H, out_size, m, p, ac, fill)
+    return _native.warp_perspective(input, H, out_size, m, p, ac, fill, out)
 
 
 def warp_perspective_backward(grad_output: ArrayLike, input: ArrayLike, H: ArrayLike, out_size: Size,
@@ -86,7 +90,7 @@ def _control_points(control_points: ControlPoints) -> tuple[ArrayLike | None, in
 
 
 def tps_grid(displacements: ArrayLike, size: Size, control_points: ControlPoints = None,
-             align_corners: bool = False) -> FloatArray:
+             align_corners: bool = False, *, out: Out = None) -> FloatArray:
     """Thin-plate-spline sampling grid for an output of ``size`` (N, C, H, W).
 
     ``displacements`` (N×K×2) move K control points c_k to c_k + d_k; the grid is the thin-plate
@@ -105,15 +109,16 @@ def tps_grid(displacements: ArrayLike, size: Size, control_points: ControlPoints
     """
     ac = _align_corners(align_corners, "tps_grid")
     points, count = _control_points(control_points)
-    return _native.tps_grid(displacements, size, points, count, ac)
+    return _native.tps_grid(displacements, size, points, count, ac, out)
 
 
 def tps_grid_backward(grad_grid: ArrayLike, size: Size, control_points: ControlPoints = None,
-                      align_corners: bool = False) -> FloatArray:
+                      align_corners: bool = False, *, out: Out = None) -> FloatArray:
     """Gradient of a loss with respect to ``displacements`` (N×K×2) given its gradient with
     respect to the grid. The map is linear, so only the control points are needed: pass the same
     K×2 array as to :func:`tps_grid`, or the number K of default control points (``None`` is
-    refused here, since K cannot be inferred from the grid)."""
+    refused here, since K cannot be inferred from the grid). With ``out``, the gradient is written
+    into it and ``out`` is returned."""
     ac = _align_corners(align_corners, "tps_grid_backward")
     points, count = _control_points(control_points)
-    return _native.tps_grid_backward(grad_grid, size, points, count, ac)
+    return _native.tps_grid_backward(grad_grid, size, points, count, ac, out)
