@@ -50,13 +50,18 @@ def _code(table: Mapping[str, int], value: Any, what: str, op: str) -> int:
         raise ValueError(f"{op}(): expected {what} to be one of {options}, got {value!r}") from None
 
 
-def _align_corners(value: Any, op: str) -> bool:
-    """``align_corners`` as a bool. Only ``True``/``False`` (NumPy bools too) are accepted: any
-    other value — ``"False"``, ``0``, ``None`` — is a ``TypeError`` naming ``op`` and the value,
-    rather than its truth value (``bool("False")`` is True)."""
+def _flag(value: Any, op: str, name: str) -> bool:
+    """A boolean argument as a bool. Only ``True``/``False`` (NumPy bools too) are accepted: any
+    other value — ``"False"``, ``0``, ``None`` — is a ``TypeError`` naming ``op``, the argument and
+    the value, rather than its truth value (``bool("False")`` is True)."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise TypeError(f"{op}(): align_corners must be a bool (True or False), got {value!r} ({type(value).__name__})")
+    raise TypeError(f"{op}(): {name} must be a bool (True or False), got {value!r} ({type(value).__name__})")
+
+
+def _align_corners(value: Any, op: str) -> bool:
+    """``align_corners`` as a bool (see :func:`_flag`)."""
+    return _flag(value, op, "align_corners")
 
 
 def _padding(padding_mode: str, fill: Fill, op: str) -> int:
@@ -124,9 +129,10 @@ def grid_sample_backward(grad_output: ArrayLike, input: ArrayLike, grid: ArrayLi
     ac = _align_corners(align_corners, "grid_sample_backward")
     m = _code(_MODES, mode, "mode", "grid_sample_backward")
     p = _padding(padding_mode, fill, "grid_sample_backward")
+    need = _flag(input_requires_grad, "grid_sample_backward", "input_requires_grad")
     if fill is None:
-        return _native.grid_sample_backward(grad_output, input, grid, m, p, ac, bool(input_requires_grad))
-    return _native.grid_sample_backward(grad_output, input, grid, m, p, ac, bool(input_requires_grad), fill)
+        return _native.grid_sample_backward(grad_output, input, grid, m, p, ac, need)
+    return _native.grid_sample_backward(grad_output, input, grid, m, p, ac, need, fill)
 
 
 def warp_affine(input: ArrayLike, theta: ArrayLike, out_size: Size, mode: str = "bilinear",
@@ -153,5 +159,5 @@ def warp_affine_backward(grad_output: ArrayLike, input: ArrayLike, theta: ArrayL
     ac = _align_corners(align_corners, "warp_affine_backward")
     m = _code(_MODES, mode, "mode", "warp_affine_backward")
     p = _padding(padding_mode, fill, "warp_affine_backward")
-    return _native.warp_affine_backward(grad_output, input, theta, out_size, m, p, ac,
-                                        bool(input_requires_grad), fill)
+    need = _flag(input_requires_grad, "warp_affine_backward", "input_requires_grad")
+    return _native.warp_affine_backward(grad_output, input, theta, out_size, m, p, ac, need, fill)

@@ -18,7 +18,7 @@ from typing import Union
 from numpy.typing import ArrayLike
 
 from . import _native
-from .functional import _MODES, Fill, FloatArray, Out, Size, _align_corners, _code, _padding
+from .functional import _MODES, Fill, FloatArray, Out, Size, _align_corners, _code, _flag, _padding
 
 __all__ = ["perspective_grid", "perspective_grid_backward", "tps_grid", "tps_grid_backward", "warp_perspective",
            "warp_perspective_backward"]
@@ -78,8 +78,8 @@ def warp_perspective_backward(grad_output: ArrayLike, input: ArrayLike, H: Array
     ac = _align_corners(align_corners, "warp_perspective_backward")
     m = _code(_MODES, mode, "mode", "warp_perspective_backward")
     p = _padding(padding_mode, fill, "warp_perspective_backward")
-    return _native.warp_perspective_backward(grad_output, input, H, out_size, m, p, ac,
-                                             bool(input_requires_grad), fill)
+    need = _flag(input_requires_grad, "warp_perspective_backward", "input_requires_grad")
+    return _native.warp_perspective_backward(grad_output, input, H, out_size, m, p, ac, need, fill)
 
 
 def _control_points(control_points: ControlPoints) -> tuple[ArrayLike | None, int]:

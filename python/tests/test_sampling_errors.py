@@ -164,3 +164,23 @@ def test_align_corners_accepts_python_and_numpy_bools():
     from swiftstn import nn
     stn = nn.SpatialTransformer(nn.Sequential(), nn.Sequential(nn.Linear(16, 6)), align_corners=np.True_)
     assert stn.align_corners is True
+
+
+@pytest.mark.parametrize("value", ["False", 0, None])
+def test_input_requires_grad_must_be_a_bool(value):
+    """bool("False") is True: the backward functions refuse non-bools instead of guessing."""
+    x = np.zeros((1, 1, 3, 3), np.float32)
+    g = np.zeros((1, 2, 2, 2), np.float32)
+    go = np.zeros((1, 1, 2, 2), np.float32)
+    theta = np.eye(2, 3, dtype=np.float32)[None]
+    H = np.eye(3, dtype=np.float32)[None]
+    calls = [
+        ("grid_sample_backward", lambda: swiftstn.grid_sample_backward(go, x, g, input_requires_grad=value)),
+        ("warp_affine_backward",
+         lambda: swiftstn.warp_affine_backward(go, x, theta, (2, 2), input_requires_grad=value)),
+        ("warp_perspective_backward",
+         lambda: swiftstn.warp_perspective_backward(go, x, H, (2, 2), input_requires_grad=value)),
+    ]
+    for name, call in calls:
+        with pytest.raises(TypeError, match=rf"{name}\(\): input_requires_grad must be a bool"):
+            call()
