@@ -17,8 +17,9 @@ distributed = pytest.importorskip("distributed")
 import swiftstn  # noqa: E402
 import swiftstn.dask as sd  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PACKAGE_ROOT = os.path.dirname(HERE)  # python/: where swiftstn is built in place
+# Where the swiftstn under test was imported from (installed, or built in place), so a child
+# interpreter imports the same package.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(swiftstn.__file__)))
 
 N_IMAGES = 100_000  # float32 N×1×28×28: 314 MB on disk
 CHUNK = 10_000

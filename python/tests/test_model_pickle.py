@@ -13,8 +13,9 @@ import pytest
 import swiftstn
 from swiftstn import nn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PACKAGE_ROOT = os.path.dirname(HERE)  # python/: where swiftstn is built in place
+# Where the swiftstn under test was imported from (installed, or built in place), so a child
+# interpreter imports the same package.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(swiftstn.__file__)))
 
 
 def small_model(log_softmax=False):
