@@ -32,3 +32,14 @@ def assert_close(actual, expected, dtype, what):
 @pytest.fixture(scope="session")
 def sampling_fixture():
     return load_fixture("sampling")
+
+
+def toy_data(n=96, seed=0):
+    """Three classes of 12×12 images: a bright blob in one of three places, with noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.normal(0, 0.3, (n, 1, 12, 12)).astype(np.float32)
+    for i, c in enumerate(y):
+        r, col = [(2, 2), (2, 8), (8, 5)][c]
+        x[i, 0, r:r + 3, col:col + 3] += 2.0
+    return x, y

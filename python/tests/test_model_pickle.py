@@ -13,6 +13,8 @@ import pytest
 import swiftstn
 from swiftstn import nn
 
+from conftest import toy_data
+
 # Where the swiftstn under test was imported from (installed, or built in place), so a child
 # interpreter imports the same package.
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(swiftstn.__file__)))
@@ -29,17 +31,6 @@ def small_model(log_softmax=False):
     if log_softmax:
         layers.append(nn.LogSoftmax(dim=1))
     return nn.Sequential(*layers)
-
-
-def toy_data(n=96, seed=0):
-    """Three classes of 12×12 images: a bright blob in one of three places, with noise."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    x = rng.normal(0, 0.3, (n, 1, 12, 12)).astype(np.float32)
-    for i, c in enumerate(y):
-        r, col = [(2, 2), (2, 8), (8, 5)][c]
-        x[i, 0, r:r + 3, col:col + 3] += 2.0
-    return x, y
 
 
 def same_bits(a, b):

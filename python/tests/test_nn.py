@@ -5,6 +5,8 @@ import pytest
 import swiftstn
 from swiftstn import nn
 
+from conftest import toy_data
+
 
 def small_model():
     return nn.Sequential(
@@ -14,17 +16,6 @@ def small_model():
             align_corners=False),
         nn.Conv2d(1, 6, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout2d(0.25), nn.Flatten(),
         nn.Linear(6 * 5 * 5, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))
-
-
-def toy_data(n=96, seed=0):
-    """Three classes of 12×12 images: a bright blob in one of three places, with noise."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    x = rng.normal(0, 0.3, (n, 1, 12, 12)).astype(np.float32)
-    for i, c in enumerate(y):
-        r, col = [(2, 2), (2, 8), (8, 5)][c]
-        x[i, 0, r:r + 3, col:col + 3] += 2.0
-    return x, y
 
 
 def test_parameter_names_follow_torch_sequential():
