@@ -8,6 +8,7 @@ thread count, one process; medians and the ratio PyTorch/swiftstn per row. Write
 Benchmarks are not tests: nothing here asserts a duration.
 """
 import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -160,20 +161,22 @@ def training_rows(suite, quick):
               torch_infer_fn(xb) if torch else None, unit="rate", work=64)
 
 
+def torch_sgd_epoch(net, opt, tx, ty, generator=None):
+    """One epoch of the seed's recipe (shuffled batches of 64, NLL loss) in PyTorch."""
+    net.train()
+    perm = torch.randperm(len(tx), generator=generator)
+    for i in range(0, len(tx), 64):
+        idx = perm[i:i + 64]
+        opt.zero_grad()
+        F.nll_loss(net(tx[idx]), ty[idx]).backward()
+        opt.step()
+
+
 def torch_train_fn(x, y):
     net = torch_blog_net()
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-    def epoch():
-        net.train()
-        perm = torch.randperm(len(tx))
-        for i in range(0, len(tx), 64):
-            idx = perm[i:i + 64]
-            opt.zero_grad()
-            F.nll_loss(net(tx[idx]), ty[idx]).backward()
-            opt.step()
-    return epoch
+    return lambda: torch_sgd_epoch(net, opt, tx, ty)
 
 
 def torch_infer_fn(xb):
@@ -349,31 +352,20 @@ def blog_epoch_accuracy(epochs=1):
         return None
     tx, ty, ttx, tty = map(torch.from_numpy, (x, y.astype(np.int64), xt, yt.astype(np.int64)))
     results = {}
-    for name, context in (("PyTorch", None), ("PyTorch + swiftstn.torch.patch()", st.patch)):
+    for name, context in (("PyTorch", contextlib.nullcontext), ("PyTorch + swiftstn.torch.patch()", st.patch)):
         torch.manual_seed(0)
         net = torch_blog_net()
         opt = torch.optim.SGD(net.parameters(), lr=0.01)
         gen = torch.Generator().manual_seed(1)
-        if context:
-            st.enable()
-        try:
+        with context():
             start = time.perf_counter()
             for _ in range(epochs):
-                net.train()
-                perm = torch.randperm(len(tx), generator=gen)
-                for i in range(0, len(tx), 64):
-                    idx = perm[i:i + 64]
-                    opt.zero_grad()
-                    F.nll_loss(net(tx[idx]), ty[idx]).backward()
-                    opt.step()
+                torch_sgd_epoch(net, opt, tx, ty, gen)
             seconds = time.perf_counter() - start
             net.eval()
             with torch.no_grad():
                 correct = sum(int((net(ttx[i:i + 1000]).argmax(1) == tty[i:i + 1000]).sum())
                               for i in range(0, len(ttx), 1000))
-        finally:
-            if context:
-                st.disable()
         results[name] = (correct / len(ttx), seconds)
         print(f"blog Net, {epochs} epoch(s) on MNIST, {name}: test accuracy {correct / len(ttx):.2%}, "
               f"{seconds:.1f} s", flush=True)
