@@ -64,15 +64,23 @@ def visualize_stn(model: ModelMixin, images: ArrayLike, mean: float = datasets.M
     (MNIST's by default; ``datasets.FASHION_MNIST_MEAN``/``_STD`` for Fashion-MNIST). Returns the
     matplotlib figure."""
     plt = _plt()
-    images = np.asarray(images, dtype=np.float32)
-    transformed = model.stn(images)
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.4))
-    for ax, batch, title in ((axes[0], images, "Dataset Images"), (axes[1], transformed, "Transformed Images")):
-        ax.imshow(to_image(make_grid(batch, nrow=nrow), mean, std))
+    for ax, picture, title in zip(axes, _before_after(model, images, mean, std, nrow),
+                                  ("Dataset Images", "Transformed Images")):
+        ax.imshow(picture)
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def _before_after(model: ModelMixin, images: ArrayLike, mean: float, std: float, nrow: int
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The seed's two pictures (H×W×3 in [0, 1]): the batch's grid and the grid of the same batch
+    after the model's spatial transformer."""
+    images = np.asarray(images, dtype=np.float32)
+    return (to_image(make_grid(images, nrow=nrow), mean, std),
+            to_image(make_grid(model.stn(images), nrow=nrow), mean, std))
 
 
 def side_by_side(model: ModelMixin, images: ArrayLike, mean: float = datasets.MNIST_MEAN,
@@ -80,9 +88,7 @@ def side_by_side(model: ModelMixin, images: ArrayLike, mean: float = datasets.MN
     """The seed's figure as an H×W×3 uint8 image, without matplotlib: the batch (left) and the
     same batch after the model's spatial transformer (right), ``gap`` white columns apart. Write
     it with :func:`write_png`."""
-    images = np.asarray(images, dtype=np.float32)
-    left = to_image(make_grid(images, nrow=nrow), mean, std)
-    right = to_image(make_grid(model.stn(images), nrow=nrow), mean, std)
+    left, right = _before_after(model, images, mean, std, nrow)
     picture = np.concatenate([left, np.ones((left.shape[0], gap, 3)), right], axis=1)
     return np.round(picture * 255).astype(np.uint8)
 
