@@ -6,12 +6,12 @@
  * The input is decoded into calls: shapes (small, zero, or huge), dtype / mode / padding codes
  * (valid or not), element values (raw bytes: NaN, ±Inf, subnormals), error buffers of any length
  * (NULL included), network specs, per-sample shapes, batches, optimiser settings and states.
- * Buffers are always allocated to exactly the size the header's contract says (the *_shape
- * functions'), so any out-of-bounds access ASan reports is the library's.
+ * Buffers are always allocated to exactly the size the header's contract says (the shape
+ * query's), so any out-of-bounds access ASan reports is the library's.
  *
  * Contract checked: every status is STN_OK or one of the documented error codes (never
- * STN_INTERNAL), messages are NUL-terminated within err_len, the *_shape functions agree with the
- * compute functions, and the process never crashes.
+ * STN_INTERNAL), messages are NUL-terminated within err_len, a computing call accepts what its
+ * shape query accepted, and the process never crashes.
  *
  * Runs the library single-threaded: in this coverage-instrumented build (only), the helper pool
  * of Sources/SwiftSTN/Threading.swift never acknowledges the first job and the caller spins
@@ -124,78 +124,111 @@ static void check_status(int32_t st, errbuf *e) {
     free(e->buf);
 }
 
+/* A descriptor of a fuzzed shape (ndim may exceed STN_MAX_NDIM, dtype may be invalid), no data. */
+static stn_tensor tensor(input *in, int32_t dtype) {
+    stn_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = dtype;
+    t.ndim = read_shape(in, t.shape, STN_MAX_NDIM);
+    if (u8(in) % 16 == 15) t.ndim = (int32_t)u8(in) - 8;  /* out of range either way */
+    return t;
+}
+
+static int64_t tensor_count(const stn_tensor *t) {
+    return t->ndim < 0 || t->ndim > STN_MAX_NDIM ? -1 : count(t->shape, t->ndim);
+}
+
 static void fuzz_affine(input *in, int backward) {
-    int64_t a[16], size[16], out[16];
-    int32_t andim = read_shape(in, a, 6), size_len = read_shape(in, size, 6), ondim = -1;
+    int32_t dtype = u8(in) % 5 == 4 ? (int32_t)u8(in) - 128 : u8(in) & 1;
+    stn_tensor a = tensor(in, dtype), out;
+    int64_t size[16];
+    int32_t size_len = read_shape(in, size, 6);
+    int align = u8(in) & 1;
+    memset(&out, 0, sizeof out);
     errbuf e = make_err(in);
-    int32_t st = backward ? stn_affine_grid_backward_shape(a, andim, size, size_len, out, &ondim, e.buf, e.len)
-                          : stn_affine_grid_shape(a, andim, size, size_len, out, &ondim, e.buf, e.len);
+    /* The shape query: output data NULL. */
+    int32_t st = backward ? stn_affine_grid_backward(&a, size, size_len, align, &out, e.buf, e.len)
+                          : stn_affine_grid(&a, size, size_len, align, &out, e.buf, e.len);
     check_status(st, &e);
     if (st != STN_OK) return;
-    check(ondim >= 3 && ondim <= 5, "output ndim");
-    int64_t na = count(a, andim), no = count(out, ondim);
+    check(out.ndim >= 3 && out.ndim <= 5, "output ndim");
+    int64_t na = tensor_count(&a), no = count(out.shape, out.ndim);
     if (na < 0 || no < 0) return;
-    int32_t dtype = u8(in) % 5 == 4 ? (int32_t)u8(in) - 128 : u8(in) & 1;
-    int align = u8(in) & 1;
-    void *src = buffer(in, na, dtype), *dst = buffer(in, no, dtype);
+    a.data = buffer(in, na, dtype);
+    out.data = buffer(in, no, dtype);
     e = make_err(in);
-    st = backward ? stn_affine_grid_backward(dtype, src, a, andim, size, size_len, align, dst, e.buf, e.len)
-                  : stn_affine_grid(dtype, src, a, andim, size, size_len, align, dst, e.buf, e.len);
-    if (dtype == 0 || dtype == 1) check(st == STN_OK, "compute accepts what the shape function accepted");
+    st = backward ? stn_affine_grid_backward(&a, size, size_len, align, &out, e.buf, e.len)
+                  : stn_affine_grid(&a, size, size_len, align, &out, e.buf, e.len);
+    check(st == STN_OK, "compute accepts what the shape query accepted");
     check_status(st, &e);
-    free(src);
-    free(dst);
+    free(a.data);
+    free(out.data);
 }
 
 static void fuzz_sample(input *in, int backward) {
-    int64_t is[16], gs[16], os[16], gos[16];
-    int32_t indim = read_shape(in, is, 6), gndim = read_shape(in, gs, 6), ondim = -1;
-    int32_t mode = u8(in) % 8 == 7 ? (int32_t)u64(in) : u8(in) % 3;
-    int32_t padding = u8(in) % 8 == 7 ? (int32_t)u64(in) : u8(in) % 3;
+    int32_t dtype = u8(in) & 1;
+    stn_tensor x = tensor(in, dtype), g = tensor(in, dtype), out, gx, gg, fill;
+    stn_sampling s = {0};
+    s.mode = u8(in) % 8 == 7 ? (int32_t)u64(in) : u8(in) % 3;
+    s.padding = u8(in) % 8 == 7 ? (int32_t)u64(in) : u8(in) % 4;
+    s.align_corners = u8(in) & 1;
+    memset(&out, 0, sizeof out);
+    memset(&gx, 0, sizeof gx);
+    memset(&gg, 0, sizeof gg);
+    memset(&fill, 0, sizeof fill);
+    int64_t nf = 0;
+    if (s.padding == STN_PADDING_FILL || u8(in) % 16 == 15) {
+        fill = tensor(in, dtype);
+        nf = tensor_count(&fill);
+        if (nf < 0) return;
+        fill.data = buffer(in, nf, dtype);
+        s.fill = &fill;
+    }
     errbuf e = make_err(in);
     if (!strict && backward) {  /* known: an empty input with an overflowing spatial product traps */
         double prod = 1;
         int zero = 0;
-        for (int32_t k = 0; k < indim; k++) { if (is[k] == 0) zero = 1; else prod *= fabs((double)is[k]); }
-        if (zero && prod >= 4.6e18) { free(e.buf); return; }
+        for (int32_t k = 0; k < x.ndim && k < STN_MAX_NDIM; k++) {
+            if (x.shape[k] == 0) zero = 1; else prod *= fabs((double)x.shape[k]);
+        }
+        if (zero && prod >= 4.6e18) { free(e.buf); free(fill.data); return; }
     }
-    int32_t st = stn_grid_sample_shape(is, indim, gs, gndim, mode, os, &ondim, e.buf, e.len);
+    int32_t st = stn_grid_sample(&x, &g, &s, &out, e.buf, e.len);  /* shape query */
     check_status(st, &e);
-    if (st != STN_OK) return;
-    check(ondim == indim, "output ndim == input ndim");
-    int64_t ni = count(is, indim), ng = count(gs, gndim), no = count(os, ondim);
-    if (ni < 0 || ng < 0 || no < 0) return;
-    int32_t dtype = u8(in) & 1;
-    int align = u8(in) & 1;
-    void *x = buffer(in, ni, dtype), *g = buffer(in, ng, dtype);
+    int64_t ni = tensor_count(&x), ng = tensor_count(&g), no = st == STN_OK ? count(out.shape, out.ndim) : -1;
+    if (st != STN_OK || ni < 0 || ng < 0 || no < 0) { free(fill.data); return; }
+    check(out.ndim == x.ndim, "output ndim == input ndim");
+    x.data = buffer(in, ni, dtype);
+    g.data = buffer(in, ng, dtype);
     e = make_err(in);
     if (!backward) {
-        void *o = buffer(in, no, dtype);
-        st = stn_grid_sample(dtype, x, is, indim, g, gs, gndim, mode, padding, align, o, e.buf, e.len);
-        if (padding >= 0 && padding <= 2) check(st == STN_OK, "grid_sample accepts what the shape function accepted");
+        out.data = buffer(in, no, dtype);
+        st = stn_grid_sample(&x, &g, &s, &out, e.buf, e.len);
+        check(st == STN_OK, "grid_sample computes what its shape query accepted");
         check_status(st, &e);
-        free(o);
+        free(out.data);
     } else {
         /* grad_output of the right shape, or a fuzzed one (allocated to its own size) */
-        int32_t gondim = ondim;
-        memcpy(gos, os, sizeof(int64_t) * ondim);
-        if (u8(in) % 4 == 3) gondim = read_shape(in, gos, 6);
-        int64_t ngo = count(gos, gondim);
+        stn_tensor go = out;
+        if (u8(in) % 4 == 3) go = tensor(in, dtype);
+        int64_t ngo = tensor_count(&go);
         if (ngo >= 0) {
-            void *go = buffer(in, ngo, dtype), *gi = u8(in) & 1 ? buffer(in, ni, dtype) : NULL;
-            void *gg = buffer(in, ng, dtype);
-            st = stn_grid_sample_backward(dtype, go, gos, gondim, x, is, indim, g, gs, gndim, mode, padding, align,
-                                          gi, gg, e.buf, e.len);
+            go.data = buffer(in, ngo, dtype);
+            int want_gx = u8(in) & 1;
+            gx.data = want_gx ? buffer(in, ni, dtype) : NULL;
+            gg.data = buffer(in, ng, dtype);
+            st = stn_grid_sample_backward(&go, &x, &g, &s, want_gx ? &gx : NULL, &gg, e.buf, e.len);
             check_status(st, &e);
-            free(go);
-            free(gi);
-            free(gg);
+            free(go.data);
+            free(gx.data);
+            free(gg.data);
         } else {
             free(e.buf);
         }
     }
-    free(x);
-    free(g);
+    free(x.data);
+    free(g.data);
+    free(fill.data);
 }
 
 /* A spec: raw text from the input, NUL-terminated. */
@@ -273,22 +306,25 @@ static void fuzz_network(input *in) {
             if (n && u8(in) % 8 == 0) x[u8(in) % (n * sc)] = INFINITY;
             int64_t labels[8];
             for (int k = 0; k < 8; k++) labels[k] = (int64_t)(u8(in) % 6) - 1;
+            stn_tensor xt = {x, STN_FLOAT32, snd + 1, {n}}, yt = {labels, STN_INT64, 1, {n}};
+            for (int32_t k = 0; k < snd; k++) xt.shape[k + 1] = sample[k];
+            stn_tensor ot = {y, STN_FLOAT32, 0, {0}};
             e = make_err(in);
-            check_status(stn_network_forward(net, x, n, sample, snd, u8(in) & 1, u64(in), y, e.buf, e.len), &e);
+            check_status(stn_network_forward(net, &xt, u8(in) & 1, u64(in), &ot, e.buf, e.len), &e);
             double loss = 0, acc = 0;
             int64_t correct = 0;
             float *grads = u8(in) & 1 ? malloc(sizeof(float) * (params ? params : 1)) : NULL;
             e = make_err(in);
-            check_status(stn_network_loss_and_grad(net, x, labels, n, sample, snd, u8(in) & 1, 3, &loss, &correct, grads,
-                                                   e.buf, e.len), &e);
+            check_status(stn_network_loss_and_grad(net, &xt, &yt, u8(in) & 1, 3, &loss, &correct, grads, e.buf, e.len),
+                         &e);
             free(grads);
             e = make_err(in);
-            check_status(stn_network_evaluate(net, x, labels, n, sample, snd, (int64_t)(u8(in) % 5) - 1, &loss, &acc,
-                                              e.buf, e.len), &e);
+            check_status(stn_network_evaluate(net, &xt, &yt, (int64_t)(u8(in) % 5) - 1, &loss, &acc, e.buf, e.len), &e);
             float theta[8 * 6];
             float *tout = malloc(sizeof(float) * (n * sc + 1));
             e = make_err(in);
-            check_status(stn_network_transform(net, x, n, sample, snd, tout, theta, e.buf, e.len), &e);
+            stn_tensor tt = {tout, STN_FLOAT32, 0, {0}}, th = {theta, STN_FLOAT32, 0, {0}};
+            check_status(stn_network_transform(net, &xt, &tt, &th, e.buf, e.len), &e);
             free(tout);
             /* a trainer with fuzzed settings, state and one epoch */
             int32_t kind = (int32_t)(u8(in) % 3);
@@ -314,8 +350,8 @@ static void fuzz_network(input *in) {
                 double ml = 0, ma = 0;
                 int32_t done = 0;
                 e = make_err(in);
-                check_status(stn_trainer_epoch(t, x, labels, n, sample, snd, (int64_t)(u8(in) % 4) - 1, u8(in) & 1,
-                                               u8(in) & 1, 1, 1, NULL, NULL, &ml, &ma, &done, e.buf, e.len), &e);
+                check_status(stn_trainer_epoch(t, &xt, &yt, (int64_t)(u8(in) % 4) - 1, u8(in) & 1, u8(in) & 1, 1, 1, NULL,
+                                               NULL, &ml, &ma, &done, e.buf, e.len), &e);
                 stn_trainer_state_size(t, &l1, &l2);
                 float *g1 = malloc(sizeof(float) * (l1 + 1)), *g2 = malloc(sizeof(float) * (l2 + 1));
                 int64_t steps = 0;

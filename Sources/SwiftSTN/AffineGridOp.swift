@@ -38,12 +38,11 @@ public enum AffineGrid {
         return shape
     }
 
-    /// Validates and fills `grid` (of `outputShape(...)`) from `theta`.
+    /// Fills `grid` from `theta`; the shapes must be ones `outputShape` accepted (not checked again).
     public static func run<T: STNFloat>(
         theta: UnsafePointer<T>, thetaShape: [Int], size: [Int], alignCorners: Bool,
         grid: UnsafeMutablePointer<T>
     ) throws {
-        _ = try outputShape(thetaShape: thetaShape, size: size)
         let n = size[0]
         if size.count == 4 {
             let (h, w) = (size[2], size[3])
@@ -71,12 +70,11 @@ public enum AffineGrid {
         return thetaShape
     }
 
-    /// Validates and writes d(loss)/d(theta) into `gradTheta` (of `backwardShape(...)`).
+    /// Writes d(loss)/d(theta) into `gradTheta`; the shapes must be ones `backwardShape` accepted.
     public static func runBackward<T: STNFloat>(
         gradGrid: UnsafePointer<T>, gradGridShape: [Int], size: [Int], alignCorners: Bool,
         gradTheta: UnsafeMutablePointer<T>
     ) throws {
-        _ = try backwardShape(gradGridShape: gradGridShape, size: size)
         let n = size[0]
         if size.count == 4 {
             Threading.parallelFor(n) { batches in

@@ -41,94 +41,26 @@ public enum GridSample {
         return shape
     }
 
-    /// Validates fill padding's values for `inputShape` (N, C, ...): one value for every channel,
-    /// or C of them; all finite. Returns them expanded to C values. `padding` must be `.zeros`
-    /// (fill padding locates taps as zeros padding does).
-    public static func fillValues<T: STNFloat>(
-        _ fill: UnsafeBufferPointer<T>, inputShape: [Int], padding: PaddingMode,
-        op: String = "grid_sample"
-    ) throws -> [T] {
-        guard padding == .zeros else {
-            throw STNError.invalid("\(op): fill values are only used by fill padding, got padding \(padding) with fill")
-        }
-        let c = inputShape.count >= 2 ? inputShape[1] : 0
-        guard fill.count == 1 || fill.count == c else {
-            throw STNError.invalid(
-                "\(op): expected fill to have 1 value or C = \(c) values (one per channel) for input of shape \(describeShape(inputShape)), got \(fill.count) values"
-            )
-        }
-        if let i = fill.firstIndex(where: { !$0.isFinite }) {
-            throw STNError.invalid("\(op): fill values must be finite, got \(fill[i]) at index \(i)")
-        }
-        return fill.count == c ? Array(fill) : [T](repeating: fill[0], count: c)
-    }
-
-    /// Validates and samples `input` at `grid` into `output` (of `outputShape(...)`). `fill`
-    /// selects fill padding (with `padding` `.zeros`): see `fillValues`.
-    public static func run<T: STNFloat>(
-        input: UnsafePointer<T>, inputShape: [Int], grid: UnsafePointer<T>, gridShape: [Int],
-        mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool,
-        fill: UnsafeBufferPointer<T>? = nil, output: UnsafeMutablePointer<T>
-    ) throws {
-        _ = try outputShape(inputShape: inputShape, gridShape: gridShape, mode: mode)
-        let fills = try fill.map { try fillValues($0, inputShape: inputShape, padding: padding) }
-        let (n, c) = (inputShape[0], inputShape[1])
-        withOptionalBase(fills) { fill in
-            if inputShape.count == 4 {
-                let s = shape2D(inputShape, gridShape)
-                Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
-                    gridSample2DForward(
-                        s, input: input, grid: grid, output: output, mode: mode,
-                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
-                }
-            } else {
-                let s = shape3D(inputShape, gridShape)
-                Threading.parallelFor(n * s.outputPlane, grain: positionGrain(channels: c)) { r in
-                    gridSample3DForward(
-                        s, input: input, grid: grid, output: output, mode: mode,
-                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
-                }
-            }
-        }
-    }
-
-    /// Validates and computes the gradients of `grid_sample`.
-    ///
-    /// - Parameters:
-    ///   - gradOutput: d(loss)/d(output), of the forward output's shape.
-    ///   - fill: fill padding's values (with `padding` `.zeros`), see `fillValues`. The input
-    ///     gradient is zeros padding's (fill values are constants); the grid gradient includes
-    ///     the fill values read by outside taps.
-    ///   - gradInput: receives d(loss)/d(input) (input's shape); pass `nil` to skip that work
-    ///     entirely, as a spatial transformer does when its input needs no gradient.
-    ///   - gradGrid: receives d(loss)/d(grid) (grid's shape).
-    public static func runBackward<T: STNFloat>(
-        gradOutput: UnsafePointer<T>, gradOutputShape: [Int],
-        input: UnsafePointer<T>, inputShape: [Int], grid: UnsafePointer<T>, gridShape: [Int],
-        mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool,
-        fill: UnsafeBufferPointer<T>? = nil,
-        gradInput: UnsafeMutablePointer<T>?, gradGrid: UnsafeMutablePointer<T>
-    ) throws {
-        let outShape = try outputShape(
-            inputShape: inputShape, gridShape: gridShape, mode: mode,
-            op: "grid_sample_backward")
-        guard gradOutputShape == outShape else {
+    /// Validates a `grid_sample` call once: shapes, mode, padding (fill values included) and, for
+    /// a backward call, grad_output's shape. The plan's `forward`/`backward` take it as is.
+    public static func plan(
+        inputShape: [Int], gridShape: [Int], mode: InterpolationMode, padding: Padding = .zeros,
+        alignCorners: Bool, gradOutputShape: [Int]? = nil
+    ) throws -> GridSamplePlan {
+        let op = gradOutputShape == nil ? "grid_sample" : "grid_sample_backward"
+        let outShape = try outputShape(inputShape: inputShape, gridShape: gridShape, mode: mode, op: op)
+        if let gradOutputShape, gradOutputShape != outShape {
             throw STNError.invalid(
                 "grid_sample_backward: expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and grid of shape \(describeShape(gridShape))), got grad_output of shape \(describeShape(gradOutputShape))"
             )
         }
-        let fills = try fill.map {
-            try fillValues($0, inputShape: inputShape, padding: padding, op: "grid_sample_backward")
-        }
-        withOptionalBase(fills) { fill in
-            backward(
-                gradOutput: gradOutput, input: input, inputShape: inputShape, grid: grid, gridShape: gridShape,
-                mode: mode, padding: padding, alignCorners: alignCorners, fill: fill, gradInput: gradInput,
-                gradGrid: gradGrid)
-        }
+        let (p, fill) = try padding.resolve(channels: inputShape[1], inputShape: inputShape, op: op)
+        return GridSamplePlan(
+            inputShape: inputShape, gridShape: gridShape, outputShape: outShape, mode: mode, padding: p,
+            fill: fill, alignCorners: alignCorners)
     }
 
-    private static func backward<T: STNFloat>(
+    static func backward<T: STNFloat>(
         gradOutput: UnsafePointer<T>, input: UnsafePointer<T>, inputShape: [Int], grid: UnsafePointer<T>,
         gridShape: [Int], mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool,
         fill: UnsafePointer<T>?, gradInput: UnsafeMutablePointer<T>?, gradGrid: UnsafeMutablePointer<T>
@@ -237,39 +169,76 @@ public enum GridSample {
     }
 }
 
-/// Samples `input` at `grid` (`torch.nn.functional.grid_sample`; `.bicubic` on 5-D input is
-/// tricubic).
-public func gridSample<T: STNFloat>(
-    _ input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear,
-    padding: PaddingMode = .zeros, alignCorners: Bool = false
-) throws -> Tensor<T> {
-    try sample(input, grid, mode, padding, nil, alignCorners)
-}
+/// A validated `grid_sample` call (`GridSample.plan`). `forward` and `backward` check nothing:
+/// their pointers must hold the plan's shapes (`inputShape`, `gridShape`, `outputShape`).
+public struct GridSamplePlan: Sendable {
+    public let inputShape: [Int]
+    public let gridShape: [Int]
+    public let outputShape: [Int]
+    public let mode: InterpolationMode
+    /// Where taps are located (fill padding locates them as zeros padding does).
+    public let padding: PaddingMode
+    /// Fill padding's values, one per channel; nil for the other paddings.
+    public let fill: [Double]?
+    public let alignCorners: Bool
 
-/// Samples `input` at `grid` with fill padding: taps outside the input read `fill[c]` (one value
-/// for all channels, or one per channel) instead of zero.
-public func gridSample<T: STNFloat>(
-    _ input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear, fill: [T],
-    alignCorners: Bool = false
-) throws -> Tensor<T> {
-    try sample(input, grid, mode, .zeros, fill, alignCorners)
-}
-
-private func sample<T: STNFloat>(
-    _ input: Tensor<T>, _ grid: Tensor<T>, _ mode: InterpolationMode, _ padding: PaddingMode, _ fill: [T]?,
-    _ alignCorners: Bool
-) throws -> Tensor<T> {
-    let shape = try GridSample.outputShape(inputShape: input.shape, gridShape: grid.shape, mode: mode)
-    var output = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "output"))
-    try input.scalars.withBase { i in
-        try grid.scalars.withBase { g in
-            try output.scalars.withMutableBase { o in
-                try withOptionalBuffer(fill) { f in
-                    try GridSample.run(
-                        input: i, inputShape: input.shape, grid: g, gridShape: grid.shape,
-                        mode: mode, padding: padding, alignCorners: alignCorners, fill: f, output: o)
+    /// Samples `input` at `grid` into `output`.
+    public func forward<T: STNFloat>(
+        input: UnsafePointer<T>, grid: UnsafePointer<T>, output: UnsafeMutablePointer<T>
+    ) {
+        if outputShape.contains(0) { return }
+        let (n, c) = (inputShape[0], inputShape[1])
+        let (mode, padding, alignCorners) = (self.mode, self.padding, self.alignCorners)
+        withFill(fill, as: T.self) { fill in
+            if inputShape.count == 4 {
+                let s = GridSample.shape2D(inputShape, gridShape)
+                Threading.parallelFor(n * s.outputPlane, grain: GridSample.positionGrain(channels: c)) { r in
+                    gridSample2DForward(
+                        s, input: input, grid: grid, output: output, mode: mode,
+                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
+                }
+            } else {
+                let s = GridSample.shape3D(inputShape, gridShape)
+                Threading.parallelFor(n * s.outputPlane, grain: GridSample.positionGrain(channels: c)) { r in
+                    gridSample3DForward(
+                        s, input: input, grid: grid, output: output, mode: mode,
+                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
                 }
             }
+        }
+    }
+
+    /// The gradients: d(loss)/d(input) into `gradInput` (input's shape; nil skips that work, as a
+    /// spatial transformer whose input needs no gradient does) and d(loss)/d(grid) into
+    /// `gradGrid`. With fill padding the input gradient is zeros padding's (fill values are
+    /// constants); the grid gradient includes the fill values read by outside taps.
+    public func backward<T: STNFloat>(
+        gradOutput: UnsafePointer<T>, input: UnsafePointer<T>, grid: UnsafePointer<T>,
+        gradInput: UnsafeMutablePointer<T>?, gradGrid: UnsafeMutablePointer<T>
+    ) {
+        // An empty input has no gradient to zero (its pointer may be a placeholder).
+        let gradInput = inputShape.contains(0) ? nil : gradInput
+        withFill(fill, as: T.self) { fill in
+            GridSample.backward(
+                gradOutput: gradOutput, input: input, inputShape: inputShape, grid: grid, gridShape: gridShape,
+                mode: mode, padding: padding, alignCorners: alignCorners, fill: fill, gradInput: gradInput,
+                gradGrid: gradGrid)
+        }
+    }
+}
+
+/// Samples `input` at `grid` (`torch.nn.functional.grid_sample`; `.bicubic` on 5-D input is
+/// tricubic; `.fill` padding reads per-channel values outside the input).
+public func gridSample<T: STNFloat>(
+    _ input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear,
+    padding: Padding = .zeros, alignCorners: Bool = false
+) throws -> Tensor<T> {
+    let plan = try GridSample.plan(
+        inputShape: input.shape, gridShape: grid.shape, mode: mode, padding: padding, alignCorners: alignCorners)
+    var output = Tensor<T>(uncheckedShape: plan.outputShape, count: try elementCount(plan.outputShape, name: "output"))
+    input.scalars.withBase { i in
+        grid.scalars.withBase { g in
+            output.scalars.withMutableBase { o in plan.forward(input: i, grid: g, output: o) }
         }
     }
     return output
@@ -279,48 +248,19 @@ private func sample<T: STNFloat>(
 /// which skips that work) and its grid.
 public func gridSampleBackward<T: STNFloat>(
     gradOutput: Tensor<T>, input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear,
-    padding: PaddingMode = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
+    padding: Padding = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
 ) throws -> (gradInput: Tensor<T>?, gradGrid: Tensor<T>) {
-    try sampleBackward(gradOutput, input, grid, mode, padding, nil, alignCorners, inputRequiresGrad)
-}
-
-/// The gradients of fill-padded `gridSample`: the input gradient is zeros padding's, the grid
-/// gradient includes the fill values that outside taps read.
-public func gridSampleBackward<T: STNFloat>(
-    gradOutput: Tensor<T>, input: Tensor<T>, grid: Tensor<T>, mode: InterpolationMode = .bilinear,
-    fill: [T], alignCorners: Bool = false, inputRequiresGrad: Bool = true
-) throws -> (gradInput: Tensor<T>?, gradGrid: Tensor<T>) {
-    try sampleBackward(gradOutput, input, grid, mode, .zeros, fill, alignCorners, inputRequiresGrad)
-}
-
-private func sampleBackward<T: STNFloat>(
-    _ gradOutput: Tensor<T>, _ input: Tensor<T>, _ grid: Tensor<T>, _ mode: InterpolationMode,
-    _ padding: PaddingMode, _ fill: [T]?, _ alignCorners: Bool, _ inputRequiresGrad: Bool
-) throws -> (gradInput: Tensor<T>?, gradGrid: Tensor<T>) {
-    _ = try GridSample.outputShape(
-        inputShape: input.shape, gridShape: grid.shape, mode: mode, op: "grid_sample_backward")
+    let plan = try GridSample.plan(
+        inputShape: input.shape, gridShape: grid.shape, mode: mode, padding: padding, alignCorners: alignCorners,
+        gradOutputShape: gradOutput.shape)
     var gradGrid = Tensor<T>(uncheckedShape: grid.shape, count: grid.count)
     var gradInput: Tensor<T>? = inputRequiresGrad ? Tensor<T>(uncheckedShape: input.shape, count: input.count) : nil
-    try gradOutput.scalars.withBase { go in
-        try input.scalars.withBase { i in
-            try grid.scalars.withBase { g in
-                try gradGrid.scalars.withMutableBase { gg in
-                    try withOptionalBuffer(fill) { f in
-                        if gradInput != nil {
-                            try gradInput!.scalars.withMutableBase { gi in
-                                try GridSample.runBackward(
-                                    gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
-                                    inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
-                                    padding: padding, alignCorners: alignCorners, fill: f,
-                                    gradInput: gi, gradGrid: gg)
-                            }
-                        } else {
-                            try GridSample.runBackward(
-                                gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
-                                inputShape: input.shape, grid: g, gridShape: grid.shape, mode: mode,
-                                padding: padding, alignCorners: alignCorners, fill: f,
-                                gradInput: nil, gradGrid: gg)
-                        }
+    gradOutput.scalars.withBase { go in
+        input.scalars.withBase { i in
+            grid.scalars.withBase { g in
+                gradGrid.scalars.withMutableBase { gg in
+                    withOptionalMutableBase(&gradInput) { gi in
+                        plan.backward(gradOutput: go, input: i, grid: g, gradInput: gi, gradGrid: gg)
                     }
                 }
             }
@@ -329,10 +269,10 @@ private func sampleBackward<T: STNFloat>(
     return (gradInput, gradGrid)
 }
 
-/// `body` with the buffer of `values`, or nil.
-func withOptionalBuffer<T, R>(_ values: [T]?, _ body: (UnsafeBufferPointer<T>?) throws -> R) rethrows -> R {
-    guard let values else { return try body(nil) }
-    return try values.withUnsafeBufferPointer { try body($0) }
+/// `body` with the base of `tensor`'s scalars, or nil when there is no tensor.
+func withOptionalMutableBase<T: STNFloat, R>(_ tensor: inout Tensor<T>?, _ body: (UnsafeMutablePointer<T>?) -> R) -> R {
+    if tensor == nil { return body(nil) }
+    return tensor!.scalars.withMutableBase { body($0) }
 }
 
 /// `body` with a valid pointer to `values`' first element (a harmless address when it is

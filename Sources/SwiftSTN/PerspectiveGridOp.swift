@@ -43,12 +43,11 @@ public enum PerspectiveGrid {
         return shape
     }
 
-    /// Validates and fills `grid` (of `outputShape(...)`) from `homography`.
+    /// Fills `grid` from `homography`; the shapes must be ones `outputShape` accepted (not checked again).
     public static func run<T: STNFloat>(
         homography: UnsafePointer<T>, homographyShape: [Int], size: [Int], alignCorners: Bool,
         grid: UnsafeMutablePointer<T>
     ) throws {
-        _ = try outputShape(homographyShape: homographyShape, size: size)
         let (n, h, w) = (size[0], size[2], size[3])
         Threading.parallelFor(n * h, grain: max(1, 4096 / w)) { rows in
             perspectiveGrid2D(
@@ -70,13 +69,12 @@ public enum PerspectiveGrid {
         return homographyShape
     }
 
-    /// Validates and writes d(loss)/d(H) into `gradHomography` (of `backwardShape(...)`).
+    /// Writes d(loss)/d(H) into `gradHomography`; the shapes must be ones `backwardShape` accepted.
     /// Guarded points contribute nothing.
     public static func runBackward<T: STNFloat>(
         gradGrid: UnsafePointer<T>, gradGridShape: [Int], homography: UnsafePointer<T>, homographyShape: [Int],
         size: [Int], alignCorners: Bool, gradHomography: UnsafeMutablePointer<T>
     ) throws {
-        _ = try backwardShape(gradGridShape: gradGridShape, homographyShape: homographyShape, size: size)
         Threading.parallelFor(size[0]) { batches in
             perspectiveGrid2DBackward(
                 gradGrid: gradGrid, homography: homography, gradHomography: gradHomography,

@@ -48,18 +48,66 @@ public enum Warp {
         return shape
     }
 
-    /// Validates and writes the warped `input` into `output` (of `outputShape(...)`). `fill`
-    /// selects fill padding (with `padding` `.zeros`), as in `GridSample.run`.
-    public static func run<T: STNFloat>(
-        kind: Kind, input: UnsafePointer<T>, inputShape: [Int], matrices: UnsafePointer<T>, matrixShape: [Int],
-        outSize: [Int], mode: InterpolationMode, padding: PaddingMode, alignCorners: Bool,
-        fill: UnsafeBufferPointer<T>? = nil, output: UnsafeMutablePointer<T>
-    ) throws {
-        let op = names(kind).op
-        _ = try outputShape(kind: kind, inputShape: inputShape, matrixShape: matrixShape, outSize: outSize)
-        let fills = try fill.map { try GridSample.fillValues($0, inputShape: inputShape, padding: padding, op: op) }
-        let s = shape(inputShape, outSize)
-        let (baseX, baseY) = baseCoordinates(T.self, s, alignCorners)
+    /// Validates a warp call once: input, matrices, `outSize`, padding (fill values included) and,
+    /// for a backward call, grad_output's shape. The plan's `forward`/`backward` take it as is.
+    public static func plan(
+        kind: Kind, inputShape: [Int], matrixShape: [Int], outSize: [Int], mode: InterpolationMode,
+        padding: Padding = .zeros, alignCorners: Bool, gradOutputShape: [Int]? = nil
+    ) throws -> WarpPlan {
+        let op = names(kind).op + (gradOutputShape == nil ? "" : "_backward")
+        let outShape = try outputShape(
+            kind: kind, inputShape: inputShape, matrixShape: matrixShape, outSize: outSize, op: op)
+        if let gradOutputShape, gradOutputShape != outShape {
+            throw STNError.invalid(
+                "\(op): expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and out_size \(describeShape(outSize))), got grad_output of shape \(describeShape(gradOutputShape))"
+            )
+        }
+        let (p, fill) = try padding.resolve(channels: inputShape[1], inputShape: inputShape, op: op)
+        return WarpPlan(
+            kind: kind, inputShape: inputShape, matrixShape: matrixShape, outputShape: outShape, mode: mode,
+            padding: p, fill: fill, alignCorners: alignCorners)
+    }
+
+    static func shape(_ i: [Int], _ outSize: [Int]) -> SamplingShape2D {
+        SamplingShape2D(
+            batch: i[0], channels: i[1], inputHeight: i[2], inputWidth: i[3],
+            outputHeight: outSize[0], outputWidth: outSize[1])
+    }
+
+    /// `baseCoordinate` of every output column and row: affine_grid's base coordinates.
+    static func baseCoordinates<T: STNFloat>(_: T.Type, _ s: SamplingShape2D, _ alignCorners: Bool) -> ([T], [T]) {
+        (
+            (0..<s.outputWidth).map { baseCoordinate($0, steps: s.outputWidth, alignCorners: alignCorners) },
+            (0..<s.outputHeight).map { baseCoordinate($0, steps: s.outputHeight, alignCorners: alignCorners) }
+        )
+    }
+}
+
+/// A validated warp call (`Warp.plan`). `forward` and `backward` check nothing: their pointers
+/// must hold the plan's shapes.
+public struct WarpPlan: Sendable {
+    public let kind: Warp.Kind
+    public let inputShape: [Int]
+    public let matrixShape: [Int]
+    public let outputShape: [Int]
+    public let mode: InterpolationMode
+    /// Where taps are located (fill padding locates them as zeros padding does).
+    public let padding: PaddingMode
+    /// Fill padding's values, one per channel; nil for the other paddings.
+    public let fill: [Double]?
+    public let alignCorners: Bool
+
+    var outSize: [Int] { Array(outputShape[2...]) }
+
+    /// Writes the warped `input` into `output`.
+    public func forward<T: STNFloat>(
+        input: UnsafePointer<T>, matrices: UnsafePointer<T>, output: UnsafeMutablePointer<T>
+    ) {
+        if outputShape.contains(0) { return }
+        let (kind, mode, padding, alignCorners) = (self.kind, self.mode, self.padding, self.alignCorners)
+        let fills = fill.map { $0.map { T($0) } }
+        let s = Warp.shape(inputShape, outSize)
+        let (baseX, baseY) = Warp.baseCoordinates(T.self, s, alignCorners)
         withOptionalBase(fills) { fill in
             baseX.withBase { bx in
                 baseY.withBase { by in
@@ -76,27 +124,19 @@ public enum Warp {
         }
     }
 
-    /// Validates and computes the gradients of the warp: d(loss)/d(input) into `gradInput`
-    /// (input's shape; `nil` skips that work) and d(loss)/d(matrices) into `gradMatrices`
-    /// (the matrices' shape).
-    public static func runBackward<T: STNFloat>(
-        kind: Kind, gradOutput: UnsafePointer<T>, gradOutputShape: [Int], input: UnsafePointer<T>, inputShape: [Int],
-        matrices: UnsafePointer<T>, matrixShape: [Int], outSize: [Int], mode: InterpolationMode,
-        padding: PaddingMode, alignCorners: Bool, fill: UnsafeBufferPointer<T>? = nil,
+    /// The gradients: d(loss)/d(input) into `gradInput` (input's shape; nil skips that work) and
+    /// d(loss)/d(matrices) into `gradMatrices` (the matrices' shape).
+    public func backward<T: STNFloat>(
+        gradOutput: UnsafePointer<T>, input: UnsafePointer<T>, matrices: UnsafePointer<T>,
         gradInput: UnsafeMutablePointer<T>?, gradMatrices: UnsafeMutablePointer<T>
-    ) throws {
-        let op = names(kind).op + "_backward"
-        let outShape = try outputShape(
-            kind: kind, inputShape: inputShape, matrixShape: matrixShape, outSize: outSize, op: op)
-        guard gradOutputShape == outShape else {
-            throw STNError.invalid(
-                "\(op): expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and out_size \(describeShape(outSize))), got grad_output of shape \(describeShape(gradOutputShape))"
-            )
-        }
-        let fills = try fill.map { try GridSample.fillValues($0, inputShape: inputShape, padding: padding, op: op) }
-        let s = shape(inputShape, outSize)
+    ) {
+        // An empty input has no gradient to zero (its pointer may be a placeholder).
+        let gradInput = inputShape.contains(0) ? nil : gradInput
+        let (kind, mode, padding, alignCorners) = (self.kind, self.mode, self.padding, self.alignCorners)
+        let fills = fill.map { $0.map { T($0) } }
+        let s = Warp.shape(inputShape, outSize)
         let (n, c, ho, wo) = (s.batch, s.channels, s.outputHeight, s.outputWidth)
-        let (baseX, baseY) = baseCoordinates(T.self, s, alignCorners)
+        let (baseX, baseY) = Warp.baseCoordinates(T.self, s, alignCorners)
         let width = kind == .affine ? 4 : 6
         var rowSums = [T](repeating: 0, count: n * ho * width)
         withOptionalBase(fills) { fill in
@@ -151,20 +191,6 @@ public enum Warp {
             }
         }
     }
-
-    static func shape(_ i: [Int], _ outSize: [Int]) -> SamplingShape2D {
-        SamplingShape2D(
-            batch: i[0], channels: i[1], inputHeight: i[2], inputWidth: i[3],
-            outputHeight: outSize[0], outputWidth: outSize[1])
-    }
-
-    /// `baseCoordinate` of every output column and row: affine_grid's base coordinates.
-    static func baseCoordinates<T: STNFloat>(_: T.Type, _ s: SamplingShape2D, _ alignCorners: Bool) -> ([T], [T]) {
-        (
-            (0..<s.outputWidth).map { baseCoordinate($0, steps: s.outputWidth, alignCorners: alignCorners) },
-            (0..<s.outputHeight).map { baseCoordinate($0, steps: s.outputHeight, alignCorners: alignCorners) }
-        )
-    }
 }
 
 // MARK: - Swift API
@@ -173,90 +199,49 @@ public enum Warp {
 /// `outSize` is (Ho, Wo); theta is N×2×3.
 public func warpAffine<T: STNFloat>(
     _ input: Tensor<T>, theta: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
-    padding: PaddingMode = .zeros, alignCorners: Bool = false
+    padding: Padding = .zeros, alignCorners: Bool = false
 ) throws -> Tensor<T> {
-    try warp(.affine, input, theta, outSize, mode, padding, nil, alignCorners)
-}
-
-/// `warpAffine` with fill padding (taps outside the input read `fill[c]`).
-public func warpAffine<T: STNFloat>(
-    _ input: Tensor<T>, theta: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear, fill: [T],
-    alignCorners: Bool = false
-) throws -> Tensor<T> {
-    try warp(.affine, input, theta, outSize, mode, .zeros, fill, alignCorners)
+    try warp(.affine, input, theta, outSize, mode, padding, alignCorners)
 }
 
 /// grid_sample(input, perspective_grid(H, (N, C, Ho, Wo))) in one pass, bit for bit. H is N×3×3.
 public func warpPerspective<T: STNFloat>(
     _ input: Tensor<T>, homography: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
-    padding: PaddingMode = .zeros, alignCorners: Bool = false
+    padding: Padding = .zeros, alignCorners: Bool = false
 ) throws -> Tensor<T> {
-    try warp(.perspective, input, homography, outSize, mode, padding, nil, alignCorners)
-}
-
-/// `warpPerspective` with fill padding.
-public func warpPerspective<T: STNFloat>(
-    _ input: Tensor<T>, homography: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear, fill: [T],
-    alignCorners: Bool = false
-) throws -> Tensor<T> {
-    try warp(.perspective, input, homography, outSize, mode, .zeros, fill, alignCorners)
+    try warp(.perspective, input, homography, outSize, mode, padding, alignCorners)
 }
 
 /// Gradients of `warpAffine`: d(loss)/d(input) (nil unless `inputRequiresGrad`) and d(loss)/d(theta).
 public func warpAffineBackward<T: STNFloat>(
     gradOutput: Tensor<T>, input: Tensor<T>, theta: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
-    padding: PaddingMode = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
+    padding: Padding = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
 ) throws -> (gradInput: Tensor<T>?, gradTheta: Tensor<T>) {
-    let r = try warpBackward(
-        .affine, gradOutput, input, theta, outSize, mode, padding, nil, alignCorners, inputRequiresGrad)
-    return (r.0, r.1)
-}
-
-/// Gradients of fill-padded `warpAffine`.
-public func warpAffineBackward<T: STNFloat>(
-    gradOutput: Tensor<T>, input: Tensor<T>, theta: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
-    fill: [T], alignCorners: Bool = false, inputRequiresGrad: Bool = true
-) throws -> (gradInput: Tensor<T>?, gradTheta: Tensor<T>) {
-    let r = try warpBackward(
-        .affine, gradOutput, input, theta, outSize, mode, .zeros, fill, alignCorners, inputRequiresGrad)
+    let r = try warpBackward(.affine, gradOutput, input, theta, outSize, mode, padding, alignCorners, inputRequiresGrad)
     return (r.0, r.1)
 }
 
 /// Gradients of `warpPerspective`: d(loss)/d(input) (nil unless `inputRequiresGrad`) and d(loss)/d(H).
 public func warpPerspectiveBackward<T: STNFloat>(
     gradOutput: Tensor<T>, input: Tensor<T>, homography: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
-    padding: PaddingMode = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
+    padding: Padding = .zeros, alignCorners: Bool = false, inputRequiresGrad: Bool = true
 ) throws -> (gradInput: Tensor<T>?, gradHomography: Tensor<T>) {
     let r = try warpBackward(
-        .perspective, gradOutput, input, homography, outSize, mode, padding, nil, alignCorners, inputRequiresGrad)
-    return (r.0, r.1)
-}
-
-/// Gradients of fill-padded `warpPerspective`.
-public func warpPerspectiveBackward<T: STNFloat>(
-    gradOutput: Tensor<T>, input: Tensor<T>, homography: Tensor<T>, outSize: [Int], mode: InterpolationMode = .bilinear,
-    fill: [T], alignCorners: Bool = false, inputRequiresGrad: Bool = true
-) throws -> (gradInput: Tensor<T>?, gradHomography: Tensor<T>) {
-    let r = try warpBackward(
-        .perspective, gradOutput, input, homography, outSize, mode, .zeros, fill, alignCorners, inputRequiresGrad)
+        .perspective, gradOutput, input, homography, outSize, mode, padding, alignCorners, inputRequiresGrad)
     return (r.0, r.1)
 }
 
 private func warp<T: STNFloat>(
     _ kind: Warp.Kind, _ input: Tensor<T>, _ matrices: Tensor<T>, _ outSize: [Int], _ mode: InterpolationMode,
-    _ padding: PaddingMode, _ fill: [T]?, _ alignCorners: Bool
+    _ padding: Padding, _ alignCorners: Bool
 ) throws -> Tensor<T> {
-    let shape = try Warp.outputShape(kind: kind, inputShape: input.shape, matrixShape: matrices.shape, outSize: outSize)
-    var output = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "output"))
-    try input.scalars.withBase { i in
-        try matrices.scalars.withBase { m in
-            try output.scalars.withMutableBase { o in
-                try withOptionalBuffer(fill) { f in
-                    try Warp.run(
-                        kind: kind, input: i, inputShape: input.shape, matrices: m, matrixShape: matrices.shape,
-                        outSize: outSize, mode: mode, padding: padding, alignCorners: alignCorners, fill: f, output: o)
-                }
-            }
+    let plan = try Warp.plan(
+        kind: kind, inputShape: input.shape, matrixShape: matrices.shape, outSize: outSize, mode: mode,
+        padding: padding, alignCorners: alignCorners)
+    var output = Tensor<T>(uncheckedShape: plan.outputShape, count: try elementCount(plan.outputShape, name: "output"))
+    input.scalars.withBase { i in
+        matrices.scalars.withBase { m in
+            output.scalars.withMutableBase { o in plan.forward(input: i, matrices: m, output: o) }
         }
     }
     return output
@@ -264,30 +249,19 @@ private func warp<T: STNFloat>(
 
 private func warpBackward<T: STNFloat>(
     _ kind: Warp.Kind, _ gradOutput: Tensor<T>, _ input: Tensor<T>, _ matrices: Tensor<T>, _ outSize: [Int],
-    _ mode: InterpolationMode, _ padding: PaddingMode, _ fill: [T]?, _ alignCorners: Bool, _ inputRequiresGrad: Bool
+    _ mode: InterpolationMode, _ padding: Padding, _ alignCorners: Bool, _ inputRequiresGrad: Bool
 ) throws -> (Tensor<T>?, Tensor<T>) {
-    _ = try Warp.outputShape(
-        kind: kind, inputShape: input.shape, matrixShape: matrices.shape, outSize: outSize,
-        op: Warp.names(kind).op + "_backward")
+    let plan = try Warp.plan(
+        kind: kind, inputShape: input.shape, matrixShape: matrices.shape, outSize: outSize, mode: mode,
+        padding: padding, alignCorners: alignCorners, gradOutputShape: gradOutput.shape)
     var gradMatrices = Tensor<T>(uncheckedShape: matrices.shape, count: matrices.count)
     var gradInput: Tensor<T>? = inputRequiresGrad ? Tensor<T>(uncheckedShape: input.shape, count: input.count) : nil
-    try gradOutput.scalars.withBase { go in
-        try input.scalars.withBase { i in
-            try matrices.scalars.withBase { m in
-                try gradMatrices.scalars.withMutableBase { gm in
-                    try withOptionalBuffer(fill) { f in
-                        func run(_ gi: UnsafeMutablePointer<T>?) throws {
-                            try Warp.runBackward(
-                                kind: kind, gradOutput: go, gradOutputShape: gradOutput.shape, input: i,
-                                inputShape: input.shape, matrices: m, matrixShape: matrices.shape,
-                                outSize: outSize, mode: mode, padding: padding, alignCorners: alignCorners,
-                                fill: f, gradInput: gi, gradMatrices: gm)
-                        }
-                        if gradInput != nil {
-                            try gradInput!.scalars.withMutableBase { try run($0) }
-                        } else {
-                            try run(nil)
-                        }
+    gradOutput.scalars.withBase { go in
+        input.scalars.withBase { i in
+            matrices.scalars.withBase { m in
+                gradMatrices.scalars.withMutableBase { gm in
+                    withOptionalMutableBase(&gradInput) { gi in
+                        plan.backward(gradOutput: go, input: i, matrices: m, gradInput: gi, gradMatrices: gm)
                     }
                 }
             }

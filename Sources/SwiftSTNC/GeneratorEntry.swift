@@ -1,172 +1,170 @@
 import SwiftSTN
 
-// The C ABI of the projective and thin-plate-spline grid generators. Glue only: read shapes and
-// codes, pick the dtype, call the validated Swift API, report. Declarations and documentation:
-// include/swiftstn.h ("perspective_grid" and "tps_grid" sections).
+// The C ABI of the grid generators (affine, projective, thin-plate spline): read the
+// descriptors, validate once, answer the shape query or run. Declarations and documentation:
+// include/swiftstn.h ("affine_grid", "perspective_grid" and "tps_grid" sections).
 
-// MARK: perspective_grid
+// MARK: affine_grid, perspective_grid
 
-@_cdecl("stn_perspective_grid_shape")
-public func stn_perspective_grid_shape(
-    _ hShape: UnsafePointer<Int64>?, _ hNdim: Int32, _ size: UnsafePointer<Int64>?, _ sizeLen: Int32,
-    _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
-    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+/// The matrix generators: affine_grid (theta) and perspective_grid (H).
+private enum MatrixGenerator {
+    case affine, perspective
+}
+
+/// One matrix-generator call, forward (matrices -> grid) or backward (grad_grid [and H] ->
+/// gradient of the matrices).
+private func generate(
+    _ g: MatrixGenerator, backward: Bool, _ first: UnsafeRawPointer?, _ homography: UnsafeRawPointer?,
+    _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32, _ output: UnsafeMutableRawPointer?
+) throws {
+    let matrix = g == .affine ? "theta" : "H"
+    let op = (g == .affine ? "affine_grid" : "perspective_grid") + (backward ? "_backward" : "")
+    let a = try TensorArg(first, backward ? "grad_grid" : matrix)
+    let h = g == .perspective && backward ? try TensorArg(homography, "H") : nil
+    let sz = try readSize(size, sizeLen, name: "size")
+    let out = try OutputArg(output, backward ? "grad_" + matrix : "grid")
+    let dt = try callDType(a, h, op: op)
+    let shape: [Int]
+    switch (g, h) {
+    case (.affine, _) where backward: shape = try AffineGrid.backwardShape(gradGridShape: a.shape, size: sz)
+    case (.affine, _): shape = try AffineGrid.outputShape(thetaShape: a.shape, size: sz)
+    case (.perspective, let h?):
+        shape = try PerspectiveGrid.backwardShape(gradGridShape: a.shape, homographyShape: h.shape, size: sz)
+    case (.perspective, nil): shape = try PerspectiveGrid.outputShape(homographyShape: a.shape, size: sz)
+    }
+    guard describeOutputs([(out, shape)], dtype: dt) else { return }
+    let ac = alignCorners != 0
+    func run<T: STNFloat>(_: T.Type) throws {
+        let x = try a.pointer(T.self), o = out.pointer(T.self, empty: false)
+        switch (g, h) {
+        case (.affine, _) where backward:
+            try AffineGrid.runBackward(gradGrid: x, gradGridShape: a.shape, size: sz, alignCorners: ac, gradTheta: o)
+        case (.affine, _):
+            try AffineGrid.run(theta: x, thetaShape: a.shape, size: sz, alignCorners: ac, grid: o)
+        case (.perspective, let h?):
+            try PerspectiveGrid.runBackward(
+                gradGrid: x, gradGridShape: a.shape, homography: try h.pointer(T.self), homographyShape: h.shape,
+                size: sz, alignCorners: ac, gradHomography: o)
+        case (.perspective, nil):
+            try PerspectiveGrid.run(homography: x, homographyShape: a.shape, size: sz, alignCorners: ac, grid: o)
+        }
+    }
+    try withScalarType(dt) { try run($0) }
+}
+
+@_cdecl("stn_affine_grid")
+public func stn_affine_grid(
+    _ theta: UnsafeRawPointer?, _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32,
+    _ grid: UnsafeMutableRawPointer?, _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+) -> Int32 {
+    reporting(err, errLen) { try generate(.affine, backward: false, theta, nil, size, sizeLen, alignCorners, grid) }
+}
+
+@_cdecl("stn_affine_grid_backward")
+public func stn_affine_grid_backward(
+    _ gradGrid: UnsafeRawPointer?, _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32,
+    _ gradTheta: UnsafeMutableRawPointer?, _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let shape = try PerspectiveGrid.outputShape(
-            homographyShape: try readShape(hShape, hNdim, name: "H"),
-            size: try readShape(size, sizeLen, name: "size"))
-        try writeShape(shape, outShape, outNdim)
+        try generate(.affine, backward: true, gradGrid, nil, size, sizeLen, alignCorners, gradTheta)
     }
 }
 
 @_cdecl("stn_perspective_grid")
 public func stn_perspective_grid(
-    _ dtype: Int32, _ homography: UnsafeRawPointer?, _ hShape: UnsafePointer<Int64>?, _ hNdim: Int32,
-    _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32, _ grid: UnsafeMutableRawPointer?,
-    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+    _ homography: UnsafeRawPointer?, _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32,
+    _ grid: UnsafeMutableRawPointer?, _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let hs = try readShape(hShape, hNdim, name: "H")
-        let sz = try readShape(size, sizeLen, name: "size")
-        _ = try PerspectiveGrid.outputShape(homographyShape: hs, size: sz)
-        let m = try require(homography, "H"), g = try requireMutable(grid, "grid")
-        func run<T: STNFloat>(_: T.Type) throws {
-            try PerspectiveGrid.run(
-                homography: m.assumingMemoryBound(to: T.self), homographyShape: hs, size: sz,
-                alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
-        }
-        try withScalarType(dtype) { try run($0) }
-    }
-}
-
-@_cdecl("stn_perspective_grid_backward_shape")
-public func stn_perspective_grid_backward_shape(
-    _ gradGridShape: UnsafePointer<Int64>?, _ gradGridNdim: Int32, _ hShape: UnsafePointer<Int64>?, _ hNdim: Int32,
-    _ size: UnsafePointer<Int64>?, _ sizeLen: Int32,
-    _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
-    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
-) -> Int32 {
-    reporting(err, errLen) {
-        let shape = try PerspectiveGrid.backwardShape(
-            gradGridShape: try readShape(gradGridShape, gradGridNdim, name: "grad_grid"),
-            homographyShape: try readShape(hShape, hNdim, name: "H"),
-            size: try readShape(size, sizeLen, name: "size"))
-        try writeShape(shape, outShape, outNdim)
+        try generate(.perspective, backward: false, homography, nil, size, sizeLen, alignCorners, grid)
     }
 }
 
 @_cdecl("stn_perspective_grid_backward")
 public func stn_perspective_grid_backward(
-    _ dtype: Int32, _ gradGrid: UnsafeRawPointer?, _ gradGridShape: UnsafePointer<Int64>?, _ gradGridNdim: Int32,
-    _ homography: UnsafeRawPointer?, _ hShape: UnsafePointer<Int64>?, _ hNdim: Int32,
-    _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32, _ gradH: UnsafeMutableRawPointer?,
+    _ gradGrid: UnsafeRawPointer?, _ homography: UnsafeRawPointer?, _ size: UnsafePointer<Int64>?,
+    _ sizeLen: Int32, _ alignCorners: Int32, _ gradH: UnsafeMutableRawPointer?,
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let gs = try readShape(gradGridShape, gradGridNdim, name: "grad_grid")
-        let hs = try readShape(hShape, hNdim, name: "H")
-        let sz = try readShape(size, sizeLen, name: "size")
-        _ = try PerspectiveGrid.backwardShape(gradGridShape: gs, homographyShape: hs, size: sz)
-        let g = try require(gradGrid, "grad_grid"), m = try require(homography, "H")
-        let o = try requireMutable(gradH, "grad_H")
-        func run<T: STNFloat>(_: T.Type) throws {
-            try PerspectiveGrid.runBackward(
-                gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs,
-                homography: m.assumingMemoryBound(to: T.self), homographyShape: hs,
-                size: sz, alignCorners: alignCorners != 0,
-                gradHomography: o.assumingMemoryBound(to: T.self))
-        }
-        try withScalarType(dtype) { try run($0) }
+        try generate(.perspective, backward: true, gradGrid, homography, size, sizeLen, alignCorners, gradH)
     }
 }
 
 // MARK: tps_grid
 
-/// The control-point shape of a call: NULL means "the default grid, K from displacements".
-private func readControlPointsShape(_ shape: UnsafePointer<Int64>?, _ ndim: Int32) throws -> [Int]? {
-    guard let shape else { return nil }
-    return try readShape(shape, ndim, name: "control_points")
-}
+/// The control points of a call: nil (the default grid, K from displacements), the default grid
+/// of the descriptor's K (data NULL), or the caller's float64 points.
+private struct ControlPoints {
+    let shape: [Int]?
+    let points: UnsafePointer<Double>?
+    var regular: Bool { points == nil }
 
-@_cdecl("stn_tps_grid_shape")
-public func stn_tps_grid_shape(
-    _ dShape: UnsafePointer<Int64>?, _ dNdim: Int32, _ cpShape: UnsafePointer<Int64>?, _ cpNdim: Int32,
-    _ regular: Int32, _ size: UnsafePointer<Int64>?, _ sizeLen: Int32,
-    _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
-    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
-) -> Int32 {
-    reporting(err, errLen) {
-        let shape = try TPSGrid.outputShape(
-            displacementsShape: try readShape(dShape, dNdim, name: "displacements"),
-            controlPointsShape: try readControlPointsShape(cpShape, cpNdim),
-            size: try readShape(size, sizeLen, name: "size"), regular: regular != 0)
-        try writeShape(shape, outShape, outNdim)
+    init(_ descriptor: UnsafeRawPointer?) throws {
+        guard let descriptor else {
+            (shape, points) = (nil, nil)
+            return
+        }
+        let c = try TensorArg(descriptor, "control_points")
+        shape = c.shape
+        guard let data = c.data else {
+            points = nil
+            return
+        }
+        guard c.dtypeCode == DType.float64.rawValue else {
+            throw STNError(.invalidType, "control_points must be float64 (dtype code 1), got dtype code \(c.dtypeCode)")
+        }
+        points = UnsafePointer(data.assumingMemoryBound(to: Double.self))
     }
 }
 
 @_cdecl("stn_tps_grid")
 public func stn_tps_grid(
-    _ dtype: Int32, _ displacements: UnsafeRawPointer?, _ dShape: UnsafePointer<Int64>?, _ dNdim: Int32,
-    _ controlPoints: UnsafePointer<Double>?, _ cpShape: UnsafePointer<Int64>?, _ cpNdim: Int32,
-    _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32, _ grid: UnsafeMutableRawPointer?,
+    _ displacements: UnsafeRawPointer?, _ controlPoints: UnsafeRawPointer?, _ size: UnsafePointer<Int64>?,
+    _ sizeLen: Int32, _ alignCorners: Int32, _ grid: UnsafeMutableRawPointer?,
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let ds = try readShape(dShape, dNdim, name: "displacements")
-        let cs = try readControlPointsShape(cpShape, cpNdim)
-        let sz = try readShape(size, sizeLen, name: "size")
-        _ = try TPSGrid.outputShape(
-            displacementsShape: ds, controlPointsShape: cs, size: sz, regular: controlPoints == nil)
-        let d = try require(displacements, "displacements"), g = try requireMutable(grid, "grid")
+        let d = try TensorArg(displacements, "displacements"), c = try ControlPoints(controlPoints)
+        let sz = try readSize(size, sizeLen, name: "size")
+        let out = try OutputArg(grid, "grid")
+        let dt = try callDType(d, op: "tps_grid")
+        let shape = try TPSGrid.outputShape(
+            displacementsShape: d.shape, controlPointsShape: c.shape, size: sz, regular: c.regular)
+        guard describeOutputs([(out, shape)], dtype: dt) else { return }
         func run<T: STNFloat>(_: T.Type) throws {
             try TPSGrid.run(
-                displacements: d.assumingMemoryBound(to: T.self), displacementsShape: ds,
-                controlPoints: controlPoints, controlPointsShape: cs, size: sz,
-                alignCorners: alignCorners != 0, grid: g.assumingMemoryBound(to: T.self))
+                displacements: try d.pointer(T.self), displacementsShape: d.shape, controlPoints: c.points,
+                controlPointsShape: c.shape, size: sz, alignCorners: alignCorners != 0,
+                grid: out.pointer(T.self, empty: false))
         }
-        try withScalarType(dtype) { try run($0) }
-    }
-}
-
-@_cdecl("stn_tps_grid_backward_shape")
-public func stn_tps_grid_backward_shape(
-    _ gradGridShape: UnsafePointer<Int64>?, _ gradGridNdim: Int32, _ cpShape: UnsafePointer<Int64>?, _ cpNdim: Int32,
-    _ regular: Int32, _ size: UnsafePointer<Int64>?, _ sizeLen: Int32,
-    _ outShape: UnsafeMutablePointer<Int64>?, _ outNdim: UnsafeMutablePointer<Int32>?,
-    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
-) -> Int32 {
-    reporting(err, errLen) {
-        let shape = try TPSGrid.backwardShape(
-            gradGridShape: try readShape(gradGridShape, gradGridNdim, name: "grad_grid"),
-            controlPointsShape: try readShape(cpShape, cpNdim, name: "control_points"),
-            size: try readShape(size, sizeLen, name: "size"), regular: regular != 0)
-        try writeShape(shape, outShape, outNdim)
+        try withScalarType(dt) { try run($0) }
     }
 }
 
 @_cdecl("stn_tps_grid_backward")
 public func stn_tps_grid_backward(
-    _ dtype: Int32, _ gradGrid: UnsafeRawPointer?, _ gradGridShape: UnsafePointer<Int64>?, _ gradGridNdim: Int32,
-    _ controlPoints: UnsafePointer<Double>?, _ cpShape: UnsafePointer<Int64>?, _ cpNdim: Int32,
-    _ size: UnsafePointer<Int64>?, _ sizeLen: Int32, _ alignCorners: Int32,
-    _ gradDisplacements: UnsafeMutableRawPointer?,
+    _ gradGrid: UnsafeRawPointer?, _ controlPoints: UnsafeRawPointer?, _ size: UnsafePointer<Int64>?,
+    _ sizeLen: Int32, _ alignCorners: Int32, _ gradDisplacements: UnsafeMutableRawPointer?,
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let gs = try readShape(gradGridShape, gradGridNdim, name: "grad_grid")
-        let cs = try readShape(cpShape, cpNdim, name: "control_points")
-        let sz = try readShape(size, sizeLen, name: "size")
-        _ = try TPSGrid.backwardShape(
-            gradGridShape: gs, controlPointsShape: cs, size: sz, regular: controlPoints == nil)
-        let g = try require(gradGrid, "grad_grid"), o = try requireMutable(gradDisplacements, "grad_displacements")
+        let g = try TensorArg(gradGrid, "grad_grid"), c = try ControlPoints(controlPoints)
+        guard let cs = c.shape else {
+            throw STNError(.invalidArgument, "tps_grid_backward: control_points is required (its shape gives K)")
+        }
+        let sz = try readSize(size, sizeLen, name: "size")
+        let out = try OutputArg(gradDisplacements, "grad_displacements")
+        let dt = try callDType(g, op: "tps_grid_backward")
+        let shape = try TPSGrid.backwardShape(
+            gradGridShape: g.shape, controlPointsShape: cs, size: sz, regular: c.regular)
+        guard describeOutputs([(out, shape)], dtype: dt) else { return }
         func run<T: STNFloat>(_: T.Type) throws {
             try TPSGrid.runBackward(
-                gradGrid: g.assumingMemoryBound(to: T.self), gradGridShape: gs,
-                controlPoints: controlPoints, controlPointsShape: cs, size: sz,
-                alignCorners: alignCorners != 0,
-                gradDisplacements: o.assumingMemoryBound(to: T.self))
+                gradGrid: try g.pointer(T.self), gradGridShape: g.shape, controlPoints: c.points,
+                controlPointsShape: cs, size: sz, alignCorners: alignCorners != 0,
+                gradDisplacements: out.pointer(T.self, empty: false))
         }
-        try withScalarType(dtype) { try run($0) }
+        try withScalarType(dt) { try run($0) }
     }
 }

@@ -133,68 +133,101 @@ public func stn_network_output_shape(
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
-        let shape = try network(h).outputShape(input: try readShape(sampleShape, ndim, name: "x (per sample)"))
+        let shape = try network(h).outputShape(input: try readSize(sampleShape, ndim, name: "sample_shape"))
         try writeShape(shape, outShape, outNdim)
     }
 }
 
+/// A batch argument: x (n, *sample) float32 and, for the functions that take them, labels (n,)
+/// int64.
+private struct BatchArg {
+    let n: Int
+    let sampleShape: [Int]
+    let x: UnsafePointer<Float>
+    let labels: UnsafePointer<Int64>?
+
+    init(_ xDescriptor: UnsafeRawPointer?, labels labelsDescriptor: UnsafeRawPointer? = nil, needsLabels: Bool) throws {
+        let x = try TensorArg(xDescriptor, "x")
+        guard x.dtypeCode == DType.float32.rawValue else {
+            throw STNError(.invalidType, "x must be float32 (dtype code 0), got dtype code \(x.dtypeCode)")
+        }
+        guard let n = x.shape.first else {
+            throw STNError(.invalidArgument, "x must be a batch (n, ...) with at least 1 dimension, got 0")
+        }
+        sampleShape = Array(x.shape.dropFirst())
+        self.n = try batch(Int64(n), sampleShape)
+        self.x = UnsafePointer(try x.pointer(Float.self))
+        guard needsLabels else {
+            labels = nil
+            return
+        }
+        let y = try TensorArg(labelsDescriptor, "labels")
+        guard y.dtypeCode == labelsDType else {
+            throw STNError(.invalidType, "labels must be int64 (dtype code 2), got dtype code \(y.dtypeCode)")
+        }
+        guard y.shape == [n] else {
+            throw STNError(
+                .invalidArgument, "labels must have shape (\(n),) to match x, got shape \(describeShape(y.shape))")
+        }
+        labels = UnsafePointer(try y.pointer(Int64.self))
+    }
+}
+
+/// The dtype code of labels (STN_INT64).
+private let labelsDType: Int32 = 2
+
 @_cdecl("stn_network_forward")
 public func stn_network_forward(
-    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ n: Int64,
-    _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ training: Int32, _ seed: UInt64,
-    _ out: UnsafeMutablePointer<Float>?,
-    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafeRawPointer?, _ training: Int32, _ seed: UInt64,
+    _ out: UnsafeMutableRawPointer?, _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
-        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batch(n, shape)
-        _ = try net.outputShape(input: shape)
-        guard count > 0 else { return }
-        guard let x, let out else { throw STNError(.invalidArgument, "x or out is NULL") }
-        try net.checkInput(x, n: count, sampleShape: shape)
-        try net.forward(x, n: count, sampleShape: shape, output: out, training: training != 0, seed: seed)
+        let b = try BatchArg(x, needsLabels: false)
+        let o = try OutputArg(out, "out")
+        let shape = [b.n] + (try net.outputShape(input: b.sampleShape))
+        guard describeOutputs([(o, shape)], dtype: .float32) else { return }
+        guard b.n > 0 else { return }
+        try net.checkInput(b.x, n: b.n, sampleShape: b.sampleShape)
+        try net.forward(
+            b.x, n: b.n, sampleShape: b.sampleShape, output: o.pointer(Float.self, empty: false),
+            training: training != 0, seed: seed)
     }
 }
 
 @_cdecl("stn_network_transform")
 public func stn_network_transform(
-    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ n: Int64,
-    _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32,
-    _ out: UnsafeMutablePointer<Float>?, _ theta: UnsafeMutablePointer<Float>?,
-    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafeRawPointer?, _ out: UnsafeMutableRawPointer?,
+    _ theta: UnsafeMutableRawPointer?, _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
-        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batch(n, shape)
-        _ = try net.outputShape(input: shape)
-        guard count > 0 else { return }
-        guard let x, let out, let theta else { throw STNError(.invalidArgument, "x, out or theta is NULL") }
-        try net.checkInput(x, n: count, sampleShape: shape)
-        try net.transform(x, n: count, sampleShape: shape, output: out, theta: theta)
+        let b = try BatchArg(x, needsLabels: false)
+        let o = try OutputArg(out, "out"), t = try OutputArg(theta, "theta")
+        _ = try net.outputShape(input: b.sampleShape)
+        guard describeOutputs([(o, [b.n] + b.sampleShape), (t, [b.n, 2, 3])], dtype: .float32) else { return }
+        guard b.n > 0 else { return }
+        try net.checkInput(b.x, n: b.n, sampleShape: b.sampleShape)
+        try net.transform(
+            b.x, n: b.n, sampleShape: b.sampleShape, output: o.pointer(Float.self, empty: false),
+            theta: t.pointer(Float.self, empty: false))
     }
 }
 
 @_cdecl("stn_network_loss_and_grad")
 public func stn_network_loss_and_grad(
-    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?,
-    _ labels: UnsafePointer<Int64>?, _ n: Int64,
-    _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ training: Int32, _ seed: UInt64,
-    _ loss: UnsafeMutablePointer<Double>?, _ correct: UnsafeMutablePointer<Int64>?,
-    _ grads: UnsafeMutablePointer<Float>?,
-    _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafeRawPointer?, _ labels: UnsafeRawPointer?, _ training: Int32,
+    _ seed: UInt64, _ loss: UnsafeMutablePointer<Double>?, _ correct: UnsafeMutablePointer<Int64>?,
+    _ grads: UnsafeMutablePointer<Float>?, _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
-        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batch(n, shape)
-        guard count > 0 else { throw STNError(.invalidArgument, "loss_and_grad needs at least one sample") }
-        guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
-        _ = try net.outputShape(input: shape)
-        try net.checkInput(x, n: count, sampleShape: shape)
+        let b = try BatchArg(x, labels: labels, needsLabels: true)
+        guard b.n > 0 else { throw STNError(.invalidArgument, "loss_and_grad needs at least one sample") }
+        _ = try net.outputShape(input: b.sampleShape)
+        try net.checkInput(b.x, n: b.n, sampleShape: b.sampleShape)
         let r = try net.lossAndGradient(
-            x, labels: labels, n: count, sampleShape: shape, gradients: grads,
+            b.x, labels: b.labels!, n: b.n, sampleShape: b.sampleShape, gradients: grads,
             training: training != 0, seed: seed)
         loss?.pointee = r.loss
         correct?.pointee = Int64(r.correct)
@@ -203,20 +236,17 @@ public func stn_network_loss_and_grad(
 
 @_cdecl("stn_network_evaluate")
 public func stn_network_evaluate(
-    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?,
-    _ labels: UnsafePointer<Int64>?, _ n: Int64,
-    _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ batchSize: Int64,
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafeRawPointer?, _ labels: UnsafeRawPointer?, _ batchSize: Int64,
     _ loss: UnsafeMutablePointer<Double>?, _ accuracy: UnsafeMutablePointer<Double>?,
     _ err: UnsafeMutablePointer<CChar>?, _ errLen: Int
 ) -> Int32 {
     reporting(err, errLen) {
         let net = try network(h)
-        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batch(n, shape)
-        guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
+        let b = try BatchArg(x, labels: labels, needsLabels: true)
         guard batchSize > 0 else { throw STNError(.invalidArgument, "batch_size must be positive, got \(batchSize)") }
-        _ = try net.outputShape(input: shape)
-        let r = try net.evaluate(x, labels: labels, n: count, sampleShape: shape, batchSize: Int(batchSize))
+        _ = try net.outputShape(input: b.sampleShape)
+        let r = try net.evaluate(
+            b.x, labels: b.labels!, n: b.n, sampleShape: b.sampleShape, batchSize: Int(batchSize))
         loss?.pointee = r.loss
         accuracy?.pointee = r.accuracy
     }
@@ -257,8 +287,7 @@ public typealias ProgressCallback =
 
 @_cdecl("stn_trainer_epoch")
 public func stn_trainer_epoch(
-    _ h: UnsafeMutableRawPointer?, _ x: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?,
-    _ n: Int64, _ sampleShape: UnsafePointer<Int64>?, _ ndim: Int32, _ batchSize: Int64,
+    _ h: UnsafeMutableRawPointer?, _ x: UnsafeRawPointer?, _ labels: UnsafeRawPointer?, _ batchSize: Int64,
     _ shuffle: Int32, _ training: Int32, _ epoch: Int32, _ reportEvery: Int32,
     _ callback: ProgressCallback?, _ context: UnsafeMutableRawPointer?,
     _ meanLoss: UnsafeMutablePointer<Double>?, _ accuracy: UnsafeMutablePointer<Double>?,
@@ -267,14 +296,12 @@ public func stn_trainer_epoch(
 ) -> Int32 {
     reporting(err, errLen) {
         let t = try trainer(h)
-        let shape = try readShape(sampleShape, ndim, name: "x (per sample)")
-        let count = try batch(n, shape)
-        guard let x, let labels else { throw STNError(.invalidArgument, "x or labels is NULL") }
+        let b = try BatchArg(x, labels: labels, needsLabels: true)
         guard batchSize > 0 && batchSize <= Int64(Int32.max) else {
             throw STNError(.invalidArgument, "batch_size must be positive, got \(batchSize)")
         }
         let r = try t.trainEpoch(
-            x, labels: labels, n: count, sampleShape: shape, batchSize: Int(batchSize),
+            b.x, labels: b.labels!, n: b.n, sampleShape: b.sampleShape, batchSize: Int(batchSize),
             shuffle: shuffle != 0, epoch: Int(epoch), training: training != 0,
             reportEvery: Int(max(1, reportEvery))
         ) { p in
@@ -349,4 +376,12 @@ public func stn_trainer_set_state(
         let s2 = len2 > 0 ? Array(UnsafeBufferPointer(start: state2!, count: Int(len2))) : []
         try t.optimizer.restore(steps: Int(optimizerSteps), state1: s1, state2: s2, count: Int(count))
     }
+}
+/// Writes `shape` into a caller array of `capacity` (at least 5) and its length into `ndim`.
+private func writeShape(_ shape: [Int], _ out: UnsafeMutablePointer<Int64>?, _ ndim: UnsafeMutablePointer<Int32>?)
+    throws
+{
+    guard let out, let ndim else { throw STNError(.invalidArgument, "out_shape and out_ndim must not be NULL") }
+    for (i, d) in shape.enumerated() { out[i] = Int64(d) }
+    ndim.pointee = Int32(shape.count)
 }

@@ -20,13 +20,17 @@ final class FillPaddingTests: XCTestCase {
         for i in 0..<grid.count {
             grid.scalars[i] = smoothGridValue(&rng, size: sizes[i % dims], alignCorners: alignCorners)
         }
-        let out = try gridSample(input, grid: grid, mode: mode, fill: fill, alignCorners: alignCorners)
+        let out = try gridSample(
+            input, grid: grid, mode: mode, padding: .fill(fill.map { Double($0) }), alignCorners: alignCorners)
         let weights = rng.tensor(out.shape)
         let (gIn, gGrid) = try gridSampleBackward(
             gradOutput: weights, input: input, grid: grid, mode: mode,
-            fill: fill, alignCorners: alignCorners)
+            padding: .fill(fill.map { Double($0) }), alignCorners: alignCorners)
         func loss(_ i: Tensor<Double>, _ g: Tensor<Double>) throws -> Double {
-            dot(try gridSample(i, grid: g, mode: mode, fill: fill, alignCorners: alignCorners), weights)
+            dot(
+                try gridSample(
+                    i, grid: g, mode: mode, padding: .fill(fill.map { Double($0) }), alignCorners: alignCorners),
+                weights)
         }
         let numGrid = try centralDifferences(grid, h: h) { try loss(input, $0) }
         let numInput = try centralDifferences(input, h: h) { try loss($0, grid) }
@@ -62,12 +66,12 @@ final class FillPaddingTests: XCTestCase {
             let gradOut = try Tensor<Float>(shape: out, scalars: rng.tensor(out).scalars.map(Float.init))
             for mode in InterpolationMode.allCases {
                 for ac in [false, true] {
-                    let a = try gridSample(input, grid: grid, mode: mode, fill: [0], alignCorners: ac)
+                    let a = try gridSample(input, grid: grid, mode: mode, padding: .fill([0]), alignCorners: ac)
                     let b = try gridSample(input, grid: grid, mode: mode, padding: .zeros, alignCorners: ac)
                     XCTAssertEqual(a.scalars.map(\.bitPattern), b.scalars.map(\.bitPattern), "\(dims)-D \(mode) \(ac)")
                     let (gi, gg) = try gridSampleBackward(
                         gradOutput: gradOut, input: input, grid: grid, mode: mode,
-                        fill: [0, 0, 0], alignCorners: ac)
+                        padding: .fill([0, 0, 0]), alignCorners: ac)
                     let (gi0, gg0) = try gridSampleBackward(
                         gradOutput: gradOut, input: input, grid: grid, mode: mode,
                         padding: .zeros, alignCorners: ac)
@@ -82,25 +86,25 @@ final class FillPaddingTests: XCTestCase {
         let input = try Tensor<Double>(zeros: [1, 2, 3, 3])
         let far = try Tensor<Double>(shape: [1, 1, 1, 2], scalars: [3, -3])
         for mode in InterpolationMode.allCases {
-            let out = try gridSample(input, grid: far, mode: mode, fill: [1.5, -4])
+            let out = try gridSample(input, grid: far, mode: mode, padding: .fill([1.5, -4]))
             XCTAssertEqual(out.scalars, [1.5, -4], "\(mode)")
         }
         // Half in: bilinear between the last column (value 2) and the fill (10), halfway.
         let row = try Tensor<Double>(shape: [1, 1, 1, 2], scalars: [0, 2])
         let edge = try Tensor<Double>(shape: [1, 1, 1, 2], scalars: [1, 0])  // x = 1 (align_corners=false): pixel 1.5
-        XCTAssertEqual(try gridSample(row, grid: edge, fill: [10]).scalars, [6])
+        XCTAssertEqual(try gridSample(row, grid: edge, padding: .fill([10])).scalars, [6])
     }
 
     func testFillIsValidated() throws {
         let input = try Tensor<Double>(zeros: [1, 3, 2, 2])
         let grid = try Tensor<Double>(zeros: [1, 1, 1, 2])
-        XCTAssertThrowsError(try gridSample(input, grid: grid, fill: [1, 2])) { error in
+        XCTAssertThrowsError(try gridSample(input, grid: grid, padding: .fill([1, 2]))) { error in
             let m = (error as! STNError).message
             XCTAssertTrue(m.contains("fill") && m.contains("C = 3") && m.contains("(1, 3, 2, 2)"), m)
         }
-        XCTAssertThrowsError(try gridSample(input, grid: grid, fill: [.nan])) { error in
+        XCTAssertThrowsError(try gridSample(input, grid: grid, padding: .fill([.nan]))) { error in
             XCTAssertTrue((error as! STNError).message.contains("finite"))
         }
-        XCTAssertThrowsError(try gridSample(input, grid: grid, fill: []))
+        XCTAssertThrowsError(try gridSample(input, grid: grid, padding: .fill([])))
     }
 }

@@ -29,15 +29,20 @@ final class FusedWarpTests: XCTestCase {
     ) throws -> Tensor<T> {
         switch (kind, padding) {
         case (.affine, .fill):
-            return try warpAffine(x, theta: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
+            return try warpAffine(
+                x, theta: m, outSize: outSize, mode: mode, padding: .fill(fill.map { Double($0) }), alignCorners: ac)
         case (.perspective, .fill):
-            return try warpPerspective(x, homography: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
+            return try warpPerspective(
+                x, homography: m, outSize: outSize, mode: mode, padding: .fill(fill.map { Double($0) }),
+                alignCorners: ac)
         case (.affine, _):
             return try warpAffine(
-                x, theta: m, outSize: outSize, mode: mode, padding: paddingMode(padding), alignCorners: ac)
+                x, theta: m, outSize: outSize, mode: mode, padding: SwiftSTN.Padding(paddingMode(padding)),
+                alignCorners: ac)
         case (.perspective, _):
             return try warpPerspective(
-                x, homography: m, outSize: outSize, mode: mode, padding: paddingMode(padding), alignCorners: ac)
+                x, homography: m, outSize: outSize, mode: mode, padding: SwiftSTN.Padding(paddingMode(padding)),
+                alignCorners: ac)
         }
     }
 
@@ -48,21 +53,23 @@ final class FusedWarpTests: XCTestCase {
         switch (kind, padding) {
         case (.affine, .fill):
             let r = try warpAffineBackward(
-                gradOutput: go, input: x, theta: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
+                gradOutput: go, input: x, theta: m, outSize: outSize, mode: mode,
+                padding: .fill(fill.map { Double($0) }), alignCorners: ac)
             return (r.gradInput!, r.gradTheta)
         case (.perspective, .fill):
             let r = try warpPerspectiveBackward(
-                gradOutput: go, input: x, homography: m, outSize: outSize, mode: mode, fill: fill, alignCorners: ac)
+                gradOutput: go, input: x, homography: m, outSize: outSize, mode: mode,
+                padding: .fill(fill.map { Double($0) }), alignCorners: ac)
             return (r.gradInput!, r.gradHomography)
         case (.affine, _):
             let r = try warpAffineBackward(
                 gradOutput: go, input: x, theta: m, outSize: outSize, mode: mode,
-                padding: paddingMode(padding), alignCorners: ac)
+                padding: SwiftSTN.Padding(paddingMode(padding)), alignCorners: ac)
             return (r.gradInput!, r.gradTheta)
         case (.perspective, _):
             let r = try warpPerspectiveBackward(
                 gradOutput: go, input: x, homography: m, outSize: outSize, mode: mode,
-                padding: paddingMode(padding), alignCorners: ac)
+                padding: SwiftSTN.Padding(paddingMode(padding)), alignCorners: ac)
             return (r.gradInput!, r.gradHomography)
         }
     }
@@ -85,13 +92,16 @@ final class FusedWarpTests: XCTestCase {
             ? try affineGrid(m, size: size, alignCorners: ac) : try perspectiveGrid(m, size: size, alignCorners: ac)
         let out: Tensor<T>, gi: Tensor<T>?, gg: Tensor<T>
         if padding == .fill {
-            out = try gridSample(x, grid: grid, mode: mode, fill: fill, alignCorners: ac)
+            out = try gridSample(x, grid: grid, mode: mode, padding: .fill(fill.map { Double($0) }), alignCorners: ac)
             (gi, gg) = try gridSampleBackward(
-                gradOutput: go, input: x, grid: grid, mode: mode, fill: fill, alignCorners: ac)
+                gradOutput: go, input: x, grid: grid, mode: mode, padding: .fill(fill.map { Double($0) }),
+                alignCorners: ac)
         } else {
-            out = try gridSample(x, grid: grid, mode: mode, padding: paddingMode(padding), alignCorners: ac)
+            out = try gridSample(
+                x, grid: grid, mode: mode, padding: SwiftSTN.Padding(paddingMode(padding)), alignCorners: ac)
             (gi, gg) = try gridSampleBackward(
-                gradOutput: go, input: x, grid: grid, mode: mode, padding: paddingMode(padding), alignCorners: ac)
+                gradOutput: go, input: x, grid: grid, mode: mode, padding: SwiftSTN.Padding(paddingMode(padding)),
+                alignCorners: ac)
         }
         let gm =
             kind == .affine
@@ -212,6 +222,6 @@ final class FusedWarpTests: XCTestCase {
             XCTAssertTrue((error as! STNError).message.contains("out_size"))
         }
         XCTAssertThrowsError(
-            try warpAffine(x, theta: try Tensor<Float>(zeros: [2, 2, 3]), outSize: [3, 3], fill: [1, 2]))
+            try warpAffine(x, theta: try Tensor<Float>(zeros: [2, 2, 3]), outSize: [3, 3], padding: .fill([1, 2])))
     }
 }

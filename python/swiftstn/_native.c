@@ -2,79 +2,82 @@
  * swiftstn._native — thin CPython glue over libswiftstn's C ABI (include/swiftstn.h).
  *
  * This file only converts: Python objects to C-contiguous float32/float64 NumPy arrays (no copy
- * when they already are; otherwise one conversion), shapes to int64 arrays, status codes to
- * exceptions. Shape validation and every message about shapes come from the Swift layer, through
- * the `*_shape` functions, before any output is allocated. The GIL is released around every call
- * that does numeric work.
+ * when they already are; otherwise one conversion), arrays to `stn_tensor` descriptors, status
+ * codes to exceptions. Shape validation and every message about shapes come from the Swift layer,
+ * through the ABI's shape query (op_call in _native_common.h), before any output is allocated or
+ * any input copied. The GIL is released around every call that does numeric work. The tps
+ * generators and the network engine are in _native_generators.c and _native_network.c.
  */
 #define SWIFTSTN_IMPORT_ARRAY
 #include "_native_common.h"
 
 /* ---- affine_grid ---- */
 
-static PyObject *py_affine_grid(PyObject *self, PyObject *args) {
-    PyObject *theta_obj, *size_obj, *out_obj = Py_None;
+static int32_t invoke_affine_grid(op_call *c, char *err, size_t n) {
+    return stn_affine_grid(&c->in[0], c->size, c->size_len, c->sampling.align_corners, &c->out[0], err, n);
+}
+
+static int32_t invoke_affine_grid_backward(op_call *c, char *err, size_t n) {
+    return stn_affine_grid_backward(&c->in[0], c->size, c->size_len, c->sampling.align_corners, &c->out[0], err, n);
+}
+
+/* The generators' common shape: one or two float inputs, a size, align_corners, out=. */
+static PyObject *generator_call(PyObject *args, const char *op, const char *fmt, const char *name0,
+                                const char *name1, const char *out_name, op_invoke invoke) {
+    PyObject *obj0, *obj1 = NULL, *size_obj, *out_obj = Py_None;
     int align = 0;
-    if (!PyArg_ParseTuple(args, "OOp|O:affine_grid", &theta_obj, &size_obj, &align, &out_obj)) return NULL;
-    int typenum = -1;
-    int64_t size[MAX_DIMS], tshape[MAX_DIMS], oshape[MAX_DIMS];
-    int32_t size_len, tndim, ondim;
-    char err[ERR_LEN];
-    if (read_size(size_obj, size, &size_len, "affine_grid") < 0) return NULL;
-    PyArrayObject *theta = as_float_array(theta_obj, "affine_grid", "theta", &typenum, NULL);
-    if (theta == NULL) return NULL;
-    PyArrayObject *grid = NULL;
-    if (array_shape(theta, tshape, &tndim, "affine_grid", "theta") < 0) goto fail;
-    int32_t st = stn_affine_grid_shape(tshape, tndim, size, size_len, oshape, &ondim, err, ERR_LEN);
-    if (st != STN_OK) { raise_status(st, err); goto fail; }
-    call_input inputs[] = {{"theta", theta_obj, theta}};
-    grid = output_array(out_obj, "affine_grid", oshape, ondim, typenum, inputs, 1);
-    if (grid == NULL) goto fail;
-    Py_BEGIN_ALLOW_THREADS
-    st = stn_affine_grid(dtype_code(typenum), PyArray_DATA(theta), tshape, tndim, size, size_len,
-                         align, PyArray_DATA(grid), err, ERR_LEN);
-    Py_END_ALLOW_THREADS
-    if (st != STN_OK) { raise_status(st, err); goto fail; }
-    Py_DECREF(theta);
-    return (PyObject *)grid;
-fail:
-    Py_DECREF(theta);
-    Py_XDECREF(grid);
-    return NULL;
+    int ok = name1 ? PyArg_ParseTuple(args, fmt, &obj0, &obj1, &size_obj, &align, &out_obj)
+                   : PyArg_ParseTuple(args, fmt, &obj0, &size_obj, &align, &out_obj);
+    if (!ok) return NULL;
+    op_call c = {.op = op, .typenum = -1};
+    c.sampling.align_corners = align;
+    if (read_size(size_obj, c.size, &c.size_len, op) < 0) return NULL;
+    if (call_arg(&c, obj0, name0) < 0 || (name1 && call_arg(&c, obj1, name1) < 0)) {
+        call_release(&c);
+        return NULL;
+    }
+    call_output(&c, out_name, 1, out_obj);
+    return call_run(&c, invoke);
+}
+
+static PyObject *py_affine_grid(PyObject *self, PyObject *args) {
+    return generator_call(args, "affine_grid", "OOp|O:affine_grid", "theta", NULL, "grid", invoke_affine_grid);
 }
 
 static PyObject *py_affine_grid_backward(PyObject *self, PyObject *args) {
-    PyObject *gg_obj, *size_obj, *out_obj = Py_None;
-    int align = 0;
-    if (!PyArg_ParseTuple(args, "OOp|O:affine_grid_backward", &gg_obj, &size_obj, &align, &out_obj)) return NULL;
-    int typenum = -1;
-    int64_t size[MAX_DIMS], gshape[MAX_DIMS], oshape[MAX_DIMS];
-    int32_t size_len, gndim, ondim;
-    char err[ERR_LEN];
-    if (read_size(size_obj, size, &size_len, "affine_grid_backward") < 0) return NULL;
-    PyArrayObject *gg = as_float_array(gg_obj, "affine_grid_backward", "grad_grid", &typenum, NULL);
-    if (gg == NULL) return NULL;
-    PyArrayObject *gt = NULL;
-    if (array_shape(gg, gshape, &gndim, "affine_grid_backward", "grad_grid") < 0) goto fail;
-    int32_t st = stn_affine_grid_backward_shape(gshape, gndim, size, size_len, oshape, &ondim, err, ERR_LEN);
-    if (st != STN_OK) { raise_status(st, err); goto fail; }
-    call_input inputs[] = {{"grad_grid", gg_obj, gg}};
-    gt = output_array(out_obj, "affine_grid_backward", oshape, ondim, typenum, inputs, 1);
-    if (gt == NULL) goto fail;
-    Py_BEGIN_ALLOW_THREADS
-    st = stn_affine_grid_backward(dtype_code(typenum), PyArray_DATA(gg), gshape, gndim, size, size_len,
-                                  align, PyArray_DATA(gt), err, ERR_LEN);
-    Py_END_ALLOW_THREADS
-    if (st != STN_OK) { raise_status(st, err); goto fail; }
-    Py_DECREF(gg);
-    return (PyObject *)gt;
-fail:
-    Py_DECREF(gg);
-    Py_XDECREF(gt);
-    return NULL;
+    return generator_call(args, "affine_grid_backward", "OOp|O:affine_grid_backward", "grad_grid", NULL,
+                          "grad_theta", invoke_affine_grid_backward);
+}
+
+static int32_t invoke_perspective_grid(op_call *c, char *err, size_t n) {
+    return stn_perspective_grid(&c->in[0], c->size, c->size_len, c->sampling.align_corners, &c->out[0], err, n);
+}
+
+static int32_t invoke_perspective_grid_backward(op_call *c, char *err, size_t n) {
+    return stn_perspective_grid_backward(&c->in[0], &c->in[1], c->size, c->size_len, c->sampling.align_corners,
+                                         &c->out[0], err, n);
+}
+
+static PyObject *py_perspective_grid(PyObject *self, PyObject *args) {
+    return generator_call(args, "perspective_grid", "OOp|O:perspective_grid", "H", NULL, "grid",
+                          invoke_perspective_grid);
+}
+
+static PyObject *py_perspective_grid_backward(PyObject *self, PyObject *args) {
+    return generator_call(args, "perspective_grid_backward", "OOOp|O:perspective_grid_backward", "grad_grid", "H",
+                          "grad_H", invoke_perspective_grid_backward);
 }
 
 /* ---- grid_sample ---- */
+
+static int32_t invoke_grid_sample(op_call *c, char *err, size_t n) {
+    return stn_grid_sample(&c->in[0], &c->in[1], &c->sampling, &c->out[0], err, n);
+}
+
+static int32_t invoke_grid_sample_backward(op_call *c, char *err, size_t n) {
+    return stn_grid_sample_backward(&c->in[0], &c->in[1], &c->in[2], &c->sampling, call_out(c, 0), &c->out[1], err,
+                                    n);
+}
 
 static PyObject *py_grid_sample(PyObject *self, PyObject *args) {
     PyObject *in_obj, *grid_obj, *fill_obj = Py_None, *out_obj = Py_None;
@@ -82,46 +85,14 @@ static PyObject *py_grid_sample(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOiip|OO:grid_sample", &in_obj, &grid_obj, &mode, &padding, &align, &fill_obj,
                           &out_obj))
         return NULL;
-    int typenum = -1;
-    int64_t ishape[MAX_DIMS], gshape[MAX_DIMS], oshape[MAX_DIMS], fill_len = 0;
-    int32_t indim, gndim, ondim;
-    char err[ERR_LEN];
-    PyArrayObject *input = NULL, *grid = NULL, *out = NULL, *fill = NULL;
-    input = float_view(in_obj, "grid_sample", "input", &typenum, NULL);
-    if (input == NULL) return NULL;
-    grid = float_view(grid_obj, "grid_sample", "grid", &typenum, "input");
-    if (grid == NULL) goto fail;
-    if (as_fill_array(fill_obj, "grid_sample", typenum, &fill, &fill_len) < 0) goto fail;
-    if (array_shape(input, ishape, &indim, "grid_sample", "input") < 0) goto fail;
-    if (array_shape(grid, gshape, &gndim, "grid_sample", "grid") < 0) goto fail;
-    int32_t st = stn_grid_sample_shape(ishape, indim, gshape, gndim, mode, oshape, &ondim, err, ERR_LEN);
-    if (st != STN_OK) { raise_status(st, err); goto fail; }
-    /* Shapes are valid: check `out` against the views (a copy made next cannot overlap it), then
-     * (and only then) copy strided inputs into contiguous arrays. */
-    call_input inputs[] = {{"input", in_obj, input}, {"grid", grid_obj, grid}, {"fill", fill_obj, fill}};
-    out = output_array(out_obj, "grid_sample", oshape, ondim, typenum, inputs, 3);
-    if (out == NULL) goto fail;
-    if (make_contiguous(&input) < 0 || make_contiguous(&grid) < 0) goto fail;
-    Py_BEGIN_ALLOW_THREADS
-    if (fill != NULL || padding == STN_PADDING_FILL)
-        st = stn_grid_sample_fill(dtype_code(typenum), PyArray_DATA(input), ishape, indim, PyArray_DATA(grid),
-                                  gshape, gndim, mode, padding, align, fill ? PyArray_DATA(fill) : NULL, fill_len,
-                                  PyArray_DATA(out), err, ERR_LEN);
-    else
-        st = stn_grid_sample(dtype_code(typenum), PyArray_DATA(input), ishape, indim, PyArray_DATA(grid),
-                             gshape, gndim, mode, padding, align, PyArray_DATA(out), err, ERR_LEN);
-    Py_END_ALLOW_THREADS
-    if (st != STN_OK) { raise_status(st, err); goto fail; }
-    Py_DECREF(input);
-    Py_DECREF(grid);
-    Py_XDECREF(fill);
-    return (PyObject *)out;
-fail:
-    Py_XDECREF(input);
-    Py_XDECREF(grid);
-    Py_XDECREF(fill);
-    Py_XDECREF(out);
-    return NULL;
+    op_call c = {.op = "grid_sample", .typenum = -1};
+    if (call_arg(&c, in_obj, "input") < 0 || call_arg(&c, grid_obj, "grid") < 0 ||
+        call_sampling(&c, mode, padding, align, fill_obj) < 0) {
+        call_release(&c);
+        return NULL;
+    }
+    call_output(&c, "output", 1, out_obj);
+    return call_run(&c, invoke_grid_sample);
 }
 
 static PyObject *py_grid_sample_backward(PyObject *self, PyObject *args) {
@@ -130,67 +101,89 @@ static PyObject *py_grid_sample_backward(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOiipp|O:grid_sample_backward", &go_obj, &in_obj, &grid_obj, &mode,
                           &padding, &align, &input_requires_grad, &fill_obj))
         return NULL;
-    int typenum = -1;
-    int64_t oshape[MAX_DIMS], ishape[MAX_DIMS], gshape[MAX_DIMS], expected[MAX_DIMS], fill_len = 0;
-    int32_t ondim, indim, gndim, endim;
-    char err[ERR_LEN];
-    PyArrayObject *go = NULL, *input = NULL, *grid = NULL, *gin = NULL, *ggrid = NULL, *fill = NULL;
-    const char *op = "grid_sample_backward";
-    go = float_view(go_obj, op, "grad_output", &typenum, NULL);
-    if (go == NULL) return NULL;
-    input = float_view(in_obj, op, "input", &typenum, "grad_output");
-    if (input == NULL) goto fail;
-    grid = float_view(grid_obj, op, "grid", &typenum, "grad_output");
-    if (grid == NULL) goto fail;
-    if (as_fill_array(fill_obj, op, typenum, &fill, &fill_len) < 0) goto fail;
-    if (array_shape(go, oshape, &ondim, op, "grad_output") < 0) goto fail;
-    if (array_shape(input, ishape, &indim, op, "input") < 0) goto fail;
-    if (array_shape(grid, gshape, &gndim, op, "grid") < 0) goto fail;
-    /* Validates input/grid; grad_output's shape is checked by the backward call itself,
-     * before it writes anything. */
-    int32_t st = stn_grid_sample_shape(ishape, indim, gshape, gndim, mode, expected, &endim, err, ERR_LEN);
-    if (st != STN_OK) { raise_status(st, err); goto fail; }
-    /* Copy strided inputs only once every shape is known to be right; a grad_output of the wrong
-     * shape is left as it is (the backward call refuses it before reading any data). */
-    int go_ok = ondim == endim;
-    for (int i = 0; go_ok && i < ondim; i++) go_ok = oshape[i] == expected[i];
-    if ((go_ok && make_contiguous(&go) < 0) || make_contiguous(&input) < 0 || make_contiguous(&grid) < 0)
-        goto fail;
-    if (input_requires_grad) {
-        gin = new_array(ishape, indim, typenum, 0);
-        if (gin == NULL) goto fail;
+    op_call c = {.op = "grid_sample_backward", .typenum = -1};
+    if (call_arg(&c, go_obj, "grad_output") < 0 || call_arg(&c, in_obj, "input") < 0 ||
+        call_arg(&c, grid_obj, "grid") < 0 || call_sampling(&c, mode, padding, align, fill_obj) < 0) {
+        call_release(&c);
+        return NULL;
     }
-    ggrid = new_array(gshape, gndim, typenum, 0);
-    if (ggrid == NULL) goto fail;
-    Py_BEGIN_ALLOW_THREADS
-    if (fill != NULL || padding == STN_PADDING_FILL)
-        st = stn_grid_sample_backward_fill(dtype_code(typenum), PyArray_DATA(go), oshape, ondim,
-                                           PyArray_DATA(input), ishape, indim, PyArray_DATA(grid), gshape, gndim,
-                                           mode, padding, align, fill ? PyArray_DATA(fill) : NULL, fill_len,
-                                           gin ? PyArray_DATA(gin) : NULL, PyArray_DATA(ggrid), err, ERR_LEN);
-    else
-        st = stn_grid_sample_backward(dtype_code(typenum), PyArray_DATA(go), oshape, ondim,
-                                      PyArray_DATA(input), ishape, indim, PyArray_DATA(grid), gshape, gndim,
-                                      mode, padding, align, gin ? PyArray_DATA(gin) : NULL,
-                                      PyArray_DATA(ggrid), err, ERR_LEN);
-    Py_END_ALLOW_THREADS
-    if (st != STN_OK) { raise_status(st, err); goto fail; }
-    Py_DECREF(go);
-    Py_DECREF(input);
-    Py_DECREF(grid);
-    Py_XDECREF(fill);
-    PyObject *result = PyTuple_Pack(2, gin ? (PyObject *)gin : Py_None, (PyObject *)ggrid);
-    Py_XDECREF(gin);
-    Py_DECREF(ggrid);
-    return result;
-fail:
-    Py_XDECREF(go);
-    Py_XDECREF(input);
-    Py_XDECREF(grid);
-    Py_XDECREF(fill);
-    Py_XDECREF(gin);
-    Py_XDECREF(ggrid);
-    return NULL;
+    call_output(&c, "grad_input", input_requires_grad, NULL);
+    call_output(&c, "grad_grid", 1, NULL);
+    return call_run(&c, invoke_grid_sample_backward);
+}
+
+/* ---- fused warps ---- */
+
+static int32_t invoke_warp_affine(op_call *c, char *err, size_t n) {
+    return stn_warp_affine(&c->in[0], &c->in[1], c->size, c->size_len, &c->sampling, &c->out[0], err, n);
+}
+
+static int32_t invoke_warp_perspective(op_call *c, char *err, size_t n) {
+    return stn_warp_perspective(&c->in[0], &c->in[1], c->size, c->size_len, &c->sampling, &c->out[0], err, n);
+}
+
+static int32_t invoke_warp_affine_backward(op_call *c, char *err, size_t n) {
+    return stn_warp_affine_backward(&c->in[0], &c->in[1], &c->in[2], c->size, c->size_len, &c->sampling,
+                                    call_out(c, 0), &c->out[1], err, n);
+}
+
+static int32_t invoke_warp_perspective_backward(op_call *c, char *err, size_t n) {
+    return stn_warp_perspective_backward(&c->in[0], &c->in[1], &c->in[2], c->size, c->size_len, &c->sampling,
+                                         call_out(c, 0), &c->out[1], err, n);
+}
+
+static int read_out_size(PyObject *obj, op_call *c) {
+    return read_ints(obj, c->size, &c->size_len, c->op, "out_size", "two ints (Ho, Wo)", "2 (Ho, Wo)");
+}
+
+static PyObject *warp_forward(PyObject *args, const char *op, const char *mname, op_invoke invoke) {
+    PyObject *in_obj, *m_obj, *size_obj, *fill_obj = Py_None, *out_obj = Py_None;
+    int mode, padding, align;
+    if (!PyArg_ParseTuple(args, "OOOiip|OO", &in_obj, &m_obj, &size_obj, &mode, &padding, &align, &fill_obj, &out_obj))
+        return NULL;
+    op_call c = {.op = op, .typenum = -1};
+    if (read_out_size(size_obj, &c) < 0) return NULL;
+    if (call_arg(&c, in_obj, "input") < 0 || call_arg(&c, m_obj, mname) < 0 ||
+        call_sampling(&c, mode, padding, align, fill_obj) < 0) {
+        call_release(&c);
+        return NULL;
+    }
+    call_output(&c, "output", 1, out_obj);
+    return call_run(&c, invoke);
+}
+
+static PyObject *warp_backward(PyObject *args, const char *op, const char *mname, op_invoke invoke) {
+    PyObject *go_obj, *in_obj, *m_obj, *size_obj, *fill_obj = Py_None;
+    int mode, padding, align, input_requires_grad;
+    if (!PyArg_ParseTuple(args, "OOOOiipp|O", &go_obj, &in_obj, &m_obj, &size_obj, &mode, &padding, &align,
+                          &input_requires_grad, &fill_obj))
+        return NULL;
+    op_call c = {.op = op, .typenum = -1};
+    if (read_out_size(size_obj, &c) < 0) return NULL;
+    if (call_arg(&c, go_obj, "grad_output") < 0 || call_arg(&c, in_obj, "input") < 0 ||
+        call_arg(&c, m_obj, mname) < 0 || call_sampling(&c, mode, padding, align, fill_obj) < 0) {
+        call_release(&c);
+        return NULL;
+    }
+    call_output(&c, "grad_input", input_requires_grad, NULL);
+    call_output(&c, mname, 1, NULL);
+    return call_run(&c, invoke);
+}
+
+static PyObject *py_warp_affine(PyObject *self, PyObject *args) {
+    return warp_forward(args, "warp_affine", "theta", invoke_warp_affine);
+}
+
+static PyObject *py_warp_affine_backward(PyObject *self, PyObject *args) {
+    return warp_backward(args, "warp_affine_backward", "theta", invoke_warp_affine_backward);
+}
+
+static PyObject *py_warp_perspective(PyObject *self, PyObject *args) {
+    return warp_forward(args, "warp_perspective", "H", invoke_warp_perspective);
+}
+
+static PyObject *py_warp_perspective_backward(PyObject *self, PyObject *args) {
+    return warp_backward(args, "warp_perspective_backward", "H", invoke_warp_perspective_backward);
 }
 
 /* ---- threads, version ---- */
@@ -226,6 +219,20 @@ static PyMethodDef methods[] = {
     {"grid_sample_backward", py_grid_sample_backward, METH_VARARGS,
      "grid_sample_backward(grad_output, input, grid, mode, padding, align_corners, "
      "input_requires_grad[, fill]) -> (grad_input or None, grad_grid)"},
+    {"perspective_grid", py_perspective_grid, METH_VARARGS,
+     "perspective_grid(H, size, align_corners[, out]) -> grid (out if given)"},
+    {"perspective_grid_backward", py_perspective_grid_backward, METH_VARARGS,
+     "perspective_grid_backward(grad_grid, H, size, align_corners[, out]) -> grad_H (out if given)"},
+    {"warp_affine", py_warp_affine, METH_VARARGS,
+     "warp_affine(input, theta, out_size, mode, padding, align_corners[, fill[, out]]) -> output (out if given)"},
+    {"warp_affine_backward", py_warp_affine_backward, METH_VARARGS,
+     "warp_affine_backward(grad_output, input, theta, out_size, mode, padding, align_corners, "
+     "input_requires_grad[, fill]) -> (grad_input or None, grad_theta)"},
+    {"warp_perspective", py_warp_perspective, METH_VARARGS,
+     "warp_perspective(input, H, out_size, mode, padding, align_corners[, fill[, out]]) -> output (out if given)"},
+    {"warp_perspective_backward", py_warp_perspective_backward, METH_VARARGS,
+     "warp_perspective_backward(grad_output, input, H, out_size, mode, padding, align_corners, "
+     "input_requires_grad[, fill]) -> (grad_input or None, grad_H)"},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n)"},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
     {"version", py_version, METH_NOARGS, "version() -> str (the Swift library's version)"},
@@ -243,6 +250,5 @@ PyMODINIT_FUNC PyInit__native(void) {
     if (m == NULL) return NULL;
     if (PyModule_AddFunctions(m, swiftstn_network_methods) < 0) { Py_DECREF(m); return NULL; }
     if (PyModule_AddFunctions(m, swiftstn_generator_methods) < 0) { Py_DECREF(m); return NULL; }
-    if (PyModule_AddFunctions(m, swiftstn_warp_methods) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }

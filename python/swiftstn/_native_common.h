@@ -290,8 +290,144 @@ static inline int as_fill_array(PyObject *obj, const char *op, int typenum, PyAr
     return 0;
 }
 
+/*
+ * One operator call through the C ABI's two-call idiom (include/swiftstn.h): describe the
+ * inputs (views, nothing copied), ask the library for the outputs' shapes (it validates the
+ * whole call), allocate the outputs (or check `out=`), make the inputs contiguous, and call
+ * again with the GIL released. An op fills `in`/`out` with call_input/call_output and passes an
+ * `invoke` that calls its ABI function with `c->in`, `c->out` and its own settings.
+ */
+#define CALL_MAX 4
+
+typedef struct op_call op_call;
+typedef int32_t (*op_invoke)(op_call *c, char *err, size_t err_len);
+
+struct op_call {
+    const char *op;
+    int typenum;                       /* the call's dtype: the first float input's */
+    int n_in, n_out;
+    const char *in_name[CALL_MAX];
+    PyObject *in_obj[CALL_MAX];
+    PyArrayObject *in_arr[CALL_MAX];   /* a view until the shapes are valid, then contiguous */
+    stn_tensor in[CALL_MAX];
+    const char *out_name[CALL_MAX];
+    int out_wanted[CALL_MAX];          /* 0: the ABI gets NULL (not computed), Python gets None */
+    PyObject *out_given[CALL_MAX];     /* the caller's `out=` array, or NULL */
+    PyArrayObject *out_arr[CALL_MAX];
+    stn_tensor out[CALL_MAX];
+    PyArrayObject *fill;               /* fill padding's values, in the call's dtype */
+    stn_tensor fill_tensor;
+    stn_sampling sampling;
+    PyArrayObject *points;             /* tps control points (float64) */
+    stn_tensor points_tensor;
+    int64_t size[MAX_DIMS];            /* size / out_size */
+    int32_t size_len;
+};
+
+static inline void describe_array(stn_tensor *t, PyArrayObject *a) {
+    t->data = PyArray_DATA(a);
+    t->dtype = PyArray_TYPE(a) == NPY_FLOAT32 ? STN_FLOAT32 : STN_FLOAT64;
+    t->ndim = PyArray_NDIM(a);
+    for (int i = 0; i < PyArray_NDIM(a); i++) t->shape[i] = (int64_t)PyArray_DIM(a, i);
+}
+
+/* A float input of the call (the first one decides the dtype). Returns -1 with an exception. */
+static inline int call_arg(op_call *c, PyObject *obj, const char *name) {
+    int i = c->n_in;
+    PyArrayObject *a = float_view(obj, c->op, name, &c->typenum, i ? c->in_name[0] : NULL);
+    if (a == NULL) return -1;
+    c->in_name[i] = name;
+    c->in_obj[i] = obj;
+    c->in_arr[i] = a;
+    c->n_in++;
+    if (PyArray_NDIM(a) > STN_MAX_NDIM) {
+        PyErr_Format(PyExc_ValueError, "%s(): %s has %d dimensions, at most %d are supported", c->op, name,
+                     PyArray_NDIM(a), STN_MAX_NDIM);
+        return -1;
+    }
+    describe_array(&c->in[i], a);
+    return 0;
+}
+
+/* An output of the call: `wanted` 0 skips it; `given` is the caller's out= array or NULL/None. */
+static inline void call_output(op_call *c, const char *name, int wanted, PyObject *given) {
+    int i = c->n_out++;
+    c->out_name[i] = name;
+    c->out_wanted[i] = wanted;
+    c->out_given[i] = given == Py_None ? NULL : given;
+    memset(&c->out[i], 0, sizeof c->out[i]);
+}
+
+/* The ABI's descriptor of output i: NULL when it is not wanted. */
+static inline stn_tensor *call_out(op_call *c, int i) { return c->out_wanted[i] ? &c->out[i] : NULL; }
+
+/* Fill padding's values (`obj` None: none) in the call's dtype, and `sampling` pointing at them. */
+static inline int call_sampling(op_call *c, int mode, int padding, int align, PyObject *fill_obj) {
+    int64_t len;
+    if (as_fill_array(fill_obj, c->op, c->typenum, &c->fill, &len) < 0) return -1;
+    c->sampling.mode = mode;
+    c->sampling.padding = padding;
+    c->sampling.align_corners = align;
+    c->sampling.fill = NULL;
+    if (c->fill != NULL) {
+        describe_array(&c->fill_tensor, c->fill);
+        c->fill_tensor.ndim = 1; /* a number is one value for every channel */
+        c->fill_tensor.shape[0] = len;
+        c->sampling.fill = &c->fill_tensor;
+    }
+    return 0;
+}
+
+static inline void call_release(op_call *c) {
+    for (int i = 0; i < c->n_in; i++) Py_CLEAR(c->in_arr[i]);
+    for (int i = 0; i < c->n_out; i++) Py_CLEAR(c->out_arr[i]);
+    Py_CLEAR(c->fill);
+    Py_CLEAR(c->points);
+}
+
+/* Runs the call; returns its one output, or a tuple of them (None for those not wanted). */
+static inline PyObject *call_run(op_call *c, op_invoke invoke) {
+    char err[ERR_LEN];
+    PyObject *result = NULL;
+    int32_t st = invoke(c, err, ERR_LEN); /* outputs have no data yet: a shape query */
+    if (st != STN_OK) { raise_status(st, err); goto done; }
+    call_input inputs[CALL_MAX + 2];
+    int n = 0;
+    for (int i = 0; i < c->n_in; i++) inputs[n++] = (call_input){c->in_name[i], c->in_obj[i], c->in_arr[i]};
+    if (c->fill) inputs[n++] = (call_input){"fill", NULL, c->fill};
+    if (c->points) inputs[n++] = (call_input){"control_points", NULL, c->points};
+    for (int i = 0; i < c->n_out; i++) {
+        if (!c->out_wanted[i]) continue;
+        c->out_arr[i] = output_array(c->out_given[i], c->op, c->out[i].shape, c->out[i].ndim, c->typenum, inputs, n);
+        if (c->out_arr[i] == NULL) goto done;
+        c->out[i].data = PyArray_DATA(c->out_arr[i]);
+    }
+    /* Every shape is valid: only now copy strided inputs into contiguous arrays. */
+    for (int i = 0; i < c->n_in; i++) {
+        if (make_contiguous(&c->in_arr[i]) < 0) goto done;
+        c->in[i].data = PyArray_DATA(c->in_arr[i]);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = invoke(c, err, ERR_LEN);
+    Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto done; }
+    if (c->n_out == 1) {
+        result = (PyObject *)c->out_arr[0];
+        Py_INCREF(result);
+    } else {
+        result = PyTuple_New(c->n_out);
+        for (int i = 0; result != NULL && i < c->n_out; i++) {
+            PyObject *o = c->out_arr[i] ? (PyObject *)c->out_arr[i] : Py_None;
+            Py_INCREF(o);
+            PyTuple_SET_ITEM(result, i, o);
+        }
+    }
+done:
+    call_release(c);
+    return result;
+}
+
 extern PyMethodDef swiftstn_network_methods[];
 extern PyMethodDef swiftstn_generator_methods[];
-extern PyMethodDef swiftstn_warp_methods[];
 
 #endif

@@ -17,19 +17,20 @@ static void free_trainer(PyObject *cap) { stn_trainer_free(PyCapsule_GetPointer(
 static stn_network *get_net(PyObject *cap) { return PyCapsule_GetPointer(cap, NET_CAPSULE); }
 static stn_trainer *get_trainer(PyObject *cap) { return PyCapsule_GetPointer(cap, TRAINER_CAPSULE); }
 
-/* x as a float32 (n, ...) array: float32/float64 accepted (float64 converted once), others refused. */
-static PyArrayObject *as_batch(PyObject *obj, const char *op, int64_t *sample_shape, int32_t *ndim, int64_t *n) {
+/* x as a float32 (n, ...) array, described in *t: float32/float64 accepted (float64 converted
+ * once), others refused. */
+static PyArrayObject *as_batch(PyObject *obj, const char *op, stn_tensor *t) {
     PyArrayObject *raw = (PyArrayObject *)PyArray_FROM_O(obj);
     if (raw == NULL) return NULL;
-    int t = PyArray_TYPE(raw);
-    if (t != NPY_FLOAT32 && t != NPY_FLOAT64) {
+    int type = PyArray_TYPE(raw);
+    if (type != NPY_FLOAT32 && type != NPY_FLOAT64) {
         PyErr_Format(PyExc_TypeError, "%s(): x must have dtype float32 or float64, got %s", op, dtype_name(raw));
         Py_DECREF(raw);
         return NULL;
     }
-    if (PyArray_NDIM(raw) < 2 || PyArray_NDIM(raw) > 16) {
-        PyErr_Format(PyExc_ValueError, "%s(): x must be a batch (N, ...) with 2 to 16 dimensions, got %d", op,
-                     PyArray_NDIM(raw));
+    if (PyArray_NDIM(raw) < 2 || PyArray_NDIM(raw) > STN_MAX_NDIM) {
+        PyErr_Format(PyExc_ValueError, "%s(): x must be a batch (N, ...) with 2 to %d dimensions, got %d", op,
+                     STN_MAX_NDIM, PyArray_NDIM(raw));
         Py_DECREF(raw);
         return NULL;
     }
@@ -37,10 +38,7 @@ static PyArrayObject *as_batch(PyObject *obj, const char *op, int64_t *sample_sh
                                                         NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED |
                                                             NPY_ARRAY_FORCECAST, NULL);
     Py_DECREF(raw);
-    if (x == NULL) return NULL;
-    *n = PyArray_DIM(x, 0);
-    *ndim = PyArray_NDIM(x) - 1;
-    for (int i = 1; i < PyArray_NDIM(x); i++) sample_shape[i - 1] = PyArray_DIM(x, i);
+    if (x != NULL) describe_array(t, x);
     return x;
 }
 
@@ -64,6 +62,13 @@ static PyArrayObject *as_labels(PyObject *obj, const char *op, int64_t n) {
                                                             NPY_ARRAY_FORCECAST, NULL);
     Py_DECREF(raw);
     return y;
+}
+
+static void describe_labels(stn_tensor *t, PyArrayObject *y) {
+    t->data = PyArray_DATA(y);
+    t->dtype = STN_INT64;
+    t->ndim = 1;
+    t->shape[0] = (int64_t)PyArray_DIM(y, 0);
 }
 
 static PyObject *shape_tuple(const int64_t *shape, int32_t ndim) {
@@ -158,15 +163,14 @@ static PyObject *py_network_output_shape(PyObject *self, PyObject *args) {
     return shape_tuple(out, ondim);
 }
 
-/* Output array (n, *per-sample output shape) for x, or NULL with an exception set. */
-static PyArrayObject *output_for(stn_network *net, int64_t n, const int64_t *shape, int32_t ndim) {
-    int64_t out[MAX_DIMS + 1];
-    int32_t ondim;
-    char err[ERR_LEN];
-    int32_t st = stn_network_output_shape(net, shape, ndim, out + 1, &ondim, err, ERR_LEN);
-    if (st != STN_OK) { raise_status(st, err); return NULL; }
-    out[0] = n;
-    return new_array(out, ondim + 1, NPY_FLOAT32, 0);
+/* out (and theta) of a network call, allocated as the library's shape query describes them. */
+static int allocate_outputs(stn_tensor *outs, PyArrayObject **arrays, int n) {
+    for (int i = 0; i < n; i++) {
+        arrays[i] = new_array(outs[i].shape, outs[i].ndim, NPY_FLOAT32, 0);
+        if (arrays[i] == NULL) return -1;
+        outs[i].data = PyArray_DATA(arrays[i]);
+    }
+    return 0;
 }
 
 static PyObject *py_network_forward(PyObject *self, PyObject *args) {
@@ -176,20 +180,23 @@ static PyObject *py_network_forward(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOpK:network_forward", &cap, &x_obj, &training, &seed)) return NULL;
     stn_network *net = get_net(cap);
     if (net == NULL) return NULL;
-    int64_t shape[MAX_DIMS], n;
-    int32_t ndim;
-    PyArrayObject *x = as_batch(x_obj, "predict", shape, &ndim, &n);
+    stn_tensor xt, out = {0};
+    PyArrayObject *x = as_batch(x_obj, "predict", &xt), *o = NULL;
     if (x == NULL) return NULL;
-    PyArrayObject *out = output_for(net, n, shape, ndim);
-    if (out == NULL) { Py_DECREF(x); return NULL; }
     char err[ERR_LEN];
-    int32_t st;
+    int32_t st = stn_network_forward(net, &xt, training, (uint64_t)seed, &out, err, ERR_LEN); /* shape query */
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
+    if (allocate_outputs(&out, &o, 1) < 0) goto fail;
     Py_BEGIN_ALLOW_THREADS
-    st = stn_network_forward(net, PyArray_DATA(x), n, shape, ndim, training, (uint64_t)seed, PyArray_DATA(out), err, ERR_LEN);
+    st = stn_network_forward(net, &xt, training, (uint64_t)seed, &out, err, ERR_LEN);
     Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto fail; }
     Py_DECREF(x);
-    if (st != STN_OK) { Py_DECREF(out); return raise_status(st, err); }
-    return (PyObject *)out;
+    return (PyObject *)o;
+fail:
+    Py_DECREF(x);
+    Py_XDECREF(o);
+    return NULL;
 }
 
 static PyObject *py_network_transform(PyObject *self, PyObject *args) {
@@ -197,25 +204,23 @@ static PyObject *py_network_transform(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OO:network_transform", &cap, &x_obj)) return NULL;
     stn_network *net = get_net(cap);
     if (net == NULL) return NULL;
-    int64_t shape[MAX_DIMS + 1], n;
-    int32_t ndim;
-    PyArrayObject *x = as_batch(x_obj, "stn", shape + 1, &ndim, &n);
+    stn_tensor xt, outs[2] = {{0}, {0}};
+    PyArrayObject *x = as_batch(x_obj, "stn", &xt), *arrays[2] = {NULL, NULL};
     if (x == NULL) return NULL;
-    shape[0] = n;
-    int64_t tshape[3] = {n, 2, 3};
-    PyArrayObject *out = new_array(shape, ndim + 1, NPY_FLOAT32, 0);
-    PyArrayObject *theta = new_array(tshape, 3, NPY_FLOAT32, 0);
-    if (out == NULL || theta == NULL) { Py_DECREF(x); Py_XDECREF(out); Py_XDECREF(theta); return NULL; }
+    PyObject *r = NULL;
     char err[ERR_LEN];
-    int32_t st;
+    int32_t st = stn_network_transform(net, &xt, &outs[0], &outs[1], err, ERR_LEN); /* shape query */
+    if (st != STN_OK) { raise_status(st, err); goto done; }
+    if (allocate_outputs(outs, arrays, 2) < 0) goto done;
     Py_BEGIN_ALLOW_THREADS
-    st = stn_network_transform(net, PyArray_DATA(x), n, shape + 1, ndim, PyArray_DATA(out), PyArray_DATA(theta), err, ERR_LEN);
+    st = stn_network_transform(net, &xt, &outs[0], &outs[1], err, ERR_LEN);
     Py_END_ALLOW_THREADS
+    if (st != STN_OK) { raise_status(st, err); goto done; }
+    r = PyTuple_Pack(2, arrays[0], arrays[1]);
+done:
     Py_DECREF(x);
-    if (st != STN_OK) { Py_DECREF(out); Py_DECREF(theta); return raise_status(st, err); }
-    PyObject *r = PyTuple_Pack(2, out, theta);
-    Py_DECREF(out);
-    Py_DECREF(theta);
+    Py_XDECREF(arrays[0]);
+    Py_XDECREF(arrays[1]);
     return r;
 }
 
@@ -227,12 +232,12 @@ static PyObject *py_network_loss_and_grad(PyObject *self, PyObject *args) {
         return NULL;
     stn_network *net = get_net(cap);
     if (net == NULL) return NULL;
-    int64_t shape[MAX_DIMS], n;
-    int32_t ndim;
-    PyArrayObject *x = as_batch(x_obj, "loss_and_grad", shape, &ndim, &n);
+    stn_tensor xt, yt;
+    PyArrayObject *x = as_batch(x_obj, "loss_and_grad", &xt);
     if (x == NULL) return NULL;
-    PyArrayObject *y = as_labels(y_obj, "loss_and_grad", n);
+    PyArrayObject *y = as_labels(y_obj, "loss_and_grad", xt.shape[0]);
     if (y == NULL) { Py_DECREF(x); return NULL; }
+    describe_labels(&yt, y);
     PyArrayObject *grads = NULL;
     if (want_grad) {
         npy_intp count = (npy_intp)stn_network_parameter_count(net);
@@ -244,8 +249,8 @@ static PyObject *py_network_loss_and_grad(PyObject *self, PyObject *args) {
     char err[ERR_LEN];
     int32_t st;
     Py_BEGIN_ALLOW_THREADS
-    st = stn_network_loss_and_grad(net, PyArray_DATA(x), PyArray_DATA(y), n, shape, ndim, training, (uint64_t)seed,
-                                   &loss, &correct, grads ? PyArray_DATA(grads) : NULL, err, ERR_LEN);
+    st = stn_network_loss_and_grad(net, &xt, &yt, training, (uint64_t)seed, &loss, &correct,
+                                   grads ? PyArray_DATA(grads) : NULL, err, ERR_LEN);
     Py_END_ALLOW_THREADS
     Py_DECREF(x);
     Py_DECREF(y);
@@ -261,17 +266,17 @@ static PyObject *py_network_evaluate(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOL:network_evaluate", &cap, &x_obj, &y_obj, &batch)) return NULL;
     stn_network *net = get_net(cap);
     if (net == NULL) return NULL;
-    int64_t shape[MAX_DIMS], n;
-    int32_t ndim;
-    PyArrayObject *x = as_batch(x_obj, "evaluate", shape, &ndim, &n);
+    stn_tensor xt, yt;
+    PyArrayObject *x = as_batch(x_obj, "evaluate", &xt);
     if (x == NULL) return NULL;
-    PyArrayObject *y = as_labels(y_obj, "evaluate", n);
+    PyArrayObject *y = as_labels(y_obj, "evaluate", xt.shape[0]);
     if (y == NULL) { Py_DECREF(x); return NULL; }
+    describe_labels(&yt, y);
     double loss = 0, acc = 0;
     char err[ERR_LEN];
     int32_t st;
     Py_BEGIN_ALLOW_THREADS
-    st = stn_network_evaluate(net, PyArray_DATA(x), PyArray_DATA(y), n, shape, ndim, batch, &loss, &acc, err, ERR_LEN);
+    st = stn_network_evaluate(net, &xt, &yt, batch, &loss, &acc, err, ERR_LEN);
     Py_END_ALLOW_THREADS
     Py_DECREF(x);
     Py_DECREF(y);
@@ -336,20 +341,20 @@ static PyObject *py_trainer_epoch(PyObject *self, PyObject *args) {
         return NULL;
     stn_trainer *t = get_trainer(cap);
     if (t == NULL) return NULL;
-    int64_t shape[MAX_DIMS], n;
-    int32_t ndim;
-    PyArrayObject *x = as_batch(x_obj, "fit", shape, &ndim, &n);
+    stn_tensor xt, yt;
+    PyArrayObject *x = as_batch(x_obj, "fit", &xt);
     if (x == NULL) return NULL;
-    PyArrayObject *y = as_labels(y_obj, "fit", n);
+    PyArrayObject *y = as_labels(y_obj, "fit", xt.shape[0]);
     if (y == NULL) { Py_DECREF(x); return NULL; }
+    describe_labels(&yt, y);
     progress_context ctx = {callback == Py_None ? NULL : callback, 0};
     double loss = 0, acc = 0;
     int32_t completed = 0;
     char err[ERR_LEN];
     int32_t st;
     Py_BEGIN_ALLOW_THREADS
-    st = stn_trainer_epoch(t, PyArray_DATA(x), PyArray_DATA(y), n, shape, ndim, batch, shuffle, training, epoch, report_every,
-                           progress_trampoline, &ctx, &loss, &acc, &completed, err, ERR_LEN);
+    st = stn_trainer_epoch(t, &xt, &yt, batch, shuffle, training, epoch, report_every, progress_trampoline, &ctx, &loss,
+                           &acc, &completed, err, ERR_LEN);
     Py_END_ALLOW_THREADS
     Py_DECREF(x);
     Py_DECREF(y);

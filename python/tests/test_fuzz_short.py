@@ -124,11 +124,27 @@ def test_c_abi_grid_sample_backward_with_overflowing_empty_input_is_refused():
         import ctypes, os
         import swiftstn
         lib = ctypes.CDLL(os.path.join(os.path.dirname(swiftstn.__file__), "libswiftstn.so"))
-        I64 = ctypes.c_int64 * 4
-        ins, gs, gos = I64(0, 1, 2**40, 2**40), I64(0, 2, 2, 2), I64(0, 1, 2, 2)
+
+        class Tensor(ctypes.Structure):  # stn_tensor
+            _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int32), ("ndim", ctypes.c_int32),
+                        ("shape", ctypes.c_int64 * 8)]
+
+        class Sampling(ctypes.Structure):  # stn_sampling
+            _fields_ = [("mode", ctypes.c_int32), ("padding", ctypes.c_int32), ("align_corners", ctypes.c_int32),
+                        ("fill", ctypes.c_void_p)]
+
         buf = (ctypes.c_float * 8)()
+        def tensor(*shape):
+            t = Tensor(ctypes.cast(buf, ctypes.c_void_p), 0, len(shape))
+            t.shape[:len(shape)] = shape
+            return t
+        x, g, go = tensor(0, 1, 2**40, 2**40), tensor(0, 2, 2, 2), tensor(0, 1, 2, 2)
+        gx, gg = tensor(), tensor()
+        gx.data = gg.data = ctypes.cast(buf, ctypes.c_void_p).value
         err = ctypes.create_string_buffer(256)
-        st = lib.stn_grid_sample_backward(0, buf, gos, 4, buf, ins, 4, buf, gs, 4, 0, 0, 0, buf, buf, err, 256)
+        st = lib.stn_grid_sample_backward(ctypes.byref(go), ctypes.byref(x), ctypes.byref(g),
+                                          ctypes.byref(Sampling(0, 0, 0, None)), ctypes.byref(gx),
+                                          ctypes.byref(gg), err, 256)
         print("status", st, err.value.decode())
     """)
     assert r.returncode == 0, f"process died with status {r.returncode}: {r.stderr[-1500:]}"
