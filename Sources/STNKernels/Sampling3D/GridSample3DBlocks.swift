@@ -10,12 +10,6 @@
 // the corners in PyTorch's order (tnw, tne, tsw, tse, bnw, bne, bsw, bse), skipping outside
 // corners, exactly as the per-position loop — so the bits are the same.
 
-/// Whether the Int32 offsets of the block kernel can address an input volume of this shape.
-@inlinable @inline(__always)
-func block3DKernelsApply(inputVolume: Int, sliceSize: Int) -> Bool {
-    inputVolume < Int(Int32.max) / 2 - 2 * sliceSize - 8
-}
-
 /// Corner offsets o[k·B + i] (−1 outside) and weights w[k·B + i] of positions 0..<n of a block,
 /// grid points g (x, y, z per position).
 @inlinable @inline(__always)
@@ -56,10 +50,13 @@ func trilinearBlockCorners<T: STNFloat, P: SamplingPolicy>(
     }
 }
 
+/// The trilinear forward of `positions` on the block path `path` (`.rowWindow` or `.blocks`:
+/// KernelMap3D.swift).
 @inlinable
 func trilinear3DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
     _ s: SamplingShape3D, _ input: UnsafePointer<T>, _ grid: UnsafePointer<T>,
-    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?
+    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?,
+    _ path: SamplerKernelPath
 ) {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight, D = s.inputDepth
@@ -114,7 +111,7 @@ func trilinear3DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                         out[c * plane] = acc
                     }
                 }
-                guard simdGathers && T.self == Float.self && C >= manyChannels else {
+                guard path == .rowWindow else {
                     for i in 0..<n { position(i) }
                     return
                 }
@@ -150,28 +147,5 @@ func trilinear3DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                 }
             }
         }
-    }
-}
-
-@usableFromInline
-struct Trilinear3DBlockKernel<E: STNFloat>: BlockKernel2D {
-    @usableFromInline let s: SamplingShape3D
-    @usableFromInline let input: UnsafePointer<E>, grid: UnsafePointer<E>
-    @usableFromInline let output: UnsafeMutablePointer<E>
-    @usableFromInline let positions: Range<Int>
-    @usableFromInline let fill: UnsafePointer<E>?
-
-    @inlinable
-    init(
-        _ s: SamplingShape3D, _ input: UnsafePointer<E>, _ grid: UnsafePointer<E>,
-        _ output: UnsafeMutablePointer<E>, _ positions: Range<Int>, _ fill: UnsafePointer<E>?
-    ) {
-        self.s = s; self.input = input; self.grid = grid; self.output = output
-        self.positions = positions; self.fill = fill
-    }
-
-    @inlinable @inline(__always)
-    func run<P: SamplingPolicy>(_ p: P.Type) {
-        trilinear3DForwardBlocks(s, input, grid, output, positions, p, fill)
     }
 }

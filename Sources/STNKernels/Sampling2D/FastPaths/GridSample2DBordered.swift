@@ -44,14 +44,6 @@ struct BorderedPlanes {
     }
 }
 
-/// Whether the bordered path applies: Float on an AVX-512 build, zeros padding (with or
-/// without fill values), and a small input.
-@inlinable @inline(__always)
-func borderedPlanes<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingShape2D, margin: Int) -> BorderedPlanes? {
-    guard simdGathers && T.self == Float.self && P.padding == .zeros else { return nil }
-    return BorderedPlanes(s, margin: margin)
-}
-
 /// Copies the H×W plane `src` into the middle of `dst` (`g.height`×`g.width`) and, unless
 /// `marginSet` (it holds `value` from an earlier copy), sets the margin to `value`.
 @inlinable @inline(__always)

@@ -44,14 +44,6 @@ struct NarrowPlanes {
     }
 }
 
-/// Whether the narrow path applies: Float on an AVX-512 build, zeros padding (with or without
-/// fill values), and a narrow, small input.
-@inlinable @inline(__always)
-func narrowPlanes<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingShape2D) -> NarrowPlanes? {
-    guard simdGathers && T.self == Float.self && P.padding == .zeros else { return nil }
-    return NarrowPlanes(s)
-}
-
 /// Copies the H×W plane `src` (W ≤ 28) into `dst` (`NarrowPlanes` layout), the columns right of
 /// it set to `value`; the top and bottom two rows too unless `edgeRowsSet` (they hold `value`
 /// from an earlier copy).

@@ -163,14 +163,6 @@ func bilinear2DForwardPixelMajor<T: STNFloat, P: SamplingPolicy, G: GridSource2D
     }
 }
 
-/// Whether `bilinear2DForwardPixelMajor` applies: Float on an AVX-512 build, zeros padding (fill
-/// included), a multiple of 16 channels, and a copy within `pixelMajorMaxFloats`.
-@inlinable @inline(__always)
-func pixelMajorApplies<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingShape2D) -> Bool {
-    simdGathers && T.self == Float.self && P.padding == .zeros && s.channels >= 16 && s.channels % 16 == 0
-        && s.channels * (s.inputPlane + 1) <= pixelMajorMaxFloats
-}
-
 /// Copies the C planes of `input` (inPlane floats each, C a multiple of 16) pixel-major into
 /// `pixels` (pixel p's C values at p·C).
 @inlinable @inline(__always)
