@@ -1,14 +1,6 @@
-// Block form of the 3-D trilinear forward: the arithmetic of GridSample3D.swift's per-position
-// loop, element for element and operation for operation, organised for speed.
-//
-// The per-position loop spent most of its time locating corners (three coordinate mappings, the
-// `TrilinearTaps3D` set-up and a bounds test per corner per channel: ~4 ns per output element of
-// 4×8×32×48×48 on one core). Here one loop per block of positions computes every position's eight
-// corner offsets (Int32, −1 outside) and weights with the padding mode and align_corners folded
-// in as a `SamplingPolicy`, so it has no branches and vectorises; then each position reads its
-// corners from that scratch once for all channels. Weights are `(wx · wy) · wz` and sums run over
-// the corners in PyTorch's order (tnw, tne, tsw, tse, bnw, bne, bsw, bse), skipping outside
-// corners, exactly as the per-position loop — so the bits are the same.
+// Block form of the 3-D trilinear forward (KernelMap3D.swift): corners located once per block
+// in a vectorised loop, read once for all channels, the per-position loop's sums in its order.
+// docs/performance.md#how-gridsample3dblocksswift-works
 
 /// Corner offsets o[k·B + i] (−1 outside) and weights w[k·B + i] of positions 0..<n of a block,
 /// grid points g (x, y, z per position).
@@ -117,8 +109,8 @@ func trilinear3DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                 }
                 // Many channels (AVX-512, Float): chunks whose eight corners are all inside read
                 // them from two row windows, the front slice's and the same one a slice further
-                // (RowWindow.swift), with the same products and sums per lane as above.
-                // 4×8×32×48×48, two threads: 2.80 → 1.26 ms.
+                // (RowWindow.swift), with the same products and sums per lane as above
+                // (docs/performance.md#gridsample3dblocksswift).
                 let fw = asFloat(UnsafePointer(w))
                 forEachRowChunk(n, at: q, outputWidth: s.outputWidth) { i, m in
                     let o0 = firstLanes(o + i, m)

@@ -234,8 +234,7 @@ func bilinearGridGradientGathered(
 /// lanes, fewer where an output row ends), each chunk's sums in registers over the channels in
 /// order, with the same operations per lane as the loops above. A chunk whose taps fit a
 /// `RowWindow` reads them from whole rows, the others gather them. Writes the x and y gradients
-/// to gx and gy. 8×64×56×56 whole backward: one thread 5.24 → 4.33 ms, two threads 2.04 →
-/// 1.70 ms.
+/// to gx and gy (docs/performance.md#gridsample2dbackwardblocksswift).
 @inlinable @inline(__always)
 func bilinearGridGradientWindowed(
     _ src: UnsafePointer<Float>, _ inPlane: Int, width W: Int, _ gOut: UnsafePointer<Float>, _ plane: Int, _ C: Int,

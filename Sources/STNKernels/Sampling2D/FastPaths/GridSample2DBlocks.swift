@@ -1,20 +1,7 @@
-// Block form of the 2-D sampler: the same arithmetic as GridSample2D.swift and
-// GridSample2DBackward.swift, element for element and operation for operation, organised for
-// speed.
-//
-// * Positions are processed in blocks of `sampleBlock`. For a block, a first loop computes every
-//   position's source coordinates, tap offsets (Int32, −1 for a tap that reads zero) and weights
-//   into stack scratch; with the padding mode and align_corners folded in as a `SamplingPolicy`
-//   type, that loop has no branches the vectoriser cannot turn into selects, and runs 16 float
-//   lanes at a time on AVX-512.
-// * A second loop per channel gathers the taps and combines them, again across the block's lanes,
-//   into stack scratch (so the compiler can prove the gathers do not alias what it writes), and
-//   copies the block to the output.
-//
-// Lanes are independent, so vectorising changes no result: each output element sees exactly the
-// operations of the scalar kernels, in the same order, with fused multiply-adds where they have
-// them. Offsets are Int32, so callers use these kernels only when an input plane has fewer than
-// about 2³⁰ elements (`blockKernelsApply`).
+// Block form of the 2-D sampler (the `.gathered`, `.blocks`, `.rowWindow`, `.fourChannels` and
+// `.positionsOuter` paths of KernelMap2D.swift): the scalar kernels' operations per element, in
+// blocks of `sampleBlock` positions so the coordinate loop vectorises and taps are read per
+// channel. How, and why the bits stay: docs/performance.md#how-gridsample2dblocksswift-works
 
 import STNSIMD
 
@@ -275,9 +262,8 @@ func bilinearChannelGathered(
 
 /// Outputs of at least this many bytes are written with streaming stores by the gathered Float
 /// bilinear and nearest paths (`stn_stream_f32x16`): they would not stay in cache anyway, and
-/// writing around the cache saves reading every output line first. 32×3×224×224 bilinear (19 MB
-/// out): one thread 5.50 → 4.78 ms, two threads 3.23 → 2.56 ms, so 1.87× from the second core
-/// instead of 1.70× (the two cores share the memory bandwidth, and that traffic is a fifth less).
+/// writing around the cache saves reading every output line first
+/// (docs/performance.md#gridsample2dblocksswift).
 @inlinable var streamingBytes: Int { 8 << 20 }
 
 /// Whether a sampler writing `count` elements of T streams its output.
@@ -619,10 +605,9 @@ func allInsideRows(_ o: UnsafePointer<Int32>, _ i: Int, _ W: Int) -> Bool {
 
 /// One channel of a block, lanes 0..<n, Float: 16 lanes at a time, the rest one by one; the same
 /// operations per lane as the loop above. Chunks with every tap inside go four positions at a
-/// time through `bicubicFourPositions` (row loads and shuffles instead of gathers; one thread,
-/// 32×3×224×224: 18.2 → 13.6 ms, 16×6×112×112: 3.46 → 2.88 ms; from 16 channels on the
-/// positions-outer path stays faster: 8×64×56×56 3.57 against 3.83 ms); others gather, and where
-/// a row's four taps are two inside pairs they are read as pairs.
+/// time through `bicubicFourPositions` (row loads and shuffles instead of gathers:
+/// docs/performance.md#gridsample2dblocksswift); others gather, and where a row's four taps are
+/// two inside pairs they are read as pairs.
 @inlinable @inline(__always)
 func bicubicChannelGathered(
     _ p: UnsafePointer<Float>, _ W: Int, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<Float>,
@@ -673,7 +658,7 @@ func bicubicChannelGathered(
 /// c in lane 4·j + c of column i), so each lane sees the scalar kernel's row sum (`cx0·t0`, then
 /// fused multiply-adds) and each channel its sum of rows in the same order: bit for bit the
 /// scalar result. Per four channels: 16 row loads, 20 shuffles and 8 vector FMAs in place of 64
-/// scalar FMAs (8×64×56×56, one thread: 4.74 → 3.18 ms).
+/// scalar FMAs (docs/performance.md#gridsample2dblocksswift).
 @inlinable @inline(__always)
 func bicubicFourChannels(
     _ p0: UnsafePointer<Float>, _ p1: UnsafePointer<Float>, _ p2: UnsafePointer<Float>, _ p3: UnsafePointer<Float>,
