@@ -37,3 +37,19 @@ protocol SamplingPolicy {
 /// Positions handled together by the block kernels: per-position offsets and weights are
 /// computed for a whole block in vectorised loops, then reused across channels.
 @inlinable @inline(__always) var sampleBlock: Int { 64 }
+
+/// A kernel to run specialised for the (padding, alignCorners) pair.
+@usableFromInline
+protocol PolicyKernel {
+    func run<P: SamplingPolicy>(_ p: P.Type)
+}
+
+/// Runs `k` with the policy type of (padding, alignCorners).
+@inlinable @inline(__always)
+func dispatchPolicy<K: PolicyKernel>(_ k: K, _ padding: PaddingMode, _ alignCorners: Bool) {
+    switch padding {
+    case .zeros: alignCorners ? k.run(ZerosAligned.self) : k.run(ZerosUnaligned.self)
+    case .border: alignCorners ? k.run(BorderAligned.self) : k.run(BorderUnaligned.self)
+    case .reflection: alignCorners ? k.run(ReflectionAligned.self) : k.run(ReflectionUnaligned.self)
+    }
+}

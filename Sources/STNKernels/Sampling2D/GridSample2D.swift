@@ -30,8 +30,10 @@ func sample2DForward<T: STNFloat, G: GridSource2D>(
     _ mode: InterpolationMode, _ padding: PaddingMode, _ alignCorners: Bool, _ positions: Range<Int>,
     _ fill: UnsafePointer<T>?
 ) where G.Scalar == T {
-    if blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
-        dispatchPolicy(Forward2DBlockKernel(s, input, source, output, mode, positions, fill), padding, alignCorners)
+    let path = forward2DPath(T.self, s, mode, padding)
+    if path != .scalar {
+        dispatchPolicy(
+            Forward2DBlockKernel(s, input, source, output, mode, path, positions, fill), padding, alignCorners)
         return
     }
     switch mode {

@@ -1,28 +1,9 @@
-// Block form of the 2-D sampler: the same arithmetic as GridSample2D.swift and
-// GridSample2DBackward.swift, element for element and operation for operation, organised for
-// speed.
-//
-// * Positions are processed in blocks of `sampleBlock`. For a block, a first loop computes every
-//   position's source coordinates, tap offsets (Int32, −1 for a tap that reads zero) and weights
-//   into stack scratch; with the padding mode and align_corners folded in as a `SamplingPolicy`
-//   type, that loop has no branches the vectoriser cannot turn into selects, and runs 16 float
-//   lanes at a time on AVX-512.
-// * A second loop per channel gathers the taps and combines them, again across the block's lanes,
-//   into stack scratch (so the compiler can prove the gathers do not alias what it writes), and
-//   copies the block to the output.
-//
-// Lanes are independent, so vectorising changes no result: each output element sees exactly the
-// operations of the scalar kernels, in the same order, with fused multiply-adds where they have
-// them. Offsets are Int32, so callers use these kernels only when an input plane has fewer than
-// about 2³⁰ elements (`blockKernelsApply`).
+// Block form of the 2-D sampler (the `.gathered`, `.blocks`, `.rowWindow`, `.fourChannels` and
+// `.positionsOuter` paths of KernelMap2D.swift): the scalar kernels' operations per element, in
+// blocks of `sampleBlock` positions so the coordinate loop vectorises and taps are read per
+// channel. How, and why the bits stay: docs/performance.md#how-gridsample2dblocksswift-works
 
 import STNSIMD
-
-/// Whether the Int32-offset block kernels can address an input plane of this shape.
-@inlinable @inline(__always)
-func blockKernelsApply(inputPlane: Int, width: Int) -> Bool {
-    inputPlane < Int(Int32.max) / 2 - 4 * width - 8
-}
 
 @inlinable @inline(__always)
 func withBlockScratch<T, R>(
@@ -170,28 +151,17 @@ func bilinearLane<T: STNFloat>(
     return (v00 * w[i]).addingProduct(v01, w[B + i]).addingProduct(v10, w[2 * B + i]).addingProduct(v11, w[3 * B + i])
 }
 
-/// Bilinear forward for `positions`, grid points from `source`. Taps outside the input read
-/// `fill[c]` (fill padding) or zero (`fill` nil).
+/// Bilinear forward for `positions`, grid points from `source`, on the block path `path`
+/// (`.rowWindow`, `.positionsOuter`, `.gathered` or `.blocks`: KernelMap2D.swift). Taps outside
+/// the input read `fill[c]` (fill padding) or zero (`fill` nil).
 @inlinable
 func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
     _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type,
-    _ fill: UnsafePointer<T>? = nil
+    _ fill: UnsafePointer<T>?, _ path: SamplerKernelPath
 ) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    if C < manyChannels, let g = narrowPlanes(T.self, policy, s) {
-        bilinear2DForwardNarrow(s, input, source, output, positions, policy, fill, g)
-        return
-    }
-    if C < manyChannels, let g = borderedPlanes(T.self, policy, s, margin: 2) {
-        bilinear2DForwardBordered(s, input, source, output, positions, policy, fill, g)
-        return
-    }
-    if pixelMajorApplies(T.self, policy, s) {
-        bilinear2DForwardPixelMajor(s, input, source, output, positions, policy, fill)
-        return
-    }
     let streaming = streamsOutput(T.self, count: s.batch * C * plane)
     defer { if streaming { stn_stream_fence() } }
     // 16 ints of slack: the window path reads whole 16-lane chunks of the last offsets.
@@ -209,15 +179,15 @@ func bilinear2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                     stepsPerBlock: C)
                 forEachBlock(flat) { q, n in
                     bilinearBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
-                    if C >= manyChannels {
+                    if path == .rowWindow || path == .positionsOuter {
                         prefetch.step(C)
                         bilinearPositionsOuter(
                             src, inPlane, width: W, dst + q, plane, C, o, UnsafePointer(w), n, at: q,
                             outputWidth: s.outputWidth, fill: fill,
-                            zero: UnsafePointer(zero))
+                            zero: UnsafePointer(zero), windows: path == .rowWindow)
                         return
                     }
-                    if simdGathers && T.self == Float.self {
+                    if path == .gathered {
                         for c in 0..<C {
                             prefetch.step()
                             let z = fill.map { $0 + c } ?? UnsafePointer(zero)
@@ -292,9 +262,8 @@ func bilinearChannelGathered(
 
 /// Outputs of at least this many bytes are written with streaming stores by the gathered Float
 /// bilinear and nearest paths (`stn_stream_f32x16`): they would not stay in cache anyway, and
-/// writing around the cache saves reading every output line first. 32×3×224×224 bilinear (19 MB
-/// out): one thread 5.50 → 4.78 ms, two threads 3.23 → 2.56 ms, so 1.87× from the second core
-/// instead of 1.70× (the two cores share the memory bandwidth, and that traffic is a fifth less).
+/// writing around the cache saves reading every output line first
+/// (docs/performance.md#gridsample2dblocksswift).
 @inlinable var streamingBytes: Int { 8 << 20 }
 
 /// Whether a sampler writing `count` elements of T streams its output.
@@ -303,19 +272,16 @@ func streamsOutput<T>(_: T.Type, count: Int) -> Bool {
     simdGathers && T.self == Float.self && count * MemoryLayout<T>.stride >= streamingBytes
 }
 
-/// From this many channels on, the bilinear forward runs positions outer and channels inner.
-@inlinable @inline(__always) var manyChannels: Int { 8 }
-
 /// Bilinear forward of a block with positions outer and channels inner: each position's offsets
 /// and weights stay in registers for all channels, and each row's two taps come as one 2-lane
-/// load. Same operations per element as the loops above. On AVX-512 builds (Float), chunks of 16
-/// positions whose taps fit a `RowWindow` read them from whole rows instead: 8×64×56×56 with
-/// the benchmark's grid, one thread, 1.17 → 0.62 ms.
+/// load. Same operations per element as the loops above. With `windows` (the `.rowWindow` path:
+/// Float, AVX-512), chunks of 16 positions whose taps fit a `RowWindow` read them from whole rows
+/// instead (docs/performance.md#gridsample2dblocksswift).
 @inlinable @inline(__always)
 func bilinearPositionsOuter<T: STNFloat>(
     _ src: UnsafePointer<T>, _ inPlane: Int, width W: Int, _ dst: UnsafeMutablePointer<T>, _ plane: Int, _ C: Int,
     _ o: UnsafePointer<Int32>, _ w: UnsafePointer<T>, _ n: Int, at q: Int, outputWidth Wo: Int,
-    fill: UnsafePointer<T>?, zero: UnsafePointer<T>
+    fill: UnsafePointer<T>?, zero: UnsafePointer<T>, windows: Bool
 ) {
     let B = sampleBlock
     let stride = MemoryLayout<T>.stride
@@ -337,7 +303,7 @@ func bilinearPositionsOuter<T: STNFloat>(
             }
         }
     }
-    if simdGathers && T.self == Float.self {
+    if windows {
         let fw = asFloat(w)
         forEachRowChunk(n, at: q, outputWidth: Wo) { i, m in
             guard m >= 4,
@@ -386,18 +352,15 @@ func nearestBlockOffsets<T: STNFloat, P: SamplingPolicy>(
     }
 }
 
+/// Nearest forward for `positions` on the block path `path` (as `bilinear2DForwardBlocks`).
 @inlinable
 func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
     _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type,
-    _ fill: UnsafePointer<T>? = nil
+    _ fill: UnsafePointer<T>?, _ path: SamplerKernelPath
 ) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    if C < manyChannels, let g = narrowPlanes(T.self, policy, s) {
-        nearest2DForwardNarrow(s, input, source, output, positions, policy, fill, g)
-        return
-    }
     let streaming = streamsOutput(T.self, count: s.batch * C * plane)
     defer { if streaming { stn_stream_fence() } }
     // 16 ints of slack: the window path reads whole 16-lane chunks.
@@ -413,14 +376,14 @@ func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                     stepsPerBlock: C)
                 forEachBlock(flat) { q, n in
                     nearestBlockOffsets(policy, source.points(b, q, n, pts), n, width: W, height: H, o)
-                    if C >= manyChannels {
+                    if path == .rowWindow || path == .positionsOuter {
                         prefetch.step(C)
                         nearestPositionsOuter(
                             src, inPlane, width: W, dst + q, plane, C, o, n, at: q,
-                            outputWidth: s.outputWidth, fill: fill)
+                            outputWidth: s.outputWidth, fill: fill, windows: path == .rowWindow)
                         return
                     }
-                    if simdGathers && T.self == Float.self {
+                    if path == .gathered {
                         for c in 0..<C {
                             prefetch.step()
                             let z = fill.map { $0 + c } ?? UnsafePointer(zero)
@@ -444,13 +407,13 @@ func nearest2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     }
 }
 
-/// Nearest forward of a block with positions outer and channels inner; on AVX-512 builds
-/// (Float), chunks whose taps fit a `RowWindow` read them from whole rows. 8×64×56×56 with the
-/// benchmark's grid, one thread: 561 → 390 µs.
+/// Nearest forward of a block with positions outer and channels inner; with `windows` (the
+/// `.rowWindow` path: Float, AVX-512), chunks whose taps fit a `RowWindow` read them from whole
+/// rows (docs/performance.md#gridsample2dblocksswift).
 @inlinable @inline(__always)
 func nearestPositionsOuter<T: STNFloat>(
     _ src: UnsafePointer<T>, _ inPlane: Int, width W: Int, _ dst: UnsafeMutablePointer<T>, _ plane: Int, _ C: Int,
-    _ o: UnsafePointer<Int32>, _ n: Int, at q: Int, outputWidth Wo: Int, fill: UnsafePointer<T>?
+    _ o: UnsafePointer<Int32>, _ n: Int, at q: Int, outputWidth Wo: Int, fill: UnsafePointer<T>?, windows: Bool
 ) {
     @inline(__always) func position(_ i: Int) {
         let oi = o[i], out = dst + i
@@ -461,7 +424,7 @@ func nearestPositionsOuter<T: STNFloat>(
             for c in 0..<C { out[c * plane] = fill?[c] ?? 0 }
         }
     }
-    if simdGathers && T.self == Float.self {
+    if windows {
         forEachRowChunk(n, at: q, outputWidth: Wo) { i, m in
             // Lanes outside read the fill: they take an inside lane's offset, and are masked.
             let o0 = firstLanes(o + i, m), inside = stn_nonnegative_mask_i32x16(o0)
@@ -566,18 +529,16 @@ func bicubicLane<T: STNFloat>(
         .addingProduct(w[6 * B + k], row(2)).addingProduct(w[7 * B + k], row(3))
 }
 
+/// Bicubic forward for `positions` on the block path `path` (`.fourChannels`, `.positionsOuter`,
+/// `.gathered` or `.blocks`: KernelMap2D.swift).
 @inlinable
 func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G,
     _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type,
-    _ fill: UnsafePointer<T>? = nil
+    _ fill: UnsafePointer<T>?, _ path: SamplerKernelPath
 ) where G.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    if C < manyChannels, let g = borderedPlanes(T.self, policy, s, margin: 4) {
-        bicubic2DForwardBordered(s, input, source, output, positions, policy, fill, g)
-        return
-    }
     withPointScratch(T.self) { pts in
         withBlockScratch(T.self, ints: 16 * 64, reals: 11 * 64 + 1) { o, w in
             let B = sampleBlock
@@ -592,14 +553,14 @@ func bicubic2DForwardBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
                     stepsPerBlock: C)
                 forEachBlock(flat) { q, n in
                     bicubicBlockTaps(policy, source.points(b, q, n, pts), n, width: W, height: H, o, w)
-                    if C >= manyChannels {
+                    if path == .fourChannels || path == .positionsOuter {
                         prefetch.step(C)
                         bicubicPositionsOuter(
                             src, inPlane, dst + q, plane, C, o, UnsafePointer(w), n, fill: fill,
-                            zero: UnsafePointer(zero))
+                            zero: UnsafePointer(zero), fourChannels: path == .fourChannels)
                         return
                     }
-                    if simdGathers && T.self == Float.self {
+                    if path == .gathered {
                         for c in 0..<C {
                             prefetch.step()
                             let z = fill.map { $0 + c } ?? UnsafePointer(zero)
@@ -644,10 +605,9 @@ func allInsideRows(_ o: UnsafePointer<Int32>, _ i: Int, _ W: Int) -> Bool {
 
 /// One channel of a block, lanes 0..<n, Float: 16 lanes at a time, the rest one by one; the same
 /// operations per lane as the loop above. Chunks with every tap inside go four positions at a
-/// time through `bicubicFourPositions` (row loads and shuffles instead of gathers; one thread,
-/// 32×3×224×224: 18.2 → 13.6 ms, 16×6×112×112: 3.46 → 2.88 ms; from 16 channels on the
-/// positions-outer path stays faster: 8×64×56×56 3.57 against 3.83 ms); others gather, and where
-/// a row's four taps are two inside pairs they are read as pairs.
+/// time through `bicubicFourPositions` (row loads and shuffles instead of gathers:
+/// docs/performance.md#gridsample2dblocksswift); others gather, and where a row's four taps are
+/// two inside pairs they are read as pairs.
 @inlinable @inline(__always)
 func bicubicChannelGathered(
     _ p: UnsafePointer<Float>, _ W: Int, _ o: UnsafePointer<Int32>, _ w: UnsafePointer<Float>,
@@ -698,7 +658,7 @@ func bicubicChannelGathered(
 /// c in lane 4·j + c of column i), so each lane sees the scalar kernel's row sum (`cx0·t0`, then
 /// fused multiply-adds) and each channel its sum of rows in the same order: bit for bit the
 /// scalar result. Per four channels: 16 row loads, 20 shuffles and 8 vector FMAs in place of 64
-/// scalar FMAs (8×64×56×56, one thread: 4.74 → 3.18 ms).
+/// scalar FMAs (docs/performance.md#gridsample2dblocksswift).
 @inlinable @inline(__always)
 func bicubicFourChannels(
     _ p0: UnsafePointer<Float>, _ p1: UnsafePointer<Float>, _ p2: UnsafePointer<Float>, _ p3: UnsafePointer<Float>,
@@ -741,11 +701,13 @@ func bicubicChannelsInFours(
 
 /// Bicubic forward of a block with positions outer and channels inner (see
 /// `bilinearPositionsOuter`): where each row's four taps are consecutive and inside, a row is one
-/// 4-lane load. Same operations per element as the loops above.
+/// 4-lane load, or with `fourChannels` (the `.fourChannels` path: Float, AVX-512) four channels'
+/// rows go through `bicubicFourChannels` together. Same operations per element as the loops above.
 @inlinable @inline(__always)
 func bicubicPositionsOuter<T: STNFloat>(
     _ src: UnsafePointer<T>, _ inPlane: Int, _ dst: UnsafeMutablePointer<T>, _ plane: Int, _ C: Int,
-    _ o: UnsafePointer<Int32>, _ w: UnsafePointer<T>, _ n: Int, fill: UnsafePointer<T>?, zero: UnsafePointer<T>
+    _ o: UnsafePointer<Int32>, _ w: UnsafePointer<T>, _ n: Int, fill: UnsafePointer<T>?, zero: UnsafePointer<T>,
+    fourChannels: Bool
 ) {
     let B = sampleBlock
     let stride = MemoryLayout<T>.stride
@@ -760,7 +722,7 @@ func bicubicPositionsOuter<T: STNFloat>(
         let out = dst + k
         if run(0, r0) && run(1, r1) && run(2, r2) && run(3, r3) {
             let b0 = Int(r0) * stride, b1 = Int(r1) * stride, b2 = Int(r2) * stride, b3 = Int(r3) * stride
-            if simdGathers && T.self == Float.self {
+            if fourChannels {
                 @inline(__always) func f32(_ v: T) -> Float { unsafeBitCast(v, to: Float.self) }
                 bicubicChannelsInFours(
                     asFloat(src), inPlane, asFloat(out), plane, C, r0, r1, r2, r3,
@@ -781,53 +743,6 @@ func bicubicPositionsOuter<T: STNFloat>(
             for c in 0..<C {
                 out[c * plane] = bicubicLane(src + c * inPlane, o, w, k, zero: fill.map { $0 + c } ?? zero)
             }
-        }
-    }
-}
-
-// MARK: - Dispatch
-
-/// A kernel to run specialised for the (padding, alignCorners) pair.
-@usableFromInline
-protocol BlockKernel2D {
-    func run<P: SamplingPolicy>(_ p: P.Type)
-}
-
-@inlinable @inline(__always)
-func dispatchPolicy<K: BlockKernel2D>(_ k: K, _ padding: PaddingMode, _ alignCorners: Bool) {
-    switch padding {
-    case .zeros: alignCorners ? k.run(ZerosAligned.self) : k.run(ZerosUnaligned.self)
-    case .border: alignCorners ? k.run(BorderAligned.self) : k.run(BorderUnaligned.self)
-    case .reflection: alignCorners ? k.run(ReflectionAligned.self) : k.run(ReflectionUnaligned.self)
-    }
-}
-
-@usableFromInline
-struct Forward2DBlockKernel<E: STNFloat, G: GridSource2D>: BlockKernel2D where G.Scalar == E {
-    @usableFromInline let s: SamplingShape2D
-    @usableFromInline let input: UnsafePointer<E>
-    @usableFromInline let source: G
-    @usableFromInline let output: UnsafeMutablePointer<E>
-    @usableFromInline let mode: InterpolationMode
-    @usableFromInline let positions: Range<Int>
-    @usableFromInline let fill: UnsafePointer<E>?
-
-    @inlinable
-    init(
-        _ s: SamplingShape2D, _ input: UnsafePointer<E>, _ source: G,
-        _ output: UnsafeMutablePointer<E>, _ mode: InterpolationMode, _ positions: Range<Int>,
-        _ fill: UnsafePointer<E>?
-    ) {
-        self.s = s; self.input = input; self.source = source; self.output = output
-        self.mode = mode; self.positions = positions; self.fill = fill
-    }
-
-    @inlinable @inline(__always)
-    func run<P: SamplingPolicy>(_ p: P.Type) {
-        switch mode {
-        case .bilinear: bilinear2DForwardBlocks(s, input, source, output, positions, p, fill)
-        case .nearest: nearest2DForwardBlocks(s, input, source, output, positions, p, fill)
-        case .bicubic: bicubic2DForwardBlocks(s, input, source, output, positions, p, fill)
         }
     }
 }

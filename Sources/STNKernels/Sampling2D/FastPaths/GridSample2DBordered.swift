@@ -1,24 +1,7 @@
 import STNSIMD
 
-// Small-input path of the Float bilinear and bicubic forward samplers on AVX-512 builds (zeros
-// and fill padding).
-//
-// The gathered block kernels (GridSample2DBlocks.swift) read a 16-lane chunk's taps as pairs of
-// neighbours only when every tap of the chunk is inside the input; one tap outside sends the
-// chunk to masked tap-by-tap gathers, twice the gathered elements. On small images many chunks
-// touch the border: for 28×28 MNIST digits under the benchmark's rotation, 24 % of bilinear and
-// 53 % of bicubic chunks. Here each input plane of a batch element is first copied into a
-// bordered scratch plane whose margin holds what a tap outside reads (0, or the channel's fill
-// value). Coordinates are clamped, as in the block kernels, to a range where every tap lands in
-// the copy; then every tap is read unmasked and every row's neighbours as one pair, and the
-// offset loop has no inside masks. Each tap reads the value the block kernels read (the input's
-// value inside, the padding value outside) and each lane does the same operations in the same
-// order, so results are bit-identical (block-vs-scalar tests).
-//
-// Measured, and why nearest keeps the block kernel: docs/performance.md#gridsample2dborderedswift.
-// Bilinear and nearest inputs whose rows fit 28 floats go to the narrow path
-// (GridSample2DNarrow.swift); wider small inputs still come here, bicubic ones too. The copies'
-// margins are written once per task: they hold the same values for every batch element.
+// The `.bordered` path (KernelMap2D.swift): small Float inputs copied with a margin holding the
+// padding value, so no tap needs a mask. docs/performance.md#how-gridsample2dborderedswift-works
 
 /// The bordered copies of a batch element's input planes: `margin` cells on every side.
 @usableFromInline
@@ -42,14 +25,6 @@ struct BorderedPlanes {
         let total = s.channels * width * height
         if total > Self.maxFloats || width * height > 4 * s.outputPlane { return nil }
     }
-}
-
-/// Whether the bordered path applies: Float on an AVX-512 build, zeros padding (with or
-/// without fill values), and a small input.
-@inlinable @inline(__always)
-func borderedPlanes<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingShape2D, margin: Int) -> BorderedPlanes? {
-    guard simdGathers && T.self == Float.self && P.padding == .zeros else { return nil }
-    return BorderedPlanes(s, margin: margin)
 }
 
 /// Copies the H×W plane `src` into the middle of `dst` (`g.height`×`g.width`) and, unless

@@ -1,21 +1,7 @@
 import STNSIMD
 
-// Both bilinear backward passes of a batch element for narrow inputs (Float, AVX-512 builds,
-// zeros or fill padding, fewer than `manyChannels` channels, rows of at most 28 floats), and the
-// grid gradient alone (`bilinear2DBackwardGridNarrow`, at the end).
-//
-// The grid gradient reads each chunk's four taps from the narrow copies of the input
-// (GridSample2DNarrow.swift) instead of gathering them. The input gradient is scattered into
-// narrow copies too, zeroed, whose padding cells take the contributions of taps outside, so the
-// scatter has no inside tests; each chunk's sixteen contributions per tap are formed as vectors
-// and added one position at a time in position order, taken from the registers
-// (`stn_scatter_taps_f32x16`), then the copies' insides are added to grad_input. Every plane
-// cell receives the scalar kernel's contributions in its order (the copies start at +0, as
-// grad_input does, and are added to it once), and each position's grid gradient sums the
-// channels in order with the scalar kernel's operations: bit for bit
-// `bilinear2DBackwardBothBlocks`.
-//
-// Measured, what was tried, what bounds it: docs/performance.md#gridsample2dnarrowbackwardswift
+// The `.narrow` backward paths (KernelMap2D.swift): taps read from, and contributions scattered
+// into, narrow copies, in the scalar kernel's order. docs/performance.md#how-gridsample2dnarrowbackwardswift-works
 
 /// `bilinear2DBackwardBothBlocks` for narrow inputs (`g`).
 @inlinable
@@ -119,9 +105,8 @@ func narrowGridGradientChunk(
 }
 
 /// `bilinear2DBackwardGridBlocks` for narrow inputs (`g`): the grid gradient alone, chunk by
-/// chunk from narrow copies of the input, bit for bit the block kernel's. 64×1×28×28 with the
-/// benchmark's grid (what a spatial transformer's backward computes for MNIST): one thread
-/// 83 → 46 µs, two threads 42 → 25 µs against the gathering block kernel.
+/// chunk from narrow copies of the input, bit for bit the block kernel's: what a spatial
+/// transformer's backward computes for MNIST (docs/performance.md#gridsample2dnarrowbackwardswift).
 @inlinable
 func bilinear2DBackwardGridNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2D, K: GridGradientSink2D>(
     _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>, _ source: G, _ sink: K,

@@ -1,20 +1,6 @@
-// Taps of a 16-lane chunk read from whole input rows instead of gathered.
-//
-// Zen 4 gathers cost about one cycle per element (stn_simd.h): a bilinear chunk's four taps are
-// 32 gathered elements even as pairs. But the taps of 16 neighbouring output positions under a
-// smooth grid lie in a few input rows and a short run of columns: with the benchmark's rotation
-// (theta [[0.9, −0.15, ·], [0.15, 0.9, ·]]) 16 positions of an output row span 14 columns and 3
-// or 4 rows. Such a chunk loads 16 floats of each row it touches and picks each lane's tap out of
-// the row with `vpermps`, merge-masked to the lanes whose tap lies in that row — a `RowWindow`.
-// The values read are the values a gather would read, so results are unchanged. A chunk at the
-// border is read through the window of its taps' positions and its taps outside are masked to the
-// padding value. Chunks whose taps do not fit (wider columns, more rows, a window starting before
-// the plane or ending after it) take the kernel's other path.
-//
-// Used where a chunk's window serves many channels (≥ `manyChannels`): the positions-outer
-// bilinear and nearest forward, the bilinear grid gradient, and the 3-D trilinear forward (two
-// windows a slice apart). For one channel the window's set-up is not shared and costs more than
-// the gathers it saves. Measurements: docs/performance.md#rowwindowswift
+// Taps of a 16-lane chunk read from whole input rows instead of gathered (the `.rowWindow`
+// paths): fewer gathered elements when a window serves many channels.
+// docs/performance.md#how-rowwindowswift-works
 
 import STNSIMD
 
@@ -76,7 +62,7 @@ struct RowWindow {
 }
 
 /// Runs `body(rows)` with the window's row count as a literal, so that loops over the rows in
-/// `body` unroll and their masks fold: bilinear 1×64×56×56, one thread, 81 → 73 µs.
+/// `body` unroll and their masks fold (docs/performance.md#rowwindowswift).
 @inlinable @inline(__always)
 func withRowCount<R>(_ win: RowWindow, _ body: (_ rows: Int) -> R) -> R {
     switch win.rows {

@@ -115,8 +115,8 @@ public func warp2DBackwardRowSums<T: STNFloat>(
 
 /// Both backward passes for batch element `b` (gradInput zeroed by the caller): exactly
 /// `warp2DBackwardInput` with all channels and `warp2DBackwardRowSums` with the element's rows.
-/// Float bilinear with zeros (or fill) padding on an AVX-512 build does both in one sweep, as
-/// `gridSample2DBackwardElement` does. `prefetchNext`: the caller goes on with element b + 1.
+/// One sweep or two passes as `gridSample2DBackwardElement` (`backwardElement2DPath`,
+/// KernelMap2D.swift). `prefetchNext`: the caller goes on with element b + 1.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func warp2DBackwardElement<T: STNFloat>(
@@ -125,7 +125,8 @@ public func warp2DBackwardElement<T: STNFloat>(
     padding: PaddingMode, alignCorners: Bool, batch b: Int, fill: UnsafePointer<T>? = nil, prefetchNext: Bool
 ) {
     let Ho = s.outputHeight, Wo = s.outputWidth
-    if backwardInOneSweep(T.self, s, mode, padding) {
+    let path = backwardElement2DPath(T.self, s, mode, padding)
+    if path != .twoPasses {
         let width = geometry.rowSumWidth
         (rowSums + width * b * Ho).initialize(repeating: 0, count: width * Ho)
         switch geometry.kind {
@@ -133,7 +134,7 @@ public func warp2DBackwardElement<T: STNFloat>(
             let sink = AffineRowSums2D(rowSums: rowSums, baseX: geometry.baseX, height: Ho, width: Wo)
             dispatchPolicy(
                 BackwardBoth2DBlockKernel(
-                    s, gradOutput, input, geometry.affine(s), gradInput, sink, b, fill,
+                    s, gradOutput, input, geometry.affine(s), gradInput, sink, b, fill, path,
                     prefetchNext: prefetchNext), .zeros, alignCorners)
         case .perspective:
             let sink = PerspectiveRowSums2D(
@@ -142,7 +143,7 @@ public func warp2DBackwardElement<T: STNFloat>(
             dispatchPolicy(
                 BackwardBoth2DBlockKernel(
                     s, gradOutput, input, geometry.perspective(s), gradInput, sink, b,
-                    fill, prefetchNext: prefetchNext), .zeros, alignCorners)
+                    fill, path, prefetchNext: prefetchNext), .zeros, alignCorners)
         }
         return
     }

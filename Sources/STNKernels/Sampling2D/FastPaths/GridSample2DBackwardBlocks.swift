@@ -62,20 +62,17 @@ func accumulateGridLane<T: STNFloat>(
     gy[i] = gy[i] + ((sw - nw) * fe + (se - ne) * fw) * gval
 }
 
-/// Bilinear grid gradient for `positions`, block form of `gridSample2DBackwardGrid`: grid points
-/// from `source`, gradients to `sink`, outside taps reading `fill[c]` (or zero).
+/// Bilinear grid gradient for `positions`, block form of `gridSample2DBackwardGrid` on the block
+/// path `path` (`.rowWindow`, `.gathered` or `.blocks`: KernelMap2D.swift): grid points from
+/// `source`, gradients to `sink`, outside taps reading `fill[c]` (or zero).
 @inlinable
 func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D, K: GridGradientSink2D>(
     _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>,
     _ source: G, _ sink: K, _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?,
-    prefetchThrough: Int
+    _ path: SamplerKernelPath, prefetchThrough: Int
 ) where G.Scalar == T, K.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    if C < manyChannels, let g = narrowPlanes(T.self, policy, s) {
-        bilinear2DBackwardGridNarrow(s, gradOutput, input, source, sink, positions, policy, fill, g)
-        return
-    }
     withGridGradientScratch(T.self) { pts, outScratch, o, f, zero in
         let B = sampleBlock
         forEachBatchSegment(positions, plane: plane) { b, flat in
@@ -90,8 +87,9 @@ func bilinear2DBackwardGridBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
                 bilinearBlockTapsWithGradient(policy, source.points(b, q, n, pts), n, width: W, height: H, o, f)
                 let out = sink.destination(q, outScratch)
                 defer { sink.commit(b, q, n, out) }
-                if simdGathers && T.self == Float.self {
-                    bilinearGridGradientBlock(s, src, gOut + q, o, f, q, n, fill, zero, &prefetch, out)
+                if path == .rowWindow || path == .gathered {
+                    bilinearGridGradientBlock(
+                        s, src, gOut + q, o, f, q, n, fill, zero, &prefetch, out, windowed: path == .rowWindow)
                     return
                 }
                 prefetch.step(sampleBlock / 16 * C)
@@ -236,8 +234,7 @@ func bilinearGridGradientGathered(
 /// lanes, fewer where an output row ends), each chunk's sums in registers over the channels in
 /// order, with the same operations per lane as the loops above. A chunk whose taps fit a
 /// `RowWindow` reads them from whole rows, the others gather them. Writes the x and y gradients
-/// to gx and gy. 8×64×56×56 whole backward: one thread 5.24 → 4.33 ms, two threads 2.04 →
-/// 1.70 ms.
+/// to gx and gy (docs/performance.md#gridsample2dbackwardblocksswift).
 @inlinable @inline(__always)
 func bilinearGridGradientWindowed(
     _ src: UnsafePointer<Float>, _ inPlane: Int, width W: Int, _ gOut: UnsafePointer<Float>, _ plane: Int, _ C: Int,
@@ -292,17 +289,18 @@ func bilinearGridGradientWindowed(
 }
 
 /// The grid gradient of a block whose scratch is `withGridGradientScratch`'s
-/// (`bilinearGridGradientWindowed` with many channels, else `bilinearGridGradientGathered`), the
-/// (x, y) gradients written interleaved to `out`. Float only (callers have checked).
+/// (`bilinearGridGradientWindowed` when `windowed`, the `.rowWindow` path; else
+/// `bilinearGridGradientGathered`), the (x, y) gradients written interleaved to `out`. Float only
+/// (the map chose a gathering path).
 @inlinable @inline(__always)
 func bilinearGridGradientBlock<T: STNFloat>(
     _ s: SamplingShape2D, _ src: UnsafePointer<T>, _ gOut: UnsafePointer<T>,
     _ o: UnsafePointer<Int32>, _ f: UnsafeMutablePointer<T>, _ q: Int, _ n: Int, _ fill: UnsafePointer<T>?,
-    _ zero: UnsafePointer<T>, _ prefetch: inout NextInputPrefetch, _ out: UnsafeMutablePointer<T>
+    _ zero: UnsafePointer<T>, _ prefetch: inout NextInputPrefetch, _ out: UnsafeMutablePointer<T>, windowed: Bool
 ) {
     let B = sampleBlock
     let gx = f + 7 * B, gy = f + 8 * B
-    if s.channels >= manyChannels {
+    if windowed {
         bilinearGridGradientWindowed(
             asFloat(src), s.inputPlane, width: s.inputWidth, asFloat(gOut), s.outputPlane,
             s.channels, o, asFloat(UnsafePointer(f)), asFloat(gx), asFloat(gy), n, at: q,
@@ -359,8 +357,9 @@ func bilinear2DBackwardInputBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource
 /// position order, and each position's grid gradient still sums the channels in order, with the
 /// scatter's weights `fs·fe`, … formed from the same fractions as in `bilinearBlockTaps`: bit for
 /// bit the two separate passes. In one sweep the grid and grad_output are read once and the
-/// coordinates computed once (64×1×28×28, two threads: 103 → 94 µs). Narrow inputs with fewer
-/// than `manyChannels` channels go through `bilinear2DBackwardBothNarrow`.
+/// coordinates computed once (docs/performance.md#gridsample2dbackwardblocksswift). The
+/// `.oneSweep` path of KernelMap2D.swift; its grid gradient takes `backwardGrid2DPath`'s path and
+/// its scatter `oneSweepScatter`'s.
 @inlinable
 func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2D, K: GridGradientSink2D>(
     _ s: SamplingShape2D, _ gradOutput: UnsafePointer<T>, _ input: UnsafePointer<T>, _ source: G,
@@ -369,15 +368,11 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
 ) where G.Scalar == T, K.Scalar == T {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight
-    if C < manyChannels, let g = narrowPlanes(T.self, policy, s) {
-        bilinear2DBackwardBothNarrow(s, gradOutput, input, source, gradInput, sink, b, policy, fill, g)
-        return
-    }
-    // The first C16 channels (C rounded down to 16) go through a pixel-major copy of the input
-    // gradient (`scatterChannelVectors`); 2 to 4 channels through one with four floats per pixel
+    let windowed = backwardGrid2DPath(T.self, s, .bilinear, P.padding) == .rowWindow
+    // The first C16 channels go through a pixel-major copy of the input gradient
+    // (`scatterChannelVectors`), 2 to 4 channels through one with four floats per pixel
     // (`scatterChannelQuads`); the others are scattered plane by plane.
-    let C16 = T.self == Float.self && C >= 16 && C / 16 * 16 * (inPlane + 1) <= pixelMajorMaxFloats ? C / 16 * 16 : 0
-    let quads = T.self == Float.self && C >= 2 && C <= 4 && 4 * (inPlane + 1) <= pixelMajorMaxFloats
+    let (C16, quads) = oneSweepScatter(T.self, s)
     let scattered = quads ? C : C16  // channels not scattered plane by plane
     let copyFloats = quads ? 4 * (inPlane + 1) : C16 * (inPlane + 1 + sampleBlock)
     withGridGradientScratch(T.self) { pts, outScratch, o, f, zero in
@@ -398,7 +393,7 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
             forEachBlock(flat) { q, n in
                 bilinearBlockTapsWithGradient(policy, source.points(b, q, n, pts), n, width: W, height: H, o, f)
                 let out = sink.destination(q, outScratch)
-                bilinearGridGradientBlock(s, src, gOut + q, o, f, q, n, fill, zero, &prefetch, out)
+                bilinearGridGradientBlock(s, src, gOut + q, o, f, q, n, fill, zero, &prefetch, out, windowed: windowed)
                 sink.commit(b, q, n, out)
                 if C16 > 0 {
                     scatterChannelVectors(
@@ -424,87 +419,5 @@ func bilinear2DBackwardBothBlocks<T: STNFloat, P: SamplingPolicy, G: GridSource2
             if C16 > 0 { addPixelMajor(pixels, C16, inPlane, into: asFloat(gIn)) }
             if quads { addPixelQuads(pixels, C, inPlane, into: asFloat(gIn)) }
         }
-    }
-}
-
-@usableFromInline
-struct BackwardBoth2DBlockKernel<E: STNFloat, G: GridSource2D, K: GridGradientSink2D>: BlockKernel2D
-where G.Scalar == E, K.Scalar == E {
-    @usableFromInline let s: SamplingShape2D
-    @usableFromInline let gradOutput: UnsafePointer<E>, input: UnsafePointer<E>
-    @usableFromInline let source: G
-    @usableFromInline let gradInput: UnsafeMutablePointer<E>
-    @usableFromInline let sink: K
-    @usableFromInline let batch: Int
-    @usableFromInline let fill: UnsafePointer<E>?
-    @usableFromInline let prefetchNext: Bool
-
-    @inlinable
-    init(
-        _ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ input: UnsafePointer<E>, _ source: G,
-        _ gradInput: UnsafeMutablePointer<E>, _ sink: K, _ batch: Int, _ fill: UnsafePointer<E>?, prefetchNext: Bool
-    ) {
-        self.s = s; self.gradOutput = gradOutput; self.input = input; self.source = source
-        self.gradInput = gradInput; self.sink = sink; self.batch = batch; self.fill = fill
-        self.prefetchNext = prefetchNext
-    }
-
-    @inlinable @inline(__always)
-    func run<P: SamplingPolicy>(_ p: P.Type) {
-        bilinear2DBackwardBothBlocks(
-            s, gradOutput, input, source, gradInput, sink, batch, p, fill,
-            prefetchNext: prefetchNext)
-    }
-}
-
-@usableFromInline
-struct BackwardGrid2DBlockKernel<E: STNFloat, G: GridSource2D, K: GridGradientSink2D>: BlockKernel2D
-where G.Scalar == E, K.Scalar == E {
-    @usableFromInline let s: SamplingShape2D
-    @usableFromInline let gradOutput: UnsafePointer<E>, input: UnsafePointer<E>
-    @usableFromInline let source: G
-    @usableFromInline let sink: K
-    @usableFromInline let positions: Range<Int>
-    @usableFromInline let fill: UnsafePointer<E>?
-    @usableFromInline let prefetchThrough: Int
-
-    @inlinable
-    init(
-        _ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ input: UnsafePointer<E>,
-        _ source: G, _ sink: K, _ positions: Range<Int>, _ fill: UnsafePointer<E>?, prefetchThrough: Int
-    ) {
-        self.s = s; self.gradOutput = gradOutput; self.input = input; self.source = source
-        self.sink = sink; self.positions = positions; self.fill = fill; self.prefetchThrough = prefetchThrough
-    }
-
-    @inlinable @inline(__always)
-    func run<P: SamplingPolicy>(_ p: P.Type) {
-        bilinear2DBackwardGridBlocks(
-            s, gradOutput, input, source, sink, positions, p, fill,
-            prefetchThrough: prefetchThrough)
-    }
-}
-
-@usableFromInline
-struct BackwardInput2DBlockKernel<E: STNFloat, G: GridSource2D>: BlockKernel2D where G.Scalar == E {
-    @usableFromInline let s: SamplingShape2D
-    @usableFromInline let gradOutput: UnsafePointer<E>
-    @usableFromInline let source: G
-    @usableFromInline let gradInput: UnsafeMutablePointer<E>
-    @usableFromInline let batch: Int
-    @usableFromInline let channels: Range<Int>
-
-    @inlinable
-    init(
-        _ s: SamplingShape2D, _ gradOutput: UnsafePointer<E>, _ source: G,
-        _ gradInput: UnsafeMutablePointer<E>, _ batch: Int, _ channels: Range<Int>
-    ) {
-        self.s = s; self.gradOutput = gradOutput; self.source = source; self.gradInput = gradInput
-        self.batch = batch; self.channels = channels
-    }
-
-    @inlinable @inline(__always)
-    func run<P: SamplingPolicy>(_ p: P.Type) {
-        bilinear2DBackwardInputBlocks(s, gradOutput, source, gradInput, batch, channels, p)
     }
 }

@@ -1,14 +1,7 @@
 import STNSIMD
 
-// Pixel-major (channels-last) copies for inputs with many channels (Float, AVX-512 builds).
-//
-// With the planes one after another (N×C×H×W), a tap of one position is C scalars, one per
-// plane: the samplers read them one by one (or windows of 16 positions per channel) and the
-// input-gradient scatter adds into them one by one. In a pixel-major copy of a batch element,
-// a pixel's C values are contiguous, so a tap is C/16 vectors: the forward blends 16 channels
-// per instruction and the scatter adds 16 channels per read-modify-write. The copies are made
-// and undone with 16×16 tile transposes (`stn_transpose_16x16`). Each channel's values see the
-// same operations in the same order as plane by plane, so results are bit-identical.
+// Pixel-major (channels-last) copies for many channels (the `.pixelMajor` forward and the
+// `.oneSweep` scatter): a tap becomes C/16 vectors. docs/performance.md#how-pixelmajorswift-works
 
 /// Largest pixel-major copy (floats) the kernels make: 2 MiB, so that it stays in the level-2/3
 /// caches while an element is sampled or scattered.
@@ -20,8 +13,8 @@ import STNSIMD
 /// grad_output position-major. Plane by plane, each position's four taps add one value to one
 /// cell each; here they add C16 values to one pixel each, 16 at a time — the same products
 /// (`fs·fe·gval`, …) added to each cell in the same (position) order, so the same bits, with
-/// one vector read-modify-write per 16 channels instead of 16 scalar ones. 8×64×56×56 whole
-/// backward: one thread 3.17 → 1.35 ms, two threads 1.53 → 0.69 ms.
+/// one vector read-modify-write per 16 channels instead of 16 scalar ones
+/// (docs/performance.md#pixelmajorswift).
 @inlinable @inline(__always)
 func scatterChannelVectors(
     _ go: UnsafePointer<Float>, _ plane: Int, _ C16: Int, _ o: UnsafePointer<Int32>, _ f: UnsafePointer<Float>,
@@ -62,10 +55,8 @@ func addPixelMajor(
 /// The input-gradient scatter of a block for C = 2…4 channels through a pixel-major copy with
 /// four floats per pixel (`pixels`, the spare pixel at `inPlane` for taps outside): each tap is
 /// one 4-lane read-modify-write instead of C scalar ones, the same products added to each cell
-/// in the same order. (grad_output is read lane by lane: stored as vectors and read back four
-/// floats at a time, it would wait for the stores — a 16-byte load from wider or narrower
-/// stores is not forwarded.) 32×3×224×224 whole backward: one thread 15.1 → 12.7 ms, two threads
-/// 8.7 → 7.5 ms.
+/// in the same order. grad_output is read lane by lane, not as vectors (why, and the
+/// measurements: docs/performance.md#pixelmajorswift).
 @inlinable @inline(__always)
 func scatterChannelQuads(
     _ go: UnsafePointer<Float>, _ plane: Int, _ C: Int, _ o: UnsafePointer<Int32>, _ f: UnsafePointer<Float>,
@@ -110,11 +101,11 @@ func addPixelQuads(
 }
 
 /// Bilinear forward of `positions` through a pixel-major copy of each batch element's input
-/// (C a multiple of 16, `pixelMajorApplies`): per position, each tap is C/16 vectors blended with
+/// (C a multiple of 16, `pixelMajorForwardFits`): per position, each tap is C/16 vectors blended with
 /// the position's weights (the products and sums of `bilinearLane`, 16 channels at a time) into
 /// a position-major block, transposed into the output planes. Taps outside read a spare pixel
-/// holding the fill values (or zeros). 8×64×56×56: one thread 627 → 462 µs, two threads 295 →
-/// 210 µs (against positions outer with row windows, `bilinearPositionsOuter`).
+/// holding the fill values (or zeros). The `.pixelMajor` path (KernelMap2D.swift); measured in
+/// docs/performance.md#pixelmajorswift.
 @inlinable
 func bilinear2DForwardPixelMajor<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,
@@ -161,14 +152,6 @@ func bilinear2DForwardPixelMajor<T: STNFloat, P: SamplingPolicy, G: GridSource2D
             }
         }
     }
-}
-
-/// Whether `bilinear2DForwardPixelMajor` applies: Float on an AVX-512 build, zeros padding (fill
-/// included), a multiple of 16 channels, and a copy within `pixelMajorMaxFloats`.
-@inlinable @inline(__always)
-func pixelMajorApplies<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingShape2D) -> Bool {
-    simdGathers && T.self == Float.self && P.padding == .zeros && s.channels >= 16 && s.channels % 16 == 0
-        && s.channels * (s.inputPlane + 1) <= pixelMajorMaxFloats
 }
 
 /// Copies the C planes of `input` (inPlane floats each, C a multiple of 16) pixel-major into

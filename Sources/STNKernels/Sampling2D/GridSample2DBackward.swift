@@ -29,7 +29,7 @@ func sample2DBackwardInput<T: STNFloat, G: GridSource2D>(
     _ gradInput: UnsafeMutablePointer<T>, _ mode: InterpolationMode, _ padding: PaddingMode,
     _ alignCorners: Bool, _ b: Int, _ channels: Range<Int>
 ) where G.Scalar == T {
-    if mode == .bilinear && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
+    if backwardInput2DPath(T.self, s, mode, padding) == .blocks {
         dispatchPolicy(BackwardInput2DBlockKernel(s, gradOutput, source, gradInput, b, channels), padding, alignCorners)
         return
     }
@@ -78,19 +78,10 @@ func sample2DBackwardInput<T: STNFloat, G: GridSource2D>(
     }
 }
 
-/// Whether a batch element's two backward passes run as one sweep (`bilinear2DBackwardBothBlocks`):
-/// Float bilinear with zeros (or fill) padding on an AVX-512 build, planes the block kernels address.
-@inlinable @inline(__always)
-func backwardInOneSweep<T>(_: T.Type, _ s: SamplingShape2D, _ mode: InterpolationMode, _ padding: PaddingMode) -> Bool {
-    simdGathers && T.self == Float.self && mode == .bilinear && padding == .zeros
-        && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth)
-}
-
 /// Both backward passes for batch element `b`: adds its input gradient into `gradInput` (zeroed
 /// by the caller) as `gridSample2DBackwardInput` with all channels, and writes its grid
-/// gradient as `gridSample2DBackwardGrid` with its positions — the same bits. Bilinear sampling
-/// with zeros (or fill) padding in Float on an AVX-512 build does both in one sweep
-/// (`bilinear2DBackwardBothBlocks`); everything else runs the two passes one after the other.
+/// gradient as `gridSample2DBackwardGrid` with its positions — the same bits. Which of the one-sweep
+/// paths or the two passes runs: `backwardElement2DPath` (KernelMap2D.swift).
 /// `prefetchNext`: the caller goes on with element b + 1 (a cache hint only).
 @_specialize(where T == Float)
 @_specialize(where T == Double)
@@ -99,11 +90,12 @@ public func gridSample2DBackwardElement<T: STNFloat>(
     gradInput: UnsafeMutablePointer<T>, gradGrid: UnsafeMutablePointer<T>, mode: InterpolationMode,
     padding: PaddingMode, alignCorners: Bool, batch b: Int, fill: UnsafePointer<T>? = nil, prefetchNext: Bool
 ) {
-    if backwardInOneSweep(T.self, s, mode, padding) {
+    let path = backwardElement2DPath(T.self, s, mode, padding)
+    if path != .twoPasses {
         dispatchPolicy(
             BackwardBoth2DBlockKernel(
                 s, gradOutput, input, StoredGrid2D(grid), gradInput,
-                StoredGridGradient2D(gradGrid), b, fill, prefetchNext: prefetchNext),
+                StoredGridGradient2D(gradGrid), b, fill, path, prefetchNext: prefetchNext),
             .zeros, alignCorners)
         return
     }
@@ -143,10 +135,11 @@ func sample2DBackwardGrid<T: STNFloat, G: GridSource2D, K: GridGradientSink2D>(
     _ source: G, _ sink: K, _ mode: InterpolationMode, _ padding: PaddingMode, _ alignCorners: Bool,
     _ positions: Range<Int>, _ fill: UnsafePointer<T>?, prefetchThrough: Int? = nil
 ) where G.Scalar == T, K.Scalar == T {
-    if mode == .bilinear && blockKernelsApply(inputPlane: s.inputPlane, width: s.inputWidth) {
+    let path = backwardGrid2DPath(T.self, s, mode, padding)
+    if path != .scalar {
         dispatchPolicy(
             BackwardGrid2DBlockKernel(
-                s, gradOutput, input, source, sink, positions, fill,
+                s, gradOutput, input, source, sink, positions, fill, path,
                 prefetchThrough: prefetchThrough ?? positions.upperBound),
             padding, alignCorners)
         return

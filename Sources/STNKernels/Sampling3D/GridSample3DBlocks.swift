@@ -1,20 +1,6 @@
-// Block form of the 3-D trilinear forward: the arithmetic of GridSample3D.swift's per-position
-// loop, element for element and operation for operation, organised for speed.
-//
-// The per-position loop spent most of its time locating corners (three coordinate mappings, the
-// `TrilinearTaps3D` set-up and a bounds test per corner per channel: ~4 ns per output element of
-// 4×8×32×48×48 on one core). Here one loop per block of positions computes every position's eight
-// corner offsets (Int32, −1 outside) and weights with the padding mode and align_corners folded
-// in as a `SamplingPolicy`, so it has no branches and vectorises; then each position reads its
-// corners from that scratch once for all channels. Weights are `(wx · wy) · wz` and sums run over
-// the corners in PyTorch's order (tnw, tne, tsw, tse, bnw, bne, bsw, bse), skipping outside
-// corners, exactly as the per-position loop — so the bits are the same.
-
-/// Whether the Int32 offsets of the block kernel can address an input volume of this shape.
-@inlinable @inline(__always)
-func block3DKernelsApply(inputVolume: Int, sliceSize: Int) -> Bool {
-    inputVolume < Int(Int32.max) / 2 - 2 * sliceSize - 8
-}
+// Block form of the 3-D trilinear forward (KernelMap3D.swift): corners located once per block
+// in a vectorised loop, read once for all channels, the per-position loop's sums in its order.
+// docs/performance.md#how-gridsample3dblocksswift-works
 
 /// Corner offsets o[k·B + i] (−1 outside) and weights w[k·B + i] of positions 0..<n of a block,
 /// grid points g (x, y, z per position).
@@ -56,10 +42,13 @@ func trilinearBlockCorners<T: STNFloat, P: SamplingPolicy>(
     }
 }
 
+/// The trilinear forward of `positions` on the block path `path` (`.rowWindow` or `.blocks`:
+/// KernelMap3D.swift).
 @inlinable
 func trilinear3DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
     _ s: SamplingShape3D, _ input: UnsafePointer<T>, _ grid: UnsafePointer<T>,
-    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?
+    _ output: UnsafeMutablePointer<T>, _ positions: Range<Int>, _ policy: P.Type, _ fill: UnsafePointer<T>?,
+    _ path: SamplerKernelPath
 ) {
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
     let W = s.inputWidth, H = s.inputHeight, D = s.inputDepth
@@ -114,14 +103,14 @@ func trilinear3DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                         out[c * plane] = acc
                     }
                 }
-                guard simdGathers && T.self == Float.self && C >= manyChannels else {
+                guard path == .rowWindow else {
                     for i in 0..<n { position(i) }
                     return
                 }
                 // Many channels (AVX-512, Float): chunks whose eight corners are all inside read
                 // them from two row windows, the front slice's and the same one a slice further
-                // (RowWindow.swift), with the same products and sums per lane as above.
-                // 4×8×32×48×48, two threads: 2.80 → 1.26 ms.
+                // (RowWindow.swift), with the same products and sums per lane as above
+                // (docs/performance.md#gridsample3dblocksswift).
                 let fw = asFloat(UnsafePointer(w))
                 forEachRowChunk(n, at: q, outputWidth: s.outputWidth) { i, m in
                     let o0 = firstLanes(o + i, m)
@@ -150,28 +139,5 @@ func trilinear3DForwardBlocks<T: STNFloat, P: SamplingPolicy>(
                 }
             }
         }
-    }
-}
-
-@usableFromInline
-struct Trilinear3DBlockKernel<E: STNFloat>: BlockKernel2D {
-    @usableFromInline let s: SamplingShape3D
-    @usableFromInline let input: UnsafePointer<E>, grid: UnsafePointer<E>
-    @usableFromInline let output: UnsafeMutablePointer<E>
-    @usableFromInline let positions: Range<Int>
-    @usableFromInline let fill: UnsafePointer<E>?
-
-    @inlinable
-    init(
-        _ s: SamplingShape3D, _ input: UnsafePointer<E>, _ grid: UnsafePointer<E>,
-        _ output: UnsafeMutablePointer<E>, _ positions: Range<Int>, _ fill: UnsafePointer<E>?
-    ) {
-        self.s = s; self.input = input; self.grid = grid; self.output = output
-        self.positions = positions; self.fill = fill
-    }
-
-    @inlinable @inline(__always)
-    func run<P: SamplingPolicy>(_ p: P.Type) {
-        trilinear3DForwardBlocks(s, input, grid, output, positions, p, fill)
     }
 }

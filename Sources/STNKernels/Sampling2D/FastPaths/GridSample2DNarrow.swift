@@ -1,21 +1,8 @@
 import STNSIMD
 
-// Bilinear (and nearest, at the end) forward for narrow inputs (Float, AVX-512 builds, zeros or
-// fill padding, fewer than `manyChannels` channels, input rows of at most 28 floats — MNIST digits).
-//
-// Each input plane is first copied into rows of 32 floats (`NarrowPlanes`): a whole row,
-// padding included, is two registers, and one `vpermt2ps` reads any of its taps for 16 outputs
-// at once. A chunk of 16 outputs under a smooth grid has its top taps in at most four
-// neighbouring rows (the benchmark's rotation: 46 of 49 chunks of a digit), so its four tap
-// vectors come from five rows: two permutes per row (left and right taps), the rows merged by
-// masked moves on each lane's row. Chunks spanning more rows walk all their rows the same way.
-// Coordinates, weights and taps stay in registers: one pass per chunk, no block scratch.
-//
-// Each lane does the arithmetic of `storeBilinearWeights` / `clampedIndex` and the products and
-// sums of `bilinearChannelGathered`, and reads the value the block kernels read (the input's
-// value inside, the padding value outside), so results are bit-identical (block-vs-scalar tests).
-//
-// Measured, and the layout tried first: docs/performance.md#gridsample2dnarrowswift
+// The `.narrow` forward path (KernelMap2D.swift): inputs with rows of at most 28 floats copied
+// into rows of 32, so a `vpermt2ps` reads any tap of a row for 16 outputs at once.
+// docs/performance.md#how-gridsample2dnarrowswift-works
 
 /// Row stride of the narrow copies: 32 floats, two registers.
 @inlinable var narrowRowWidth: Int { 32 }
@@ -42,14 +29,6 @@ struct NarrowPlanes {
             return nil
         }
     }
-}
-
-/// Whether the narrow path applies: Float on an AVX-512 build, zeros padding (with or without
-/// fill values), and a narrow, small input.
-@inlinable @inline(__always)
-func narrowPlanes<T, P: SamplingPolicy>(_: T.Type, _: P.Type, _ s: SamplingShape2D) -> NarrowPlanes? {
-    guard simdGathers && T.self == Float.self && P.padding == .zeros else { return nil }
-    return NarrowPlanes(s)
 }
 
 /// Copies the H×W plane `src` (W ≤ 28) into `dst` (`NarrowPlanes` layout), the columns right of
@@ -272,10 +251,9 @@ func bilinearNarrowChunk<P: SamplingPolicy>(
     }
 }
 
-/// The nearest forward of `positions` through narrow copies of the input (64×1×28×28 with the
-/// benchmark's grid: one thread 33 → 24 µs, two threads 18 → 13 µs, against the gathered block
-/// kernel). Its driver repeats `bilinear2DForwardNarrow`'s: one driver taking the chunk kernel
-/// as a closure made both paths ~30 % slower (bilinear 34 → 45 µs, one thread).
+/// The nearest forward of `positions` through narrow copies of the input. Its driver repeats
+/// `bilinear2DForwardNarrow`'s on purpose: a shared one taking the chunk kernel as a closure was
+/// slower (docs/performance.md#gridsample2dnarrowswift).
 @inlinable
 func nearest2DForwardNarrow<T: STNFloat, P: SamplingPolicy, G: GridSource2D>(
     _ s: SamplingShape2D, _ input: UnsafePointer<T>, _ source: G, _ output: UnsafeMutablePointer<T>,

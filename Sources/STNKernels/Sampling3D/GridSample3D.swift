@@ -79,12 +79,13 @@ public func gridSample3DForward<T: STNFloat>(
     output: UnsafeMutablePointer<T>, mode: InterpolationMode, padding: PaddingMode,
     alignCorners: Bool, positions: Range<Int>, fill: UnsafePointer<T>? = nil
 ) {
-    if mode == .bicubic {
-        tricubic3DForward(s, input, grid, output, padding, alignCorners, positions, fill)
+    let path = forward3DPath(T.self, s, mode, padding)
+    if path != .scalar {
+        dispatchPolicy(Trilinear3DBlockKernel(s, input, grid, output, path, positions, fill), padding, alignCorners)
         return
     }
-    if mode == .bilinear && block3DKernelsApply(inputVolume: s.inputPlane, sliceSize: s.inputWidth * s.inputHeight) {
-        dispatchPolicy(Trilinear3DBlockKernel(s, input, grid, output, positions, fill), padding, alignCorners)
+    if mode == .bicubic {
+        tricubic3DForward(s, input, grid, output, padding, alignCorners, positions, fill)
         return
     }
     let plane = s.outputPlane, inPlane = s.inputPlane, C = s.channels
