@@ -47,6 +47,12 @@ extern "C" {
 #define STN_FLOAT32 0
 #define STN_FLOAT64 1
 #define STN_INT64   2            /* class labels of the network functions */
+#define STN_UINT8   3            /* images read and written by the samplers (computed in float32) */
+#define STN_FLOAT16 4            /* images read and written by the samplers (computed in float32) */
+
+/* Image layouts of the samplers' input and output. */
+#define STN_LAYOUT_NCHW 0        /* channels-first, PyTorch's */
+#define STN_LAYOUT_NHWC 1        /* channels-last (4-D only; forward only) */
 
 /* The most dimensions a descriptor holds. */
 #define STN_MAX_NDIM 8
@@ -73,8 +79,14 @@ typedef struct stn_tensor {
 #define STN_PADDING_FILL       3  /* zeros padding's taps; outside taps read the fill values */
 
 /* How a sampler (grid_sample, the warps) reads its input.
- * fill: with STN_PADDING_FILL, a 1-D tensor of the call's dtype with 1 value (every channel) or
+ * fill: with STN_PADDING_FILL, a 1-D tensor of the compute dtype with 1 value (every channel) or
  * C values (one per channel), all finite; NULL with every other padding.
+ * layout: STN_LAYOUT_NCHW or STN_LAYOUT_NHWC, for input and output alike.
+ * float32_output: nonzero gives a float32 output for uint8/float16 input (else the input's dtype).
+ * Images: the forward functions also take 4-D uint8 and float16 input (STN_UINT8, STN_FLOAT16),
+ * with grid/theta/H in float32 (the compute dtype; float64 input computes in float64). Each
+ * value is computed as for the float32 image of the same pixels, then stored once: uint8 rounds
+ * half to even and saturates to [0, 255] (NaN: 0), float16 rounds to nearest even.
  * Fill padding locates taps exactly as zeros padding does, and every tap outside the input reads
  * the channel's fill value instead of 0 — for bilinear the 4 (trilinear: 8) corners, for nearest
  * the nearest pixel, for bicubic each of the 16 (tricubic: 64) taps. With fill = 0 the results
@@ -85,12 +97,15 @@ typedef struct stn_sampling {
     int32_t padding;         /* STN_PADDING_* */
     int32_t align_corners;   /* nonzero: -1 and 1 are the centres of the corner pixels */
     const stn_tensor *fill;
+    int32_t layout;          /* STN_LAYOUT_* */
+    int32_t float32_output;
 } stn_sampling;
 
 /* The library reads both structs by these offsets (64-bit platforms). */
 #if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 _Static_assert(offsetof(stn_tensor, shape) == 16 && sizeof(stn_tensor) == 80, "stn_tensor layout");
-_Static_assert(offsetof(stn_sampling, fill) == 16 && sizeof(stn_sampling) == 24, "stn_sampling layout");
+_Static_assert(offsetof(stn_sampling, fill) == 16 && offsetof(stn_sampling, layout) == 24 &&
+               sizeof(stn_sampling) == 32, "stn_sampling layout");
 #endif
 
 /* The library version, a static NUL-terminated string such as "0.1.0". */

@@ -6,3 +6,4 @@ import STNKernels
 public typealias STNFloat = STNKernels.STNFloat
 public typealias InterpolationMode = STNKernels.InterpolationMode
 public typealias PaddingMode = STNKernels.PaddingMode
+public typealias PixelElement = STNKernels.PixelElement

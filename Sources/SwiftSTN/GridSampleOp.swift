@@ -41,23 +41,26 @@ public enum GridSample {
         return shape
     }
 
-    /// Validates a `grid_sample` call once: shapes, mode, padding (fill values included) and, for
-    /// a backward call, grad_output's shape. The plan's `forward`/`backward` take it as is.
+    /// Validates a `grid_sample` call once: shapes, mode, padding (fill values included), the
+    /// layout (channels-last: 4-D input and output, forward only) and, for a backward call,
+    /// grad_output's shape. The plan's `forward`/`backward` take it as is.
     public static func plan(
         inputShape: [Int], gridShape: [Int], mode: InterpolationMode, padding: Padding = .zeros,
-        alignCorners: Bool, gradOutputShape: [Int]? = nil
+        alignCorners: Bool, layout: ImageLayout = .channelsFirst, gradOutputShape: [Int]? = nil
     ) throws -> GridSamplePlan {
         let op = gradOutputShape == nil ? "grid_sample" : "grid_sample_backward"
-        let outShape = try outputShape(inputShape: inputShape, gridShape: gridShape, mode: mode, op: op)
+        if gradOutputShape != nil { try layout.requireChannelsFirst(op: op) }
+        let logical = try layout.logicalShape(inputShape, name: "input", op: op)
+        let outShape = try outputShape(inputShape: logical, gridShape: gridShape, mode: mode, op: op)
         if let gradOutputShape, gradOutputShape != outShape {
             throw STNError.invalid(
                 "grid_sample_backward: expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and grid of shape \(describeShape(gridShape))), got grad_output of shape \(describeShape(gradOutputShape))"
             )
         }
-        let (p, fill) = try padding.resolve(channels: inputShape[1], inputShape: inputShape, op: op)
+        let (p, fill) = try padding.resolve(channels: logical[1], inputShape: inputShape, op: op)
         return GridSamplePlan(
-            inputShape: inputShape, gridShape: gridShape, outputShape: outShape, mode: mode, padding: p,
-            fill: fill, alignCorners: alignCorners)
+            inputShape: inputShape, gridShape: gridShape, outputShape: layout.physicalShape(outShape), mode: mode,
+            padding: p, fill: fill, alignCorners: alignCorners, layout: layout, logicalInputShape: logical)
     }
 
     static func backward<T: STNFloat>(
@@ -181,12 +184,16 @@ public struct GridSamplePlan: Sendable {
     /// Fill padding's values, one per channel; nil for the other paddings.
     public let fill: [Double]?
     public let alignCorners: Bool
+    public let layout: ImageLayout
+    /// The input's shape as N×C×H×W (or N×C×D×H×W).
+    let logicalInputShape: [Int]
 
     /// Samples `input` at `grid` into `output`.
     public func forward<T: STNFloat>(
         input: UnsafePointer<T>, grid: UnsafePointer<T>, output: UnsafeMutablePointer<T>
     ) {
         if outputShape.contains(0) { return }
+        if layout == .channelsLast { return forwardPixels(input: input, grid: grid, output: output) }
         let (n, c) = (inputShape[0], inputShape[1])
         let (mode, padding, alignCorners) = (self.mode, self.padding, self.alignCorners)
         withFill(fill, as: T.self) { fill in
@@ -204,6 +211,27 @@ public struct GridSamplePlan: Sendable {
                         s, input: input, grid: grid, output: output, mode: mode,
                         padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
                 }
+            }
+        }
+    }
+
+    /// Samples a 2-D pixel image (uint8, float16, float32 or float64 elements `E`, in the plan's
+    /// layout) at `grid` (compute type `T`: float64 for float64 images, else float32) into
+    /// `output` (elements `O`): each value is the float path's, converted once (see
+    /// `PixelElement`).
+    public func forwardPixels<E: PixelElement, O: PixelElement, T: STNFloat>(
+        input: UnsafePointer<E>, grid: UnsafePointer<T>, output: UnsafeMutablePointer<O>
+    ) {
+        if outputShape.contains(0) { return }
+        let logical = logicalInputShape
+        let s = GridSample.shape2D(logical, gridShape)
+        let (inL, outL) = (layout.pixelLayout(logical), layout.pixelLayout([s.batch, s.channels] + gridShape[1...2]))
+        let (mode, padding, alignCorners) = (self.mode, self.padding, self.alignCorners)
+        withFill(fill, as: T.self) { fill in
+            Threading.parallelFor(s.batch * s.outputPlane, grain: GridSample.positionGrain(channels: s.channels)) { r in
+                gridSamplePixels2D(
+                    s, input: input, inputLayout: inL, grid: grid, output: output, outputLayout: outL, mode: mode,
+                    padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
             }
         }
     }

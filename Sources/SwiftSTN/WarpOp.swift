@@ -52,20 +52,24 @@ public enum Warp {
     /// for a backward call, grad_output's shape. The plan's `forward`/`backward` take it as is.
     public static func plan(
         kind: Kind, inputShape: [Int], matrixShape: [Int], outSize: [Int], mode: InterpolationMode,
-        padding: Padding = .zeros, alignCorners: Bool, gradOutputShape: [Int]? = nil
+        padding: Padding = .zeros, alignCorners: Bool, layout: ImageLayout = .channelsFirst,
+        gradOutputShape: [Int]? = nil
     ) throws -> WarpPlan {
         let op = names(kind).op + (gradOutputShape == nil ? "" : "_backward")
+        if gradOutputShape != nil { try layout.requireChannelsFirst(op: op) }
+        let logical = try layout.logicalShape(inputShape, name: "input", op: op)
         let outShape = try outputShape(
-            kind: kind, inputShape: inputShape, matrixShape: matrixShape, outSize: outSize, op: op)
+            kind: kind, inputShape: logical, matrixShape: matrixShape, outSize: outSize, op: op)
         if let gradOutputShape, gradOutputShape != outShape {
             throw STNError.invalid(
                 "\(op): expected grad_output of shape \(describeShape(outShape)) (the output's shape for input of shape \(describeShape(inputShape)) and out_size \(describeShape(outSize))), got grad_output of shape \(describeShape(gradOutputShape))"
             )
         }
-        let (p, fill) = try padding.resolve(channels: inputShape[1], inputShape: inputShape, op: op)
+        let (p, fill) = try padding.resolve(channels: logical[1], inputShape: inputShape, op: op)
         return WarpPlan(
-            kind: kind, inputShape: inputShape, matrixShape: matrixShape, outputShape: outShape, mode: mode,
-            padding: p, fill: fill, alignCorners: alignCorners)
+            kind: kind, inputShape: inputShape, matrixShape: matrixShape, outputShape: layout.physicalShape(outShape),
+            mode: mode, padding: p, fill: fill, alignCorners: alignCorners, layout: layout,
+            logicalInputShape: logical, outSize: outSize)
     }
 
     static func shape(_ i: [Int], _ outSize: [Int]) -> SamplingShape2D {
@@ -96,14 +100,18 @@ public struct WarpPlan: Sendable {
     /// Fill padding's values, one per channel; nil for the other paddings.
     public let fill: [Double]?
     public let alignCorners: Bool
-
-    var outSize: [Int] { Array(outputShape[2...]) }
+    public let layout: ImageLayout
+    /// The input's shape as N×C×H×W.
+    let logicalInputShape: [Int]
+    /// (Ho, Wo).
+    let outSize: [Int]
 
     /// Writes the warped `input` into `output`.
     public func forward<T: STNFloat>(
         input: UnsafePointer<T>, matrices: UnsafePointer<T>, output: UnsafeMutablePointer<T>
     ) {
         if outputShape.contains(0) { return }
+        if layout == .channelsLast { return forwardPixels(input: input, matrices: matrices, output: output) }
         let (kind, mode, padding, alignCorners) = (self.kind, self.mode, self.padding, self.alignCorners)
         let fills = fill.map { $0.map { T($0) } }
         let s = Warp.shape(inputShape, outSize)
@@ -118,6 +126,34 @@ public struct WarpPlan: Sendable {
                         warp2DForward(
                             s, input: input, geometry: geometry, output: output, mode: mode, padding: padding,
                             alignCorners: alignCorners, positions: r, fill: fill)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Warps a pixel image (elements `E` in the plan's layout; matrices in the compute type `T`)
+    /// into `output` (elements `O`), as `GridSamplePlan.forwardPixels` samples.
+    public func forwardPixels<E: PixelElement, O: PixelElement, T: STNFloat>(
+        input: UnsafePointer<E>, matrices: UnsafePointer<T>, output: UnsafeMutablePointer<O>
+    ) {
+        if outputShape.contains(0) { return }
+        let (kind, mode, padding, alignCorners) = (self.kind, self.mode, self.padding, self.alignCorners)
+        let s = Warp.shape(logicalInputShape, outSize)
+        let inL = layout.pixelLayout(logicalInputShape)
+        let outL = layout.pixelLayout([s.batch, s.channels, s.outputHeight, s.outputWidth])
+        let (baseX, baseY) = Warp.baseCoordinates(T.self, s, alignCorners)
+        withFill(fill, as: T.self) { fill in
+            baseX.withBase { bx in
+                baseY.withBase { by in
+                    let geometry = WarpGeometry2D(kind: kind, matrices: matrices, baseX: bx, baseY: by)
+                    Threading.parallelFor(
+                        s.batch * s.outputPlane, grain: GridSample.positionGrain(channels: s.channels)
+                    ) { r in
+                        warpPixels2D(
+                            s, input: input, inputLayout: inL, geometry: geometry, output: output,
+                            outputLayout: outL, mode: mode, padding: padding, alignCorners: alignCorners,
+                            positions: r, fill: fill)
                     }
                 }
             }

@@ -3,7 +3,8 @@ import SwiftSTN
 // The C ABI's two structs (include/swiftstn.h), read from the caller's memory by offset: Swift
 // cannot name a C struct in a `@_cdecl` signature without importing the header as a module.
 //   stn_tensor   { void *data; int32_t dtype; int32_t ndim; int64_t shape[8]; }   (80 bytes)
-//   stn_sampling { int32_t mode, padding, align_corners; const stn_tensor *fill; } (24 bytes)
+//   stn_sampling { int32_t mode, padding, align_corners; const stn_tensor *fill;
+//                  int32_t layout, float32_output; }                                (32 bytes)
 // The header pins the same offsets with static assertions.
 
 enum TensorLayout {
@@ -11,7 +12,7 @@ enum TensorLayout {
 }
 
 enum SamplingLayout {
-    static let mode = 0, padding = 4, alignCorners = 8, fill = 16
+    static let mode = 0, padding = 4, alignCorners = 8, fill = 16, layout = 24, float32Output = 28
 }
 
 /// Harmless, aligned memory handed to kernels for tensors without elements (whose data may be
@@ -29,6 +30,67 @@ enum DType: Int32 {
         }
         self = d
     }
+}
+
+/// The element type of an image a sampler reads (or writes): a float type, or uint8 / float16
+/// (computed in float32).
+enum ImageDType: Int32 {
+    case float32 = 0, float64 = 1, uint8 = 3, float16 = 4
+
+    var name: String { ["float32", "float64", "", "uint8", "float16"][Int(rawValue)] }
+    /// The type the image is computed in, which grids, matrices and fill values have.
+    var compute: DType { self == .float64 ? .float64 : .float32 }
+
+    init(code: Int32, of name: String, op: String) throws {
+        guard let d = ImageDType(rawValue: code) else {
+            throw STNError(
+                .invalidType,
+                "\(op): \(name) has dtype code \(code); expected 0 (float32), 1 (float64), 3 (uint8) or 4 (float16)")
+        }
+        self = d
+    }
+}
+
+/// Runs a sampler on images: `run` with the input's element type, the output's and the compute
+/// type (Swift closures cannot be generic, so the body is a type with a generic method).
+protocol ImageBody {
+    func run<E: PixelElement, O: PixelElement, T: STNFloat>(_: E.Type, _: O.Type, _: T.Type) throws
+}
+
+func withImageTypes(_ input: ImageDType, _ output: ImageDType, _ body: some ImageBody) throws {
+    switch (input, output) {
+    case (.float32, _): try body.run(Float.self, Float.self, Float.self)
+    case (.float64, _): try body.run(Double.self, Double.self, Double.self)
+    case (.uint8, .float32): try body.run(UInt8.self, Float.self, Float.self)
+    case (.uint8, _): try body.run(UInt8.self, UInt8.self, Float.self)
+    case (.float16, .float32): try body.run(Float16.self, Float.self, Float.self)
+    case (.float16, _): try body.run(Float16.self, Float16.self, Float.self)
+    }
+}
+
+/// The dtypes of a sampler call on `input` with `others` (grid or matrices) in the compute type,
+/// and the output's (float32 if asked for with a uint8/float16 input).
+func imageDTypes(_ input: TensorArg, _ others: TensorArg, float32Output: Bool, op: String) throws
+    -> (input: ImageDType, output: ImageDType)
+{
+    let image = try ImageDType(code: input.dtypeCode, of: input.name, op: op)
+    if image == .uint8 || image == .float16 {
+        guard input.shape.count == 4 else {
+            throw STNError(
+                .invalidArgument,
+                "\(op): \(image.name) input must be a 4-D image batch, got input of shape \(describeShape(input.shape))"
+            )
+        }
+        guard others.dtypeCode == DType.float32.rawValue else {
+            throw STNError(.invalidType, "\(op): \(others.name) must be float32 for \(image.name) input")
+        }
+    } else {
+        _ = try callDType(input, others, op: op)
+        guard !float32Output || image == .float32 else {
+            throw STNError(.invalidArgument, "\(op): a float32 output is for uint8 or float16 input, got \(image.name)")
+        }
+    }
+    return (image, float32Output ? .float32 : image)
 }
 
 /// A tensor argument: its descriptor, read once.
@@ -119,9 +181,13 @@ struct OutputArg {
 /// Writes every output's descriptor; returns false for a shape query (an output with elements
 /// and no data), true when the call should compute.
 func describeOutputs(_ outputs: [(OutputArg?, [Int])], dtype: DType) -> Bool {
+    describeOutputs(outputs, dtypeCode: dtype.rawValue)
+}
+
+func describeOutputs(_ outputs: [(OutputArg?, [Int])], dtypeCode: Int32) -> Bool {
     var compute = true
     for case let (out?, shape) in outputs {
-        out.describe(dtype.rawValue, shape)
+        out.describe(dtypeCode, shape)
         if out.data == nil && !shape.contains(0) { compute = false }
     }
     return compute
@@ -151,6 +217,17 @@ struct SamplingArgs {
     let mode: InterpolationMode
     let padding: Padding
     let alignCorners: Bool
+    let layout: ImageLayout
+    let float32Output: Bool
+
+    /// The layout and output flags only (read before the dtype is known).
+    static func outputFlags(_ sampling: UnsafeRawPointer?) -> (layoutCode: Int32, float32Output: Bool) {
+        guard let sampling else { return (0, false) }
+        return (
+            sampling.load(fromByteOffset: SamplingLayout.layout, as: Int32.self),
+            sampling.load(fromByteOffset: SamplingLayout.float32Output, as: Int32.self) != 0
+        )
+    }
 
     init(_ sampling: UnsafeRawPointer?, dtype: DType, op: String) throws {
         guard let sampling else { throw STNError(.invalidArgument, "\(op): sampling is NULL") }
@@ -161,6 +238,14 @@ struct SamplingArgs {
         }
         mode = m
         alignCorners = sampling.load(fromByteOffset: SamplingLayout.alignCorners, as: Int32.self) != 0
+        let (layoutCode, f32) = SamplingArgs.outputFlags(sampling)
+        guard let l = ImageLayout(rawValue: layoutCode) else {
+            throw STNError(
+                .invalidArgument,
+                "\(op): layout code \(layoutCode) is not 0 (channels-first, NCHW) or 1 (channels-last, NHWC)")
+        }
+        layout = l
+        float32Output = f32
         let code = sampling.load(fromByteOffset: SamplingLayout.padding, as: Int32.self)
         let fillDescriptor = sampling.load(fromByteOffset: SamplingLayout.fill, as: UnsafeRawPointer?.self)
         switch code {

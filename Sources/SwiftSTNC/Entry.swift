@@ -33,18 +33,29 @@ public func stn_grid_sample(
         let op = "grid_sample"
         let i = try TensorArg(input, "input"), g = try TensorArg(grid, "grid")
         let out = try OutputArg(output, "output")
-        let dt = try callDType(i, g, op: op)
-        let s = try SamplingArgs(sampling, dtype: dt, op: op)
+        let types = try imageDTypes(i, g, float32Output: SamplingArgs.outputFlags(sampling).float32Output, op: op)
+        let s = try SamplingArgs(sampling, dtype: types.input.compute, op: op)
         let plan = try GridSample.plan(
-            inputShape: i.shape, gridShape: g.shape, mode: s.mode, padding: s.padding, alignCorners: s.alignCorners)
-        guard describeOutputs([(out, plan.outputShape)], dtype: dt) else { return }
-        let empty = plan.outputShape.contains(0)
-        func run<T: STNFloat>(_: T.Type) throws {
-            if empty { return }
-            plan.forward(
-                input: try i.pointer(T.self), grid: try g.pointer(T.self), output: out.pointer(T.self, empty: false))
+            inputShape: i.shape, gridShape: g.shape, mode: s.mode, padding: s.padding, alignCorners: s.alignCorners,
+            layout: s.layout)
+        guard describeOutputs([(out, plan.outputShape)], dtypeCode: types.output.rawValue) else { return }
+        if plan.outputShape.contains(0) { return }
+        struct Body: ImageBody {
+            let plan: GridSamplePlan, input: TensorArg, grid: TensorArg, output: OutputArg
+            func run<E: PixelElement, O: PixelElement, T: STNFloat>(_: E.Type, _: O.Type, _: T.Type) throws {
+                let (i, g, o) = (
+                    try input.pointer(E.self), try grid.pointer(T.self), output.pointer(O.self, empty: false)
+                )
+                if E.self == T.self && O.self == T.self {
+                    plan.forward(
+                        input: UnsafeRawPointer(i).assumingMemoryBound(to: T.self), grid: g,
+                        output: UnsafeMutableRawPointer(o).assumingMemoryBound(to: T.self))
+                } else {
+                    plan.forwardPixels(input: i, grid: g, output: o)
+                }
+            }
         }
-        try withScalarType(dt) { try run($0) }
+        try withImageTypes(types.input, types.output, Body(plan: plan, input: i, grid: g, output: out))
     }
 }
 
@@ -63,7 +74,7 @@ public func stn_grid_sample_backward(
         let s = try SamplingArgs(sampling, dtype: dt, op: op)
         let plan = try GridSample.plan(
             inputShape: i.shape, gridShape: g.shape, mode: s.mode, padding: s.padding, alignCorners: s.alignCorners,
-            gradOutputShape: go.shape)
+            layout: s.layout, gradOutputShape: go.shape)
         guard describeOutputs([(gi, i.shape), (gg, g.shape)], dtype: dt) else { return }
         func run<T: STNFloat>(_: T.Type) throws {
             plan.backward(

@@ -11,19 +11,29 @@ private func warp(
     let i = try TensorArg(input, "input"), m = try TensorArg(matrices, name)
     let os = try readSize(outSize, outSizeLen, name: "out_size")
     let out = try OutputArg(output, "output")
-    let dt = try callDType(i, m, op: op)
-    let s = try SamplingArgs(sampling, dtype: dt, op: op)
+    let types = try imageDTypes(i, m, float32Output: SamplingArgs.outputFlags(sampling).float32Output, op: op)
+    let s = try SamplingArgs(sampling, dtype: types.input.compute, op: op)
     let plan = try Warp.plan(
         kind: kind, inputShape: i.shape, matrixShape: m.shape, outSize: os, mode: s.mode, padding: s.padding,
-        alignCorners: s.alignCorners)
-    guard describeOutputs([(out, plan.outputShape)], dtype: dt) else { return }
-    let empty = plan.outputShape.contains(0)
-    func run<T: STNFloat>(_: T.Type) throws {
-        if empty { return }
-        plan.forward(
-            input: try i.pointer(T.self), matrices: try m.pointer(T.self), output: out.pointer(T.self, empty: false))
+        alignCorners: s.alignCorners, layout: s.layout)
+    guard describeOutputs([(out, plan.outputShape)], dtypeCode: types.output.rawValue) else { return }
+    if plan.outputShape.contains(0) { return }
+    struct Body: ImageBody {
+        let plan: WarpPlan, input: TensorArg, matrices: TensorArg, output: OutputArg
+        func run<E: PixelElement, O: PixelElement, T: STNFloat>(_: E.Type, _: O.Type, _: T.Type) throws {
+            let (i, m, o) = (
+                try input.pointer(E.self), try matrices.pointer(T.self), output.pointer(O.self, empty: false)
+            )
+            if E.self == T.self && O.self == T.self {
+                plan.forward(
+                    input: UnsafeRawPointer(i).assumingMemoryBound(to: T.self), matrices: m,
+                    output: UnsafeMutableRawPointer(o).assumingMemoryBound(to: T.self))
+            } else {
+                plan.forwardPixels(input: i, matrices: m, output: o)
+            }
+        }
     }
-    try withScalarType(dt) { try run($0) }
+    try withImageTypes(types.input, types.output, Body(plan: plan, input: i, matrices: m, output: out))
 }
 
 private func warpBackward(
@@ -40,7 +50,7 @@ private func warpBackward(
     let s = try SamplingArgs(sampling, dtype: dt, op: op)
     let plan = try Warp.plan(
         kind: kind, inputShape: i.shape, matrixShape: m.shape, outSize: os, mode: s.mode, padding: s.padding,
-        alignCorners: s.alignCorners, gradOutputShape: go.shape)
+        alignCorners: s.alignCorners, layout: s.layout, gradOutputShape: go.shape)
     guard describeOutputs([(gi, i.shape), (gm, m.shape)], dtype: dt) else { return }
     func run<T: STNFloat>(_: T.Type) throws {
         plan.backward(

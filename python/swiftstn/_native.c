@@ -79,19 +79,26 @@ static int32_t invoke_grid_sample_backward(op_call *c, char *err, size_t n) {
                                     n);
 }
 
+/* The image output of a sampler: the image's dtype, or float32 when asked for. */
+static void image_output(op_call *c, int image_typenum, int float32_output, PyObject *out_obj) {
+    call_output(c, "output", 1, out_obj);
+    c->out_typenum[0] = float32_output ? NPY_FLOAT32 : image_typenum;
+}
+
 static PyObject *py_grid_sample(PyObject *self, PyObject *args) {
     PyObject *in_obj, *grid_obj, *fill_obj = Py_None, *out_obj = Py_None;
-    int mode, padding, align;
-    if (!PyArg_ParseTuple(args, "OOiip|OO:grid_sample", &in_obj, &grid_obj, &mode, &padding, &align, &fill_obj,
-                          &out_obj))
+    int mode, padding, align, layout = STN_LAYOUT_NCHW, float32_output = 0;
+    if (!PyArg_ParseTuple(args, "OOiip|OOip:grid_sample", &in_obj, &grid_obj, &mode, &padding, &align, &fill_obj,
+                          &out_obj, &layout, &float32_output))
         return NULL;
     op_call c = {.op = "grid_sample", .typenum = -1};
-    if (call_arg(&c, in_obj, "input") < 0 || call_arg(&c, grid_obj, "grid") < 0 ||
-        call_sampling(&c, mode, padding, align, fill_obj) < 0) {
+    int image = call_image(&c, in_obj, "input");
+    if (image < 0 || call_arg(&c, grid_obj, "grid") < 0 ||
+        call_sampling(&c, mode, padding, align, fill_obj, layout, float32_output) < 0) {
         call_release(&c);
         return NULL;
     }
-    call_output(&c, "output", 1, out_obj);
+    image_output(&c, image, float32_output, out_obj);
     return call_run(&c, invoke_grid_sample);
 }
 
@@ -103,7 +110,7 @@ static PyObject *py_grid_sample_backward(PyObject *self, PyObject *args) {
         return NULL;
     op_call c = {.op = "grid_sample_backward", .typenum = -1};
     if (call_arg(&c, go_obj, "grad_output") < 0 || call_arg(&c, in_obj, "input") < 0 ||
-        call_arg(&c, grid_obj, "grid") < 0 || call_sampling(&c, mode, padding, align, fill_obj) < 0) {
+        call_arg(&c, grid_obj, "grid") < 0 || call_sampling(&c, mode, padding, align, fill_obj, 0, 0) < 0) {
         call_release(&c);
         return NULL;
     }
@@ -138,17 +145,19 @@ static int read_out_size(PyObject *obj, op_call *c) {
 
 static PyObject *warp_forward(PyObject *args, const char *op, const char *mname, op_invoke invoke) {
     PyObject *in_obj, *m_obj, *size_obj, *fill_obj = Py_None, *out_obj = Py_None;
-    int mode, padding, align;
-    if (!PyArg_ParseTuple(args, "OOOiip|OO", &in_obj, &m_obj, &size_obj, &mode, &padding, &align, &fill_obj, &out_obj))
+    int mode, padding, align, layout = STN_LAYOUT_NCHW, float32_output = 0;
+    if (!PyArg_ParseTuple(args, "OOOiip|OOip", &in_obj, &m_obj, &size_obj, &mode, &padding, &align, &fill_obj,
+                          &out_obj, &layout, &float32_output))
         return NULL;
     op_call c = {.op = op, .typenum = -1};
     if (read_out_size(size_obj, &c) < 0) return NULL;
-    if (call_arg(&c, in_obj, "input") < 0 || call_arg(&c, m_obj, mname) < 0 ||
-        call_sampling(&c, mode, padding, align, fill_obj) < 0) {
+    int image = call_image(&c, in_obj, "input");
+    if (image < 0 || call_arg(&c, m_obj, mname) < 0 ||
+        call_sampling(&c, mode, padding, align, fill_obj, layout, float32_output) < 0) {
         call_release(&c);
         return NULL;
     }
-    call_output(&c, "output", 1, out_obj);
+    image_output(&c, image, float32_output, out_obj);
     return call_run(&c, invoke);
 }
 
@@ -161,7 +170,7 @@ static PyObject *warp_backward(PyObject *args, const char *op, const char *mname
     op_call c = {.op = op, .typenum = -1};
     if (read_out_size(size_obj, &c) < 0) return NULL;
     if (call_arg(&c, go_obj, "grad_output") < 0 || call_arg(&c, in_obj, "input") < 0 ||
-        call_arg(&c, m_obj, mname) < 0 || call_sampling(&c, mode, padding, align, fill_obj) < 0) {
+        call_arg(&c, m_obj, mname) < 0 || call_sampling(&c, mode, padding, align, fill_obj, 0, 0) < 0) {
         call_release(&c);
         return NULL;
     }
@@ -214,8 +223,8 @@ static PyMethodDef methods[] = {
     {"affine_grid_backward", py_affine_grid_backward, METH_VARARGS,
      "affine_grid_backward(grad_grid, size, align_corners[, out]) -> grad_theta (out if given)"},
     {"grid_sample", py_grid_sample, METH_VARARGS,
-     "grid_sample(input, grid, mode, padding, align_corners[, fill[, out]]) -> output (out if given; integer mode "
-     "codes)"},
+     "grid_sample(input, grid, mode, padding, align_corners[, fill[, out[, layout[, float32_output]]]]) -> output "
+     "(out if given; integer mode, padding and layout codes)"},
     {"grid_sample_backward", py_grid_sample_backward, METH_VARARGS,
      "grid_sample_backward(grad_output, input, grid, mode, padding, align_corners, "
      "input_requires_grad[, fill]) -> (grad_input or None, grad_grid)"},
@@ -224,12 +233,14 @@ static PyMethodDef methods[] = {
     {"perspective_grid_backward", py_perspective_grid_backward, METH_VARARGS,
      "perspective_grid_backward(grad_grid, H, size, align_corners[, out]) -> grad_H (out if given)"},
     {"warp_affine", py_warp_affine, METH_VARARGS,
-     "warp_affine(input, theta, out_size, mode, padding, align_corners[, fill[, out]]) -> output (out if given)"},
+     "warp_affine(input, theta, out_size, mode, padding, align_corners[, fill[, out[, layout[, float32_output]]]]) "
+     "-> output (out if given)"},
     {"warp_affine_backward", py_warp_affine_backward, METH_VARARGS,
      "warp_affine_backward(grad_output, input, theta, out_size, mode, padding, align_corners, "
      "input_requires_grad[, fill]) -> (grad_input or None, grad_theta)"},
     {"warp_perspective", py_warp_perspective, METH_VARARGS,
-     "warp_perspective(input, H, out_size, mode, padding, align_corners[, fill[, out]]) -> output (out if given)"},
+     "warp_perspective(input, H, out_size, mode, padding, align_corners[, fill[, out[, layout[, float32_output]]]]) "
+     "-> output (out if given)"},
     {"warp_perspective_backward", py_warp_perspective_backward, METH_VARARGS,
      "warp_perspective_backward(grad_output, input, H, out_size, mode, padding, align_corners, "
      "input_requires_grad[, fill]) -> (grad_input or None, grad_H)"},

@@ -5,7 +5,11 @@ Every function the C code defines (the ``PyMethodDef`` tables of ``_native.c``,
 arguments are positional-only; ``p`` arguments take any object's truth value (typed ``bool``).
 
 Sampling arrays: any array-like of dtype float32 or float64 (one dtype per call; another dtype is
-a ``TypeError``); results are new C-contiguous arrays of the call's dtype. Sizes are sequences of
+a ``TypeError``); results are new C-contiguous arrays of the call's dtype. The samplers' forward
+functions (``grid_sample``, ``warp_affine``, ``warp_perspective``) also take a 4-D uint8 or float16
+image (with a float32 grid or matrices), and two last optional arguments: ``layout`` (0
+channels-first, 1 channels-last) and ``float32_output`` (a float32 result for a uint8/float16
+image). Sizes are sequences of
 ints (anything with ``__index__``). Mode and padding codes are ``functional._MODES`` /
 ``_PADDINGS``'s values. The forward operators and the grid generators' backward functions take a
 last optional ``out``: None, or an ndarray of exactly the result's shape and the call's dtype
@@ -24,7 +28,8 @@ _F = TypeVar("_F", np.float32, np.float64)
 _Size = Sequence[SupportsIndex]
 _AnyFloat = NDArray[np.floating[Any]]
 _Fill = ArrayLike | None
-_Out = NDArray[np.floating[Any]] | None
+_Out = NDArray[Any] | None
+_Image = NDArray[Any]  # a sampler's result: the image's dtype (uint8, float16, float32, float64) or float32
 
 @type_check_only
 class Network:
@@ -57,8 +62,8 @@ def grid_sample(
 @overload
 def grid_sample(
     input: ArrayLike, grid: ArrayLike, mode: int, padding: int, align_corners: bool, fill: _Fill = None,
-    out: _Out = None, /,
-) -> _AnyFloat: ...
+    out: _Out = None, layout: int = 0, float32_output: bool = False, /,
+) -> _Image: ...
 @overload
 def grid_sample_backward(
     grad_output: NDArray[_F],
@@ -142,8 +147,8 @@ def warp_affine(
 @overload
 def warp_affine(
     input: ArrayLike, theta: ArrayLike, out_size: _Size, mode: int, padding: int, align_corners: bool,
-    fill: _Fill = None, out: _Out = None, /,
-) -> _AnyFloat: ...
+    fill: _Fill = None, out: _Out = None, layout: int = 0, float32_output: bool = False, /,
+) -> _Image: ...
 @overload
 def warp_affine_backward(
     grad_output: NDArray[_F], input: NDArray[_F], theta: NDArray[_F], out_size: _Size, mode: int, padding: int,
@@ -162,8 +167,8 @@ def warp_perspective(
 @overload
 def warp_perspective(
     input: ArrayLike, H: ArrayLike, out_size: _Size, mode: int, padding: int, align_corners: bool,
-    fill: _Fill = None, out: _Out = None, /,
-) -> _AnyFloat: ...
+    fill: _Fill = None, out: _Out = None, layout: int = 0, float32_output: bool = False, /,
+) -> _Image: ...
 @overload
 def warp_perspective_backward(
     grad_output: NDArray[_F], input: NDArray[_F], H: NDArray[_F], out_size: _Size, mode: int, padding: int,
@@ -176,7 +181,7 @@ def warp_perspective_backward(
 ) -> tuple[_AnyFloat | None, _AnyFloat]: ...
 
 # ---- _native_network.c: networks and trainers -------------------------------------------------
-# x: a float32 or float64 batch (N, ...) with 2 to 16 dimensions, computed in float32;
+# x: a float32 or float64 batch (N, ...) with 2 to 8 dimensions, computed in float32;
 # y: integer class labels of shape (N,), used as int64. Seeds are unsigned 64-bit.
 
 def network_create(spec: str, seed: int, /) -> Network: ...

@@ -229,8 +229,12 @@ static inline PyArrayObject *output_array(PyObject *out_obj, const char *op, con
         return NULL;
     }
     if (PyArray_TYPE(out) != typenum || !PyArray_ISNOTSWAPPED(out)) {
-        PyErr_Format(PyExc_TypeError, "%s(): out must have the call's dtype %s (native byte order), got %s", op,
-                     typenum == NPY_FLOAT32 ? "float32" : "float64", dtype_name(out));
+        PyArray_Descr *want = PyArray_DescrFromType(typenum);
+        PyObject *wname = want ? PyObject_Str((PyObject *)want) : NULL;
+        PyErr_Format(PyExc_TypeError, "%s(): out must have the result's dtype %s (native byte order), got %s", op,
+                     wname ? PyUnicode_AsUTF8(wname) : "?", dtype_name(out));
+        Py_XDECREF(wname);
+        Py_XDECREF(want);
         return NULL;
     }
     int contiguous = PyArray_IS_C_CONTIGUOUS(out), aligned = PyArray_ISALIGNED(out),
@@ -305,6 +309,7 @@ typedef int32_t (*op_invoke)(op_call *c, char *err, size_t err_len);
 struct op_call {
     const char *op;
     int typenum;                       /* the call's dtype: the first float input's */
+    int image_typenum;                 /* a sampler's uint8/float16 image, else 0 */
     int n_in, n_out;
     const char *in_name[CALL_MAX];
     PyObject *in_obj[CALL_MAX];
@@ -312,6 +317,7 @@ struct op_call {
     stn_tensor in[CALL_MAX];
     const char *out_name[CALL_MAX];
     int out_wanted[CALL_MAX];          /* 0: the ABI gets NULL (not computed), Python gets None */
+    int out_typenum[CALL_MAX];         /* the output's NumPy type (the call's dtype unless set) */
     PyObject *out_given[CALL_MAX];     /* the caller's `out=` array, or NULL */
     PyArrayObject *out_arr[CALL_MAX];
     stn_tensor out[CALL_MAX];
@@ -324,9 +330,18 @@ struct op_call {
     int32_t size_len;
 };
 
+static inline int32_t stn_dtype(int typenum) {
+    switch (typenum) {
+        case NPY_FLOAT32: return STN_FLOAT32;
+        case NPY_UINT8: return STN_UINT8;
+        case NPY_FLOAT16: return STN_FLOAT16;
+        default: return STN_FLOAT64;
+    }
+}
+
 static inline void describe_array(stn_tensor *t, PyArrayObject *a) {
     t->data = PyArray_DATA(a);
-    t->dtype = PyArray_TYPE(a) == NPY_FLOAT32 ? STN_FLOAT32 : STN_FLOAT64;
+    t->dtype = stn_dtype(PyArray_TYPE(a));
     t->ndim = PyArray_NDIM(a);
     for (int i = 0; i < PyArray_NDIM(a); i++) t->shape[i] = (int64_t)PyArray_DIM(a, i);
 }
@@ -334,6 +349,17 @@ static inline void describe_array(stn_tensor *t, PyArrayObject *a) {
 /* A float input of the call (the first one decides the dtype). Returns -1 with an exception. */
 static inline int call_arg(op_call *c, PyObject *obj, const char *name) {
     int i = c->n_in;
+    if (c->image_typenum) { /* grids and matrices of a uint8/float16 image are float32 */
+        PyArrayObject *raw = (PyArrayObject *)PyArray_FROM_O(obj);
+        int t = raw ? PyArray_TYPE(raw) : -1;
+        if (raw != NULL && t != NPY_FLOAT32) {
+            PyErr_Format(PyExc_TypeError, "%s(): %s must be float32 for %s input (computed in float32), got %s",
+                         c->op, name, c->image_typenum == NPY_UINT8 ? "uint8" : "float16", dtype_name(raw));
+            Py_DECREF(raw);
+            return -1;
+        }
+        Py_XDECREF(raw);
+    }
     PyArrayObject *a = float_view(obj, c->op, name, &c->typenum, i ? c->in_name[0] : NULL);
     if (a == NULL) return -1;
     c->in_name[i] = name;
@@ -349,11 +375,46 @@ static inline int call_arg(op_call *c, PyObject *obj, const char *name) {
     return 0;
 }
 
+/*
+ * The image of a sampler call: a uint8, float16, float32 or float64 array (a view, as call_arg
+ * takes it). It computes in float64 if it is float64, else in float32: the call's dtype, which
+ * the grid or matrices must have. Returns the image's NumPy type, or -1 with an exception.
+ */
+static inline int call_image(op_call *c, PyObject *obj, const char *name) {
+    PyArrayObject *raw = (PyArrayObject *)PyArray_FROM_O(obj);
+    if (raw == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s(): %s must be a uint8, float16, float32 or float64 array, got %.100s",
+                     c->op, name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int t = PyArray_TYPE(raw);
+    if (t != NPY_UINT8 && t != NPY_FLOAT16 && t != NPY_FLOAT32 && t != NPY_FLOAT64) {
+        PyErr_Format(PyExc_TypeError, "%s(): %s must have dtype uint8, float16, float32 or float64, got %s", c->op,
+                     name, dtype_name(raw));
+        Py_DECREF(raw);
+        return -1;
+    }
+    Py_DECREF(raw);
+    if (t != NPY_UINT8 && t != NPY_FLOAT16) return call_arg(c, obj, name) < 0 ? -1 : t;
+    c->typenum = NPY_FLOAT32;
+    c->image_typenum = t;
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROM_O(obj);
+    if (a == NULL) return -1;
+    int i = c->n_in++;
+    c->in_name[i] = name;
+    c->in_obj[i] = obj;
+    c->in_arr[i] = a;
+    describe_array(&c->in[i], a);
+    return t;
+}
+
 /* An output of the call: `wanted` 0 skips it; `given` is the caller's out= array or NULL/None. */
 static inline void call_output(op_call *c, const char *name, int wanted, PyObject *given) {
     int i = c->n_out++;
     c->out_name[i] = name;
     c->out_wanted[i] = wanted;
+    c->out_typenum[i] = -1;
     c->out_given[i] = given == Py_None ? NULL : given;
     memset(&c->out[i], 0, sizeof c->out[i]);
 }
@@ -362,7 +423,10 @@ static inline void call_output(op_call *c, const char *name, int wanted, PyObjec
 static inline stn_tensor *call_out(op_call *c, int i) { return c->out_wanted[i] ? &c->out[i] : NULL; }
 
 /* Fill padding's values (`obj` None: none) in the call's dtype, and `sampling` pointing at them. */
-static inline int call_sampling(op_call *c, int mode, int padding, int align, PyObject *fill_obj) {
+static inline int call_sampling(op_call *c, int mode, int padding, int align, PyObject *fill_obj, int layout,
+                                int float32_output) {
+    c->sampling.layout = layout;
+    c->sampling.float32_output = float32_output;
     int64_t len;
     if (as_fill_array(fill_obj, c->op, c->typenum, &c->fill, &len) < 0) return -1;
     c->sampling.mode = mode;
@@ -398,7 +462,8 @@ static inline PyObject *call_run(op_call *c, op_invoke invoke) {
     if (c->points) inputs[n++] = (call_input){"control_points", NULL, c->points};
     for (int i = 0; i < c->n_out; i++) {
         if (!c->out_wanted[i]) continue;
-        c->out_arr[i] = output_array(c->out_given[i], c->op, c->out[i].shape, c->out[i].ndim, c->typenum, inputs, n);
+        int typenum = c->out_typenum[i] >= 0 ? c->out_typenum[i] : c->typenum;
+        c->out_arr[i] = output_array(c->out_given[i], c->op, c->out[i].shape, c->out[i].ndim, typenum, inputs, n);
         if (c->out_arr[i] == NULL) goto done;
         c->out[i].data = PyArray_DATA(c->out_arr[i]);
     }

@@ -15,9 +15,18 @@ writeable, and must not share memory with the arguments (its byte range may not 
 dtype) or ``ValueError`` (wrong shape, flags, overlap) naming ``out``, before computing anything,
 and ``out`` is left untouched. Every element of ``out`` is overwritten; the result is bit for bit
 the one without ``out``.
+
+Images (the forward samplers :func:`grid_sample`, :func:`warp_affine` and ``warp_perspective``):
+``input`` may also be a uint8 or float16 image batch (4-D; the grid or matrices are then
+float32), read as it is — no float copy — and ``layout="NHWC"`` reads and writes channels-last
+N×H×W×C arrays (a single H×W×C image too) in place. Each value is computed as for the float32
+image of the same pixels and stored once in the input's dtype (uint8: rounded half to even and
+saturated to [0, 255]; float16: rounded to nearest even), or in float32 with
+``out_dtype=np.float32``. docs/operators.md ("Pixel types and layouts") has the details.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional, SupportsIndex
 
@@ -38,7 +47,11 @@ Fill = Optional[ArrayLike]
 #: ``out``: None (a new array), or the array to write the result into (see the module docstring).
 Out = Optional[FloatArray]
 
+#: ``layout``: None or ``"NCHW"`` (channels-first) or ``"NHWC"`` (channels-last).
+Layout = Optional[str]
+
 _MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
+_LAYOUTS = {"NCHW": 0, "NHWC": 1}
 _PADDINGS = {"zeros": 0, "border": 1, "reflection": 2, "fill": 3}
 
 
@@ -75,6 +88,29 @@ def _padding(padding_mode: str, fill: Fill, op: str) -> int:
     return p
 
 
+def _image(input: ArrayLike, layout: Layout, out_dtype: Any, op: str) -> tuple[Any, int, bool, bool]:
+    """A sampler's image argument: (the array to pass, the layout code, whether the result is
+    float32 for a uint8/float16 image, whether a single H×W×C image was given)."""
+    code = 0 if layout is None else _code(_LAYOUTS, layout, "layout", op)
+    x = input if isinstance(input, np.ndarray) else np.asarray(input)
+    single = code == 1 and x.ndim == 3
+    if single:
+        x = x[None]
+    elif layout is None and x.ndim == 4 and x.shape[3] in (1, 3, 4) and x.shape[1] > 4:
+        warnings.warn(f"{op}(): input of shape {x.shape} is read as N×C×H×W with C = {x.shape[1]}; if it is a "
+                      "channels-last N×H×W×C image batch, pass layout='NHWC' (layout='NCHW' silences this)",
+                      stacklevel=3)
+    f32 = False
+    if out_dtype is not None:
+        want = np.dtype(out_dtype)
+        if want != x.dtype:
+            if want != np.float32 or x.dtype not in (np.uint8, np.float16):
+                raise TypeError(f"{op}(): out_dtype must be None, the input's dtype ({x.dtype}) or float32 for a "
+                                f"uint8/float16 input, got {want}")
+            f32 = True
+    return x, code, f32, single
+
+
 def affine_grid(theta: ArrayLike, size: Size, align_corners: bool = False, *, out: Out = None) -> FloatArray:
     """Sampling grid of the affine transforms ``theta`` for an output of ``size``.
 
@@ -98,7 +134,8 @@ def affine_grid_backward(grad_grid: ArrayLike, size: Size, align_corners: bool =
 
 
 def grid_sample(input: ArrayLike, grid: ArrayLike, mode: str = "bilinear", padding_mode: str = "zeros",
-                align_corners: bool = False, fill: Fill = None, *, out: Out = None) -> FloatArray:
+                align_corners: bool = False, fill: Fill = None, *, out: Out = None, layout: Layout = None,
+                out_dtype: Any = None) -> NDArray[Any]:
     """Samples ``input`` (N×C×H×W or N×C×D×H×W) at ``grid`` (N×Ho×Wo×2 or N×Do×Ho×Wo×3).
 
     ``mode`` is ``"bilinear"`` (trilinear on 5-D input), ``"nearest"`` (halves round to even) or
@@ -108,12 +145,25 @@ def grid_sample(input: ArrayLike, grid: ArrayLike, mode: str = "bilinear", paddi
     reads instead of 0 — each of the bilinear corners, the nearest pixel, each bicubic tap — taps
     being located as with ``"zeros"``; ``fill=0`` gives exactly ``"zeros"``'s result. ``fill`` is
     an error with any other padding. The output is N×C×Ho×Wo (or N×C×Do×Ho×Wo); with ``out`` it
-    is written into ``out``, which is returned (see the module docstring).
+    is written into ``out``, which is returned (see the module docstring). uint8/float16 images,
+    ``layout="NHWC"`` (output N×Ho×Wo×C) and ``out_dtype``: see the module docstring.
     """
     ac = _align_corners(align_corners, "grid_sample")
     m = _code(_MODES, mode, "mode", "grid_sample")
     p = _padding(padding_mode, fill, "grid_sample")
-    return _native.grid_sample(input, grid, m, p, ac, fill, out)
+    x, code, f32, single = _image(input, layout, out_dtype, "grid_sample")
+    if single:
+        grid = np.asarray(grid)[None]
+    r = _native.grid_sample(x, grid, m, p, ac, fill, None if single else out, code, f32)
+    return _single(r, out) if single else r
+
+
+def _single(result: NDArray[Any], out: Out) -> NDArray[Any]:
+    """The one image of a batch of one, written into ``out`` when given."""
+    if out is None:
+        return result[0]
+    np.copyto(out, result[0], casting="no")
+    return out
 
 
 def grid_sample_backward(grad_output: ArrayLike, input: ArrayLike, grid: ArrayLike, mode: str = "bilinear",
@@ -137,18 +187,35 @@ def grid_sample_backward(grad_output: ArrayLike, input: ArrayLike, grid: ArrayLi
 
 def warp_affine(input: ArrayLike, theta: ArrayLike, out_size: Size, mode: str = "bilinear",
                 padding_mode: str = "zeros", align_corners: bool = False, fill: Fill = None, *,
-                out: Out = None) -> FloatArray:
+                out: Out = None, layout: Layout = None, out_dtype: Any = None) -> NDArray[Any]:
     """``grid_sample(input, affine_grid(theta, (N, C, Ho, Wo)), ...)`` in one pass.
 
     ``input`` is N×C×H×W, ``theta`` N×2×3, ``out_size`` (Ho, Wo); returns N×C×Ho×Wo. The grid is
     generated a block of points at a time and never stored, and the result is bit for bit the
     two-step path's, for every mode, padding (``fill`` included) and ``align_corners``. With
     ``out``, the result is written into it and ``out`` is returned (see the module docstring).
+    uint8/float16 images, ``layout="NHWC"`` (N×H×W×C in, N×Ho×Wo×C out; a single H×W×C image
+    with a 2×3 theta) and ``out_dtype``: see the module docstring.
     """
-    ac = _align_corners(align_corners, "warp_affine")
-    m = _code(_MODES, mode, "mode", "warp_affine")
-    p = _padding(padding_mode, fill, "warp_affine")
-    return _native.warp_affine(input, theta, out_size, m, p, ac, fill, out)
+    return _warp(_native.warp_affine, "warp_affine", input, theta, out_size, mode, padding_mode, align_corners,
+                 fill, out, layout, out_dtype, 2)
+
+
+def _warp(native: Any, op: str, input: ArrayLike, matrices: ArrayLike, out_size: Size, mode: str,
+          padding_mode: str, align_corners: bool, fill: Fill, out: Out, layout: Layout, out_dtype: Any,
+          rows: int) -> NDArray[Any]:
+    """The forward warps: validation of the settings, images, and the call."""
+    ac = _align_corners(align_corners, op)
+    m = _code(_MODES, mode, "mode", op)
+    p = _padding(padding_mode, fill, op)
+    x, code, f32, single = _image(input, layout, out_dtype, op)
+    if single:
+        matrices = np.asarray(matrices)
+        if matrices.shape == (rows, 3):
+            matrices = matrices[None]
+        r = native(x, matrices, out_size, m, p, ac, fill, None, code, f32)
+        return _single(r, out)
+    return native(x, matrices, out_size, m, p, ac, fill, out, code, f32)
 
 
 def warp_affine_backward(grad_output: ArrayLike, input: ArrayLike, theta: ArrayLike, out_size: Size,

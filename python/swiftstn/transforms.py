@@ -13,12 +13,12 @@ and the backward functions of the grid generators take ``out=``, an array to wri
 from __future__ import annotations
 
 import numbers
-from typing import Union
+from typing import Any, Union
 
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from . import _native
-from .functional import _MODES, Fill, FloatArray, Out, Size, _align_corners, _code, _flag, _padding
+from .functional import _MODES, Fill, FloatArray, Layout, Out, Size, _align_corners, _code, _flag, _padding, _warp
 
 __all__ = ["perspective_grid", "perspective_grid_backward", "tps_grid", "tps_grid_backward", "warp_perspective",
            "warp_perspective_backward"]
@@ -55,18 +55,17 @@ def perspective_grid_backward(grad_grid: ArrayLike, H: ArrayLike, size: Size, al
 
 def warp_perspective(input: ArrayLike, H: ArrayLike, out_size: Size, mode: str = "bilinear",
                      padding_mode: str = "zeros", align_corners: bool = False, fill: Fill = None, *,
-                     out: Out = None) -> FloatArray:
+                     out: Out = None, layout: Layout = None, out_dtype: Any = None) -> NDArray[Any]:
     """``grid_sample(input, perspective_grid(H, (N, C, Ho, Wo)), ...)`` in one pass.
 
     ``input`` is N×C×H×W, ``H`` N×3×3, ``out_size`` (Ho, Wo); returns N×C×Ho×Wo. The grid (with
     its guard and sentinel) is generated a block of points at a time and never stored; the result
     is bit for bit the two-step path's, for every mode, padding (``fill`` included) and
-    ``align_corners``.
+    ``align_corners``. uint8/float16 images, ``layout="NHWC"`` and ``out_dtype`` as in
+    :func:`swiftstn.warp_affine`.
     """
-    ac = _align_corners(align_corners, "warp_perspective")
-    m = _code(_MODES, mode, "mode", "warp_perspective")
-    p = _padding(padding_mode, fill, "warp_perspective")
-    return _native.warp_perspective(input, H, out_size, m, p, ac, fill, out)
+    return _warp(_native.warp_perspective, "warp_perspective", input, H, out_size, mode, padding_mode,
+                 align_corners, fill, out, layout, out_dtype, 3)
 
 
 def warp_perspective_backward(grad_output: ArrayLike, input: ArrayLike, H: ArrayLike, out_size: Size,

@@ -14,8 +14,10 @@ def theta2(n=2, dtype=F32):
 def test_wrong_dtype_is_a_type_error():
     with pytest.raises(TypeError, match=r"theta must have dtype float32 or float64, got int64"):
         swiftstn.affine_grid(np.zeros((1, 2, 3), dtype=np.int64), (1, 1, 4, 4))
-    with pytest.raises(TypeError, match=r"input must have dtype float32 or float64, got float16"):
-        swiftstn.grid_sample(np.zeros((1, 1, 4, 4), np.float16), np.zeros((1, 2, 2, 2), F32))
+    with pytest.raises(TypeError, match=r"input must have dtype uint8, float16, float32 or float64, got int16"):
+        swiftstn.grid_sample(np.zeros((1, 1, 4, 4), np.int16), np.zeros((1, 2, 2, 2), F32))
+    with pytest.raises(TypeError, match=r"grid must be float32 for uint8 input"):
+        swiftstn.grid_sample(np.zeros((1, 1, 4, 4), np.uint8), np.zeros((1, 2, 2, 2), np.float64))
     with pytest.raises(TypeError, match=r"same dtype, got float32 and float64"):
         swiftstn.grid_sample(np.zeros((1, 1, 4, 4), F32), np.zeros((1, 2, 2, 2), np.float64))
     with pytest.raises(TypeError, match=r"grad_output must be a float32 or float64 array|grad_output must have dtype"):

@@ -3,7 +3,7 @@
 ///
 /// Kernels are generic over `STNFloat` and specialised inside this module by the public
 /// `Float`/`Double` entry points, so the generic code costs nothing at run time.
-public protocol STNFloat: BinaryFloatingPoint, SIMDScalar, Codable, Sendable {
+public protocol STNFloat: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, PixelElement {
     /// `Int32.max - 1` and `Int32.min` in this type: the range PyTorch keeps source coordinates in
     /// (`safe_downgrade_to_int_range`), so that converting a coordinate to an index never traps.
     static var indexRangeUpper: Self { get }
