@@ -88,13 +88,26 @@ def _float_array(value: ArrayLike, name: str, op: str) -> NDArray[Any]:
     return a
 
 
-def _image(src: ArrayLike, name: str, op: str) -> FloatArray:
+def _image(src: ArrayLike, name: str, op: str, layout: str | None = None,
+           images: bool = False) -> tuple[NDArray[Any], tuple[int, int, int, int]]:
+    """``src`` as an array (a batch: a single H×W×C image gains an axis) and its N×C×H×W shape.
+    ``images``: uint8/float16 are accepted too (the forward warps)."""
     a = np.asarray(src)
-    if a.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{op}(): expected {name} to be float32 or float64, got dtype {a.dtype}")
+    kinds = (np.uint8, np.float16, np.float32, np.float64) if images else (np.float32, np.float64)
+    if a.dtype not in kinds:
+        names = "uint8, float16, float32 or float64" if images else "float32 or float64"
+        raise TypeError(f"{op}(): expected {name} to be {names}, got dtype {a.dtype}")
+    if layout == "NHWC":
+        if a.ndim == 3:
+            a = a[None]
+        if a.ndim != 4:
+            raise ValueError(f"{op}(): expected channels-last {name} to be N×H×W×C or H×W×C, got shape {a.shape}")
+        return a, (a.shape[0], a.shape[3], a.shape[1], a.shape[2])
+    if layout not in (None, "NCHW"):
+        raise ValueError(f"{op}(): layout must be 'NCHW' or 'NHWC', got {layout!r}")
     if a.ndim != 4:
         raise ValueError(f"{op}(): expected {name} to be N×C×H×W (4-D), got shape {a.shape}")
-    return a
+    return a, (a.shape[0], a.shape[1], a.shape[2], a.shape[3])
 
 
 def _size2(value: Any, name: str, op: str, allow_zero: bool) -> tuple[int, int]:
@@ -242,16 +255,20 @@ class _Warp:
     """A validated warp call: the swiftstn θ/H to apply and what the backward chain needs."""
 
     def __init__(self, op: str, projective: bool, src: ArrayLike, M: ArrayLike, dsize: Size2, mode: str,
-                 padding_mode: str, align_corners: bool, fill_value: ArrayLike | None) -> None:
+                 padding_mode: str, align_corners: bool, fill_value: ArrayLike | None, layout: str | None = None,
+                 out_dtype: Any = None) -> None:
         self.op = op
         self.projective = projective
         self.align_corners = _check_bool(align_corners, "align_corners", op)
         self.mode = _choice(MODES, mode, "mode", op)
         padding = _choice(PADDINGS, padding_mode, "padding_mode", op)
-        self.src = _image(src, "src", op)
+        self.single = layout == "NHWC" and np.ndim(src) == 3
+        self.src, (B, C, H, W) = _image(src, "src", op, layout, images=not op.endswith("_backward"))
+        self.layout, self.out_dtype = layout, out_dtype
+        # Grids, matrices and fill values are in the type the image is computed in.
+        self.dtype = np.dtype(np.float64 if self.src.dtype == np.float64 else np.float32)
         self.M = _matrix(M, 3 if projective else 2, op)
         self.dsize = _size2(dsize, "dsize", op, allow_zero=True)
-        B, C, H, W = self.src.shape
         bm = self.M.shape[0]
         # kornia broadcasts a single affine matrix over a larger batch (warp_affine only).
         if not (bm == B or (not projective and bm == 1 and B > 1)):
@@ -271,7 +288,7 @@ class _Warp:
         theta = T / self.scale[:, None, None]
         if bm != B:
             theta = np.broadcast_to(theta, (B, 3, 3))
-        self.theta = np.ascontiguousarray(theta if projective else theta[:, :2, :], dtype=self.src.dtype)
+        self.theta = np.ascontiguousarray(theta if projective else theta[:, :2, :], dtype=self.dtype)
         self.straddles = projective and self._straddles()
 
     def _straddles(self) -> bool:
@@ -288,8 +305,11 @@ class _Warp:
     def _kwargs(self, i: int | None) -> dict[str, Any]:
         fill = None
         if self.fills is not None:
-            fill = self.fills[0 if i is None or self.fills.shape[0] == 1 else i].astype(self.src.dtype)
-        return {"mode": self.mode, "padding_mode": self.padding, "align_corners": self.align_corners, "fill": fill}
+            fill = self.fills[0 if i is None or self.fills.shape[0] == 1 else i].astype(self.dtype)
+        kw = {"mode": self.mode, "padding_mode": self.padding, "align_corners": self.align_corners, "fill": fill}
+        if self.layout is not None or self.out_dtype is not None:
+            kw.update(layout=self.layout, out_dtype=self.out_dtype)
+        return kw
 
     def _slices(self) -> list[int | None]:
         """One native call for the batch, or one per sample when fills differ per sample."""
@@ -299,15 +319,22 @@ class _Warp:
 
     def _grids(self, theta: FloatArray) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
         """The two guarded grids of θ and −θ and where the first is valid."""
-        size = (self.src.shape[0], self.src.shape[1], *self.dsize)
+        size = (self.out_shape[0], self.out_shape[1], *self.dsize)
         g_pos = transforms.perspective_grid(theta, size, self.align_corners)
         g_neg = transforms.perspective_grid(-theta, size, self.align_corners)
         valid = ~np.all(g_pos == _SENTINEL, axis=-1)
         return g_pos, g_neg, valid
 
-    def forward(self) -> FloatArray:
+    def forward(self) -> NDArray[Any]:
+        out = self._forward()
+        return out[0] if self.single else out
+
+    def _forward(self) -> NDArray[Any]:
         if self.empty:
-            return np.zeros(self.out_shape, self.src.dtype)
+            shape = self.out_shape
+            if self.layout == "NHWC":
+                shape = (shape[0], shape[2], shape[3], shape[1])
+            return np.zeros(shape, self.src.dtype if self.out_dtype is None else self.out_dtype)
         parts = []
         for i in self._slices():
             sl = slice(None) if i is None else slice(i, i + 1)
@@ -377,7 +404,8 @@ class _Warp:
 
 
 def warp_affine(src: ArrayLike, M: ArrayLike, dsize: Size2, mode: str = "bilinear", padding_mode: str = "zeros",
-                align_corners: bool = True, fill_value: ArrayLike | None = None) -> FloatArray:
+                align_corners: bool = True, fill_value: ArrayLike | None = None, *, layout: str | None = None,
+                out_dtype: Any = None) -> NDArray[Any]:
     """kornia's ``warp_affine``: ``dst(p) = src(M⁻¹·p)`` with ``M`` (N×2×3, or 1×2×3 shared by
     the batch) the source → destination **pixel** matrix.
 
@@ -388,8 +416,13 @@ def warp_affine(src: ArrayLike, M: ArrayLike, dsize: Size2, mode: str = "bilinea
     sampler, so the pixel mapping is the same either way; it matters for reflection padding and
     singleton axes. A zero in ``dsize`` (or an empty batch or channel axis) gives an empty result.
     ``M`` may have any real floating dtype; it is converted in float64.
+
+    Image pipelines: ``src`` may be uint8 or float16 (computed in float32, stored once in its dtype
+    or in ``out_dtype=np.float32``), and ``layout="NHWC"`` takes N×H×W×C or a single H×W×C image
+    (OpenCV's) and returns the same layout — see docs/geometry.md for ``cv2.warpAffine`` parity.
     """
-    return _Warp("warp_affine", False, src, M, dsize, mode, padding_mode, align_corners, fill_value).forward()
+    return _Warp("warp_affine", False, src, M, dsize, mode, padding_mode, align_corners, fill_value, layout,
+                 out_dtype).forward()
 
 
 def warp_affine_backward(grad_output: ArrayLike, src: ArrayLike, M: ArrayLike, dsize: Size2, mode: str = "bilinear",
@@ -404,7 +437,8 @@ def warp_affine_backward(grad_output: ArrayLike, src: ArrayLike, M: ArrayLike, d
 
 
 def warp_perspective(src: ArrayLike, M: ArrayLike, dsize: Size2, mode: str = "bilinear", padding_mode: str = "zeros",
-                     align_corners: bool = True, fill_value: ArrayLike | None = None) -> FloatArray:
+                     align_corners: bool = True, fill_value: ArrayLike | None = None, *, layout: str | None = None,
+                     out_dtype: Any = None) -> NDArray[Any]:
     """kornia's ``warp_perspective``: ``dst(p) = src(π(M⁻¹·(p, 1)))`` with ``M`` (N×3×3, the same N
     as ``src``) the source → destination **pixel** homography; any nonzero multiple of ``M`` is
     the same warp. Arguments and result as :func:`warp_affine`.
@@ -413,7 +447,8 @@ def warp_perspective(src: ArrayLike, M: ArrayLike, dsize: Size2, mode: str = "bi
     of its w: where the horizon crosses the output, the points beyond it (which swiftstn's
     projective guard refuses) are sampled with −H via an explicit grid instead of the fused warp.
     """
-    return _Warp("warp_perspective", True, src, M, dsize, mode, padding_mode, align_corners, fill_value).forward()
+    return _Warp("warp_perspective", True, src, M, dsize, mode, padding_mode, align_corners, fill_value, layout,
+                 out_dtype).forward()
 
 
 def warp_perspective_backward(grad_output: ArrayLike, src: ArrayLike, M: ArrayLike, dsize: Size2,
