@@ -131,15 +131,25 @@ def _check_p(p: Any, owner: str) -> float:
     return float(p)
 
 
-def _images(x: ArrayLike, owner: str) -> FloatArray:
+def _images(x: ArrayLike, owner: str, layout: str | None) -> tuple[NDArray[Any], tuple[int, int], int]:
+    """``x`` as an array, its (H, W) and its channel count."""
     a = np.asarray(x)
-    if a.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{owner}: x must be float32 or float64 (normalise integer images first), got {a.dtype}")
+    if a.dtype not in (np.uint8, np.float16, np.float32, np.float64):
+        raise TypeError(f"{owner}: x must be uint8, float16, float32 or float64, got {a.dtype}")
+    if layout not in (None, "NCHW", "NHWC"):
+        raise ValueError(f"{owner}: layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    last = layout == "NHWC"
     if a.ndim != 4:
-        raise ValueError(f"{owner}: x must be an N×C×H×W batch, got shape {a.shape}")
-    if a.shape[2] < 1 or a.shape[3] < 1 or a.shape[1] < 1:
+        raise ValueError(f"{owner}: x must be an {'N×H×W×C' if last else 'N×C×H×W'} batch, got shape {a.shape}")
+    (h, w, c) = (a.shape[1], a.shape[2], a.shape[3]) if last else (a.shape[2], a.shape[3], a.shape[1])
+    if h < 1 or w < 1 or c < 1:
         raise ValueError(f"{owner}: x must have C, H, W ≥ 1, got shape {a.shape}")
-    return a
+    return a, (int(h), int(w)), int(c)
+
+
+def _compute_dtype(x: NDArray[Any]) -> type:
+    """The type matrices and fill values of a warp of ``x`` have (float32 for uint8/float16)."""
+    return np.float64 if x.dtype == np.float64 else np.float32
 
 
 def make_rng(rng: RngLike = None, seed: int | None = None) -> np.random.Generator:
@@ -300,30 +310,31 @@ class _Augmentation:
     def matrices(self, params: dict[str, NDArray[Any]], size: tuple[int, int]) -> F64:
         raise NotImplementedError
 
-    def _warp(self, x: FloatArray, matrices: F64, size: tuple[int, int]) -> tuple[FloatArray, F64]:
+    def _warp(self, x: NDArray[Any], matrices: F64, size: tuple[int, int], channels: int,
+              layout: str | None) -> tuple[NDArray[Any], F64]:
         raise NotImplementedError
 
-    def __call__(self, x: ArrayLike, rng: RngLike = None, *, seed: int | None = None
-                 ) -> tuple[FloatArray, Transforms]:
-        """Warp the N×C×H×W float32/float64 batch ``x`` with per-image random parameters drawn
-        from ``rng`` (a Generator, advanced; or an int seed) or ``seed``. Returns the warped batch
-        (same shape and dtype) and the :class:`Transforms`."""
+    def __call__(self, x: ArrayLike, rng: RngLike = None, *, seed: int | None = None, layout: str | None = None
+                 ) -> tuple[NDArray[Any], Transforms]:
+        """Warp the N×C×H×W batch ``x`` (uint8, float16, float32 or float64; N×H×W×C with
+        ``layout="NHWC"``) with per-image random parameters drawn from ``rng`` (a Generator,
+        advanced; or an int seed) or ``seed``. Returns the warped batch (same shape, dtype and
+        layout; uint8 rounded half to even) and the :class:`Transforms`."""
         owner = f"{self.name}()"
-        a = _images(x, owner)
+        a, size, _ = _images(x, owner, layout)
         gen = make_rng(rng, seed)
-        size = (int(a.shape[2]), int(a.shape[3]))
         params = self.sample(int(a.shape[0]), size, gen)
-        return self.apply(a, params)
+        return self.apply(a, params, layout=layout)
 
-    def apply(self, x: ArrayLike, params: dict[str, NDArray[Any]]) -> tuple[FloatArray, Transforms]:
+    def apply(self, x: ArrayLike, params: dict[str, NDArray[Any]], *, layout: str | None = None
+              ) -> tuple[NDArray[Any], Transforms]:
         """Warp ``x`` with given per-image parameters (as returned by :meth:`sample`, or in
         :attr:`Transforms.params`): the deterministic half of ``__call__``."""
-        a = _images(x, f"{self.name}.apply()")
-        size = (int(a.shape[2]), int(a.shape[3]))
+        a, size, channels = _images(x, f"{self.name}.apply()", layout)
         m = self.matrices(params, size)
         if m.shape[0] != a.shape[0]:
             raise ValueError(f"{self.name}.apply(): params describe {m.shape[0]} images but x has {a.shape[0]}")
-        out, theta = self._warp(a, m, size)
+        out, theta = self._warp(a, m, size, channels, layout)
         return out, Transforms(matrices=m, theta=theta, params=params)
 
     def batch_transform(self, rng: RngLike = None, *, seed: int | None = None
@@ -415,10 +426,12 @@ class RandomAffine(_Augmentation):
         return affine_matrices(params["angle"], params["translate"], params["scale"], params["shear"], size,
                                self.center)
 
-    def _warp(self, x: FloatArray, matrices: F64, size: tuple[int, int]) -> tuple[FloatArray, F64]:
+    def _warp(self, x: NDArray[Any], matrices: F64, size: tuple[int, int], channels: int,
+              layout: str | None) -> tuple[NDArray[Any], F64]:
         theta = _theta(matrices, size)[:, :2, :]
-        kw = _fill_kwargs(self.fill, int(x.shape[1]), "RandomAffine()")
-        out = warp_affine(x, np.ascontiguousarray(theta, x.dtype), size, mode=self.interpolation, **kw)
+        kw = _fill_kwargs(self.fill, channels, "RandomAffine()")
+        out = warp_affine(x, np.ascontiguousarray(theta, _compute_dtype(x)), size, mode=self.interpolation,
+                          layout=layout, **kw)
         return out, theta
 
 
@@ -497,7 +510,8 @@ class RandomPerspective(_Augmentation):
                                  f"{[int(i) for i in np.flatnonzero(bad)[:8]]}")
         return m
 
-    def _warp(self, x: FloatArray, matrices: F64, size: tuple[int, int]) -> tuple[FloatArray, F64]:
+    def _warp(self, x: NDArray[Any], matrices: F64, size: tuple[int, int], channels: int,
+              layout: str | None) -> tuple[NDArray[Any], F64]:
         theta = _theta(matrices, size)
         # Scale each H so its largest entry is 1 with H[2, 2] > 0 (swiftstn's guard wants w > 0).
         sign = np.where(theta[:, 2, 2] < 0, -1.0, 1.0)
@@ -506,8 +520,8 @@ class RandomPerspective(_Augmentation):
         out = np.array(x, copy=True, order="C")
         warp = ~identity
         if warp.any():
-            kw = _fill_kwargs(self.fill, int(x.shape[1]), "RandomPerspective()")
+            kw = _fill_kwargs(self.fill, channels, "RandomPerspective()")
             sub = np.ascontiguousarray(x[warp])
-            out[warp] = warp_perspective(sub, np.ascontiguousarray(theta[warp], x.dtype), size,
-                                         mode=self.interpolation, **kw)
+            out[warp] = warp_perspective(sub, np.ascontiguousarray(theta[warp], _compute_dtype(x)), size,
+                                         mode=self.interpolation, layout=layout, **kw)
         return out, theta

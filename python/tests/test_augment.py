@@ -308,8 +308,10 @@ def test_input_errors():
     aug = RandomAffine(5)
     with pytest.raises(ValueError, match="N×C×H×W"):
         aug(np.zeros((3, 8, 8), np.float32), seed=0)
-    with pytest.raises(TypeError, match="float32 or float64"):
-        aug(np.zeros((1, 1, 8, 8), np.uint8), seed=0)
+    with pytest.raises(TypeError, match="uint8, float16, float32 or float64, got int32"):
+        aug(np.zeros((1, 1, 8, 8), np.int32), seed=0)
+    with pytest.raises(ValueError, match="layout must be"):
+        aug(np.zeros((1, 1, 8, 8), np.float32), seed=0, layout="HWC")
     with pytest.raises(ValueError, match="fill has 3 values"):
         RandomAffine(5, fill=(1, 2, 3))(np.zeros((1, 2, 8, 8), np.float32), seed=0)
     with pytest.raises(ValueError, match="either rng or seed"):
@@ -336,3 +338,17 @@ def test_degenerate_perspective_draws_are_left_unwarped():
     bad["endpoints"][0] = [[0, 0], [1, 1], [2, 2], [0, 2]]
     with pytest.raises(ValueError, match="degenerate corners"):
         RandomPerspective(1.0, p=1.0).apply(x, bad)
+
+
+@pytest.mark.parametrize("cls,kwargs", [(RandomAffine, dict(degrees=30, translate=(0.1, 0.1), scale=(0.8, 1.2),
+                                                             shear=10, fill=(10, 200, 30))),
+                                        (RandomPerspective, dict(distortion_scale=0.4, p=1.0))])
+def test_uint8_channels_last_batches_are_the_float_results_rounded(cls, kwargs):
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, (4, 3, 20, 24), dtype=np.uint8)
+    aug = cls(**kwargs)
+    ref, t_ref = aug(x.astype(np.float32), seed=5)
+    got, t_got = aug(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), seed=5, layout="NHWC")
+    assert got.dtype == np.uint8 and got.shape == (4, 20, 24, 3)
+    assert np.array_equal(t_got.matrices, t_ref.matrices)
+    assert np.array_equal(got.transpose(0, 3, 1, 2), np.clip(np.rint(ref), 0, 255).astype(np.uint8))
