@@ -277,6 +277,78 @@ def fused_rows(rng, quick):
     return rows
 
 
+def image_rows(rng, quick, threads):
+    """uint8 channels-last batch warps against cv2.warpAffine looped over the batch (OpenCV's own
+    threads on, as many as ours) and kornia (float32 N×C×H×W tensors: kornia has no uint8 path),
+    and per-image RandomAffine against torchvision v2 (looped: it draws one transform per call)
+    and kornia.augmentation. Returns (work, swiftstn, OpenCV or torchvision, kornia) rows."""
+    from swiftstn import augment, geometry
+    try:
+        import cv2
+        cv2.setNumThreads(threads)
+    except ImportError:
+        cv2 = None
+    try:
+        import kornia
+    except ImportError:
+        kornia = None
+    rows = []
+    shapes = [(64, 224, 224, 3), (256, 64, 64, 3)]
+    for n, h, w, c in shapes[1:] if quick else shapes:
+        img = rng.integers(0, 256, (n, h, w, c), dtype=np.uint8)
+        M = np.stack([cv2.getRotationMatrix2D((w / 2, h / 2), float(a), 1.0) if cv2 else np.eye(2, 3)
+                      for a in rng.uniform(-30, 30, n)])
+        out = np.empty_like(img)
+        for mode, cv_flag, k_mode in (("bilinear", "INTER_LINEAR", "bilinear"), ("nearest", "INTER_NEAREST",
+                                                                                  "nearest")):
+            def ours():
+                return geometry.warp_affine(img, M, (h, w), mode=mode, layout="NHWC")
+
+            def opencv():
+                for i in range(n):
+                    cv2.warpAffine(img[i], M[i], (w, h), dst=out[i], flags=getattr(cv2, cv_flag),
+                                   borderMode=cv2.BORDER_CONSTANT)
+            kornia_fn = None
+            if kornia is not None and torch is not None:
+                timg = torch.from_numpy(img).permute(0, 3, 1, 2).float().contiguous()
+                tM = torch.from_numpy(M).float()
+
+                def kornia_fn():
+                    return kornia.geometry.transform.warp_affine(timg, tM, (h, w), mode=k_mode, align_corners=True)
+            s, o, k = best_medians([ours, opencv if cv2 else None, kornia_fn])
+            rows.append((f"warp_affine uint8 {n}×{h}×{w}×{c} {mode}", s, o, k))
+            print(f"images {rows[-1][0]}: swiftstn {fmt_time(s)}  OpenCV {fmt_time(o) if o else '—'}  "
+                  f"kornia {fmt_time(k) if k else '—'}", flush=True)
+    # RandomAffine: per-image transforms on a uint8 batch.
+    n, h, w = (256, 64, 64)
+    img = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    aug = augment.RandomAffine(degrees=30, translate=(0.1, 0.1), scale=(0.8, 1.2), shear=10)
+    gen = np.random.default_rng(1)
+    tv_fn = k_fn = None
+    if torch is not None:
+        try:
+            from torchvision.transforms import v2
+            tv = v2.RandomAffine(degrees=30, translate=(0.1, 0.1), scale=(0.8, 1.2), shear=10,
+                                 interpolation=v2.InterpolationMode.BILINEAR)
+            timgs = list(torch.from_numpy(img).permute(0, 3, 1, 2).contiguous())
+
+            def tv_fn():
+                return [tv(t) for t in timgs]
+        except ImportError:
+            pass
+        if kornia is not None:
+            ka = kornia.augmentation.RandomAffine(degrees=30, translate=(0.1, 0.1), scale=(0.8, 1.2), shear=10, p=1.0)
+            kimg = torch.from_numpy(img).permute(0, 3, 1, 2).float().contiguous()
+
+            def k_fn():
+                return ka(kimg)
+    s, t, k = best_medians([lambda: aug(img, gen, layout="NHWC"), tv_fn, k_fn])
+    rows.append((f"RandomAffine uint8 {n}×{h}×{w}×3 (per-image transforms)", s, t, k))
+    print(f"images {rows[-1][0]}: swiftstn {fmt_time(s)}  torchvision {fmt_time(t) if t else '—'}  "
+          f"kornia {fmt_time(k) if k else '—'}", flush=True)
+    return rows
+
+
 def torch_adapter_rows(suite, rng, quick):
     """swiftstn.torch (custom ops, autograd, conversions included) against torch.nn.functional on
     torch tensors, and PyTorch code unmodified with and without swiftstn.torch.patch()."""
@@ -409,6 +481,7 @@ def main():
     sampling_rows(suite, rng, args.quick)
     scaling = scaling_rows(rng)
     fused = fused_rows(rng, args.quick)
+    images = image_rows(rng, args.quick, args.threads)
     training_rows(suite, args.quick)
     adapter = torch_adapter_rows(suite, rng, args.quick) if torch else None
     epoch = blog_epoch_accuracy() if torch and not args.quick else None
@@ -441,6 +514,17 @@ def main():
               "| work | two-step | fused | fused speed-up | PyTorch two-step |", "|---|---|---|---|---|"]
     for name, two, one, t in fused:
         lines.append(f"| {name} | {fmt_time(two)} | {fmt_time(one)} | {two / one:.2f}× | {fmt_time(t) if t else '—'} |")
+    lines += ["", "Image pipelines (uint8, channels-last N×H×W×C, in and out; rotations up to 30°, zeros border): "
+              "swiftstn's `geometry.warp_affine` on the whole batch against `cv2.warpAffine` looped over it "
+              f"(OpenCV's threads: {args.threads}) and kornia's `warp_affine` (float32 N×C×H×W tensors, kornia has no "
+              "uint8 path); `RandomAffine` (per-image transforms, bilinear) against torchvision v2 (looped: one "
+              "transform per call, uint8 C×H×W tensors) and kornia.augmentation (float32 batch). Ratio = their "
+              "time / swiftstn's:", "",
+              "| work | swiftstn | OpenCV / torchvision | ratio | kornia | ratio |", "|---|---|---|---|---|---|"]
+    for name, sw, other, kor in images:
+        lines.append(f"| {name} | {fmt_time(sw)} | {fmt_time(other) if other else '—'} | "
+                     f"{f'{other / sw:.2f}×' if other else '—'} | {fmt_time(kor) if kor else '—'} | "
+                     f"{f'{kor / sw:.2f}×' if kor else '—'} |")
     if adapter:
         lines += ["", "The swiftstn.torch adapter's own cost per call (1×1×4×4 bilinear, median): NumPy API "
                   f"{fmt_time(adapter[0])}; swiftstn.torch {fmt_time(adapter[1])} (overhead "

@@ -110,52 +110,126 @@ func samplePixels2D<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource
     _ output: UnsafeMutablePointer<O>, _ outL: PixelLayout2D, _ mode: InterpolationMode, _ padding: PaddingMode,
     _ alignCorners: Bool, _ positions: Range<Int>, _ fill: UnsafePointer<T>?
 ) where G.Scalar == T {
-    let plane = s.outputPlane, C = s.channels, W = s.inputWidth, H = s.inputHeight
-    forEachSourceBlock(source, positions, plane: plane) { b, q0, n, grid in
-        let src = input + b * inL.batch
-        let dst = output + b * outL.batch
-        for i in 0..<n {
-            let out = dst + (q0 + i - b * plane) * outL.pixel
-            // The value of tap `o` (an offset into the H×W plane) of channel c.
-            @inline(__always) func tap(_ c: Int, _ o: Int) -> T {
-                o >= 0 ? src[c * inL.channel + o * inL.pixel].value(as: T.self) : (fill?[c] ?? 0)
+    // Mode, padding and align_corners become constants of the loops (no per-pixel switch).
+    let k = PixelKernel2D(
+        s: s, input: input, inL: inL, source: source, output: output, outL: outL,
+        positions: positions, fill: fill)
+    switch mode {
+    case .bilinear: dispatchPolicy(PixelBilinear(k), padding, alignCorners)
+    case .nearest: dispatchPolicy(PixelNearest(k), padding, alignCorners)
+    case .bicubic: dispatchPolicy(PixelBicubic(k), padding, alignCorners)
+    }
+}
+
+/// One pixel-sampling call: the tap loops below walk its positions.
+@usableFromInline
+struct PixelKernel2D<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource2D> where G.Scalar == T {
+    @usableFromInline let s: SamplingShape2D
+    @usableFromInline let input: UnsafePointer<E>
+    @usableFromInline let inL: PixelLayout2D
+    @usableFromInline let source: G
+    @usableFromInline let output: UnsafeMutablePointer<O>
+    @usableFromInline let outL: PixelLayout2D
+    @usableFromInline let positions: Range<Int>
+    @usableFromInline let fill: UnsafePointer<T>?
+
+    @inlinable
+    init(
+        s: SamplingShape2D, input: UnsafePointer<E>, inL: PixelLayout2D, source: G, output: UnsafeMutablePointer<O>,
+        outL: PixelLayout2D, positions: Range<Int>, fill: UnsafePointer<T>?
+    ) {
+        self.s = s; self.input = input; self.inL = inL; self.source = source; self.output = output
+        self.outL = outL; self.positions = positions; self.fill = fill
+    }
+
+    /// `body(src, out, point)` for every position: the batch element's input, the position's
+    /// output pixel, its grid point (x, y).
+    @inlinable @inline(__always)
+    func forEachPosition(_ body: (UnsafePointer<E>, UnsafeMutablePointer<O>, T, T) -> Void) {
+        let plane = s.outputPlane
+        forEachSourceBlock(source, positions, plane: plane) { b, q0, n, grid in
+            let src = input + b * inL.batch
+            let dst = output + b * outL.batch + (q0 - b * plane) * outL.pixel
+            for i in 0..<n { body(src, dst + i * outL.pixel, grid[2 * i], grid[2 * i + 1]) }
+        }
+    }
+
+    /// The value of tap `o` (an offset into the H×W plane, −1 outside) of channel c.
+    @inlinable @inline(__always)
+    func tap(_ src: UnsafePointer<E>, _ c: Int, _ o: Int) -> T {
+        o >= 0 ? src[c * inL.channel + o * inL.pixel].value(as: T.self) : (fill?[c] ?? 0)
+    }
+}
+
+@usableFromInline
+struct PixelBilinear<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource2D>: PolicyKernel
+where G.Scalar == T {
+    @usableFromInline let k: PixelKernel2D<E, O, T, G>
+    @inlinable init(_ k: PixelKernel2D<E, O, T, G>) { self.k = k }
+
+    @inlinable
+    func run<P: SamplingPolicy>(_: P.Type) {
+        let (W, H, C, ch) = (k.s.inputWidth, k.s.inputHeight, k.s.channels, k.outL.channel)
+        k.forEachPosition { src, out, gx, gy in
+            let x = sourceIndexVector(gx, size: W, padding: P.padding, alignCorners: P.alignCorners)
+            let y = sourceIndexVector(gy, size: H, padding: P.padding, alignCorners: P.alignCorners)
+            let t = BilinearTaps2D(x: x, y: y, width: W, height: H)
+            for c in 0..<C {
+                // BilinearTaps2D.sample's expression, on converted pixels.
+                let v = (k.tap(src, c, t.o00) * t.w00).addingProduct(k.tap(src, c, t.o01), t.w01)
+                    .addingProduct(k.tap(src, c, t.o10), t.w10).addingProduct(k.tap(src, c, t.o11), t.w11)
+                out[c * ch] = O.pixel(from: v)
             }
-            switch mode {
-            case .bilinear:
-                let x = sourceIndexVector(grid[2 * i], size: W, padding: padding, alignCorners: alignCorners)
-                let y = sourceIndexVector(grid[2 * i + 1], size: H, padding: padding, alignCorners: alignCorners)
-                let t = BilinearTaps2D(x: x, y: y, width: W, height: H)
-                for c in 0..<C {
-                    // BilinearTaps2D.sample's expression, on converted pixels.
-                    let v = (tap(c, t.o00) * t.w00).addingProduct(tap(c, t.o01), t.w01)
-                        .addingProduct(tap(c, t.o10), t.w10).addingProduct(tap(c, t.o11), t.w11)
-                    out[c * outL.channel] = O.pixel(from: v)
-                }
-            case .nearest:
-                let x = sourceIndexVector(grid[2 * i], size: W, padding: padding, alignCorners: alignCorners)
-                let y = sourceIndexVector(grid[2 * i + 1], size: H, padding: padding, alignCorners: alignCorners)
-                let o = nearestOffset2D(x: x, y: y, width: W, height: H)
-                for c in 0..<C { out[c * outL.channel] = O.pixel(from: tap(c, o)) }
-            case .bicubic:
-                let t = BicubicTaps2D(
-                    ix: unnormalizeVector(grid[2 * i], size: W, alignCorners: alignCorners),
-                    iy: unnormalizeVector(grid[2 * i + 1], size: H, alignCorners: alignCorners),
-                    width: W, height: H, padding: padding, alignCorners: alignCorners)
-                for c in 0..<C {
-                    // BicubicTaps2D.sample's expression: rows x0..x3 weighted by cx, then by cy.
-                    @inline(__always) func row(_ j: Int) -> T {
-                        let y = t.ys[j]
-                        @inline(__always) func at(_ k: Int) -> T {
-                            let x = t.xs[k]
-                            return tap(c, x >= 0 && y >= 0 ? y * W + x : -1)
-                        }
-                        return (t.cx.v0 * at(0)).addingProduct(t.cx.v1, at(1)).addingProduct(t.cx.v2, at(2))
-                            .addingProduct(t.cx.v3, at(3))
+        }
+    }
+}
+
+@usableFromInline
+struct PixelNearest<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource2D>: PolicyKernel
+where G.Scalar == T {
+    @usableFromInline let k: PixelKernel2D<E, O, T, G>
+    @inlinable init(_ k: PixelKernel2D<E, O, T, G>) { self.k = k }
+
+    @inlinable
+    func run<P: SamplingPolicy>(_: P.Type) {
+        let (W, H, C, ch) = (k.s.inputWidth, k.s.inputHeight, k.s.channels, k.outL.channel)
+        k.forEachPosition { src, out, gx, gy in
+            let x = sourceIndexVector(gx, size: W, padding: P.padding, alignCorners: P.alignCorners)
+            let y = sourceIndexVector(gy, size: H, padding: P.padding, alignCorners: P.alignCorners)
+            let o = nearestOffset2D(x: x, y: y, width: W, height: H)
+            for c in 0..<C { out[c * ch] = O.pixel(from: k.tap(src, c, o)) }
+        }
+    }
+}
+
+@usableFromInline
+struct PixelBicubic<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource2D>: PolicyKernel
+where G.Scalar == T {
+    @usableFromInline let k: PixelKernel2D<E, O, T, G>
+    @inlinable init(_ k: PixelKernel2D<E, O, T, G>) { self.k = k }
+
+    @inlinable
+    func run<P: SamplingPolicy>(_: P.Type) {
+        let (W, H, C, ch) = (k.s.inputWidth, k.s.inputHeight, k.s.channels, k.outL.channel)
+        k.forEachPosition { src, out, gx, gy in
+            let t = BicubicTaps2D(
+                ix: unnormalizeVector(gx, size: W, alignCorners: P.alignCorners),
+                iy: unnormalizeVector(gy, size: H, alignCorners: P.alignCorners),
+                width: W, height: H, padding: P.padding, alignCorners: P.alignCorners)
+            for c in 0..<C {
+                // BicubicTaps2D.sample's expression: rows x0..x3 weighted by cx, then by cy.
+                @inline(__always) func row(_ j: Int) -> T {
+                    let y = t.ys[j]
+                    @inline(__always) func at(_ i: Int) -> T {
+                        let x = t.xs[i]
+                        return k.tap(src, c, x >= 0 && y >= 0 ? y * W + x : -1)
                     }
-                    let v = (t.cy.v0 * row(0)).addingProduct(t.cy.v1, row(1)).addingProduct(t.cy.v2, row(2))
-                        .addingProduct(t.cy.v3, row(3))
-                    out[c * outL.channel] = O.pixel(from: v)
+                    return (t.cx.v0 * at(0)).addingProduct(t.cx.v1, at(1)).addingProduct(t.cx.v2, at(2))
+                        .addingProduct(t.cx.v3, at(3))
                 }
+                let v = (t.cy.v0 * row(0)).addingProduct(t.cy.v1, row(1)).addingProduct(t.cy.v2, row(2))
+                    .addingProduct(t.cy.v3, row(3))
+                out[c * ch] = O.pixel(from: v)
             }
         }
     }
