@@ -414,8 +414,10 @@ def test_errors_name_the_argument_and_shapes():
         geometry.theta_from_pixel_matrix(M, (5, 6), (4, 4), align_corners="True")
     with pytest.raises(TypeError, match=r"expected src_requires_grad to be a bool"):
         geometry.warp_affine_backward(np.zeros((2, 1, 4, 4), np.float32), src, M, (4, 4), src_requires_grad=None)
-    with pytest.raises(TypeError, match=r"expected src to be float32 or float64, got dtype int64"):
+    with pytest.raises(TypeError, match=r"expected src to be uint8, float16, float32 or float64, got dtype int64"):
         geometry.warp_affine(src.astype(np.int64), M, (4, 4))
+    with pytest.raises(TypeError, match=r"expected src to be float32 or float64, got dtype uint8"):
+        geometry.warp_affine_backward(np.zeros((2, 1, 4, 4), np.float32), src.astype(np.uint8), M, (4, 4))
     with pytest.raises(TypeError, match=r"expected M to be a real floating array, got dtype complex128"):
         geometry.warp_affine(src, M.astype(complex), (4, 4))
     with pytest.raises(ValueError, match=r"expected src to be N×C×H×W \(4-D\), got shape \(1, 5, 6\)"):
