@@ -25,6 +25,15 @@ def check(condition, message):
         raise ContractViolation(message)
 
 
+def call(fn, *args):
+    """fn(*args), or None when it raises a documented exception (which must carry a message)."""
+    try:
+        return fn(*args)
+    except DOCUMENTED as e:
+        check(str(e), f"{type(e).__name__} without a message")
+        return None
+
+
 def main(test_one_input, instrument=("swiftstn",), seeds=()):
     """Sets up atheris (instrumenting the named modules' Python code) and fuzzes. `seeds` are
     byte strings written to a fresh corpus directory when the command line names none."""

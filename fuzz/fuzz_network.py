@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from _common import DOCUMENTED, STRICT, check, instrumented_import, main
+from _common import STRICT, call, check, instrumented_import, main
 
 with instrumented_import():
     from swiftstn import _native
@@ -37,14 +37,6 @@ def too_big(spec):
             continue
         product *= max(1.0, v)
     return product > 1e7
-
-
-def call(fn, *args):
-    try:
-        return fn(*args)
-    except DOCUMENTED as e:
-        check(str(e), f"{type(e).__name__} without a message")
-        return None
 
 
 def num(fdp):

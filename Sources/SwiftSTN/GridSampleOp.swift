@@ -192,26 +192,21 @@ public struct GridSamplePlan: Sendable {
     public func forward<T: STNFloat>(
         input: UnsafePointer<T>, grid: UnsafePointer<T>, output: UnsafeMutablePointer<T>
     ) {
-        if outputShape.contains(0) { return }
         if layout == .channelsLast { return forwardPixels(input: input, grid: grid, output: output) }
-        let (n, c) = (inputShape[0], inputShape[1])
         let (mode, padding, alignCorners) = (self.mode, self.padding, self.alignCorners)
-        withFill(fill, as: T.self) { fill in
-            if inputShape.count == 4 {
-                let s = GridSample.shape2D(inputShape, gridShape)
-                Threading.parallelFor(n * s.outputPlane, grain: GridSample.positionGrain(channels: c)) { r in
-                    gridSample2DForward(
-                        s, input: input, grid: grid, output: output, mode: mode,
-                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
-                }
-            } else {
-                let s = GridSample.shape3D(inputShape, gridShape)
-                Threading.parallelFor(n * s.outputPlane, grain: GridSample.positionGrain(channels: c)) { r in
-                    gridSample3DForward(
-                        s, input: input, grid: grid, output: output, mode: mode,
-                        padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
-                }
+        if inputShape.count == 5 {
+            let s = GridSample.shape3D(inputShape, gridShape)
+            return forEachTask(T.self, s.outputPlane) { fill, r in
+                gridSample3DForward(
+                    s, input: input, grid: grid, output: output, mode: mode, padding: padding,
+                    alignCorners: alignCorners, positions: r, fill: fill)
             }
+        }
+        let s = GridSample.shape2D(inputShape, gridShape)
+        forEachTask(T.self, s.outputPlane) { fill, r in
+            gridSample2DForward(
+                s, input: input, grid: grid, output: output, mode: mode, padding: padding,
+                alignCorners: alignCorners, positions: r, fill: fill)
         }
     }
 
@@ -222,17 +217,24 @@ public struct GridSamplePlan: Sendable {
     public func forwardPixels<E: PixelElement, O: PixelElement, T: STNFloat>(
         input: UnsafePointer<E>, grid: UnsafePointer<T>, output: UnsafeMutablePointer<O>
     ) {
-        if outputShape.contains(0) { return }
         let logical = logicalInputShape
         let s = GridSample.shape2D(logical, gridShape)
         let (inL, outL) = (layout.pixelLayout(logical), layout.pixelLayout([s.batch, s.channels] + gridShape[1...2]))
         let (mode, padding, alignCorners) = (self.mode, self.padding, self.alignCorners)
+        forEachTask(T.self, s.outputPlane) { fill, r in
+            gridSamplePixels2D(
+                s, input: input, inputLayout: inL, grid: grid, output: output, outputLayout: outL, mode: mode,
+                padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
+        }
+    }
+
+    /// The forward passes' threading: `body(fill, positions)` for every task's range of the
+    /// N·`plane` output positions.
+    private func forEachTask<T: STNFloat>(_: T.Type, _ plane: Int, _ body: (UnsafePointer<T>?, Range<Int>) -> Void) {
+        if outputShape.contains(0) { return }
+        let (n, c) = (logicalInputShape[0], logicalInputShape[1])
         withFill(fill, as: T.self) { fill in
-            Threading.parallelFor(s.batch * s.outputPlane, grain: GridSample.positionGrain(channels: s.channels)) { r in
-                gridSamplePixels2D(
-                    s, input: input, inputLayout: inL, grid: grid, output: output, outputLayout: outL, mode: mode,
-                    padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
-            }
+            Threading.parallelFor(n * plane, grain: GridSample.positionGrain(channels: c)) { r in body(fill, r) }
         }
     }
 
@@ -263,11 +265,18 @@ public func gridSample<T: STNFloat>(
 ) throws -> Tensor<T> {
     let plan = try GridSample.plan(
         inputShape: input.shape, gridShape: grid.shape, mode: mode, padding: padding, alignCorners: alignCorners)
-    var output = Tensor<T>(uncheckedShape: plan.outputShape, count: try elementCount(plan.outputShape, name: "output"))
+    return try forwardTensor(input, grid, plan.outputShape) { plan.forward(input: $0, grid: $1, output: $2) }
+}
+
+/// The Tensor API of a sampler's forward pass: allocates the output of `shape` and runs `body`
+/// on the buffers (input, grid or matrices, output).
+func forwardTensor<T: STNFloat>(
+    _ input: Tensor<T>, _ other: Tensor<T>, _ shape: [Int],
+    _ body: (UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>) -> Void
+) throws -> Tensor<T> {
+    var output = Tensor<T>(uncheckedShape: shape, count: try elementCount(shape, name: "output"))
     input.scalars.withBase { i in
-        grid.scalars.withBase { g in
-            output.scalars.withMutableBase { o in plan.forward(input: i, grid: g, output: o) }
-        }
+        other.scalars.withBase { o in output.scalars.withMutableBase { body(i, o, $0) } }
     }
     return output
 }
@@ -281,20 +290,33 @@ public func gridSampleBackward<T: STNFloat>(
     let plan = try GridSample.plan(
         inputShape: input.shape, gridShape: grid.shape, mode: mode, padding: padding, alignCorners: alignCorners,
         gradOutputShape: gradOutput.shape)
-    var gradGrid = Tensor<T>(uncheckedShape: grid.shape, count: grid.count)
+    let r = backwardTensors(gradOutput, input, grid, inputRequiresGrad) { go, i, g, gi, gg in
+        plan.backward(gradOutput: go, input: i, grid: g, gradInput: gi, gradGrid: gg)
+    }
+    return (r.0, r.1)
+}
+
+/// The Tensor API of a sampler's backward pass: allocates the gradients of `input` (unless
+/// `inputRequiresGrad` is false) and of `other` (the grid or matrices), and runs `body` on the
+/// buffers (grad_output, input, other, grad_input or nil, grad_other).
+func backwardTensors<T: STNFloat>(
+    _ gradOutput: Tensor<T>, _ input: Tensor<T>, _ other: Tensor<T>, _ inputRequiresGrad: Bool,
+    _ body: (
+        UnsafePointer<T>, UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>?, UnsafeMutablePointer<T>
+    ) -> Void
+) -> (Tensor<T>?, Tensor<T>) {
+    var gradOther = Tensor<T>(uncheckedShape: other.shape, count: other.count)
     var gradInput: Tensor<T>? = inputRequiresGrad ? Tensor<T>(uncheckedShape: input.shape, count: input.count) : nil
     gradOutput.scalars.withBase { go in
         input.scalars.withBase { i in
-            grid.scalars.withBase { g in
-                gradGrid.scalars.withMutableBase { gg in
-                    withOptionalMutableBase(&gradInput) { gi in
-                        plan.backward(gradOutput: go, input: i, grid: g, gradInput: gi, gradGrid: gg)
-                    }
+            other.scalars.withBase { o in
+                gradOther.scalars.withMutableBase { g in
+                    withOptionalMutableBase(&gradInput) { gi in body(go, i, o, gi, g) }
                 }
             }
         }
     }
-    return (gradInput, gradGrid)
+    return (gradInput, gradOther)
 }
 
 /// `body` with the base of `tensor`'s scalars, or nil when there is no tensor.

@@ -110,25 +110,12 @@ public struct WarpPlan: Sendable {
     public func forward<T: STNFloat>(
         input: UnsafePointer<T>, matrices: UnsafePointer<T>, output: UnsafeMutablePointer<T>
     ) {
-        if outputShape.contains(0) { return }
         if layout == .channelsLast { return forwardPixels(input: input, matrices: matrices, output: output) }
-        let (kind, mode, padding, alignCorners) = (self.kind, self.mode, self.padding, self.alignCorners)
-        let fills = fill.map { $0.map { T($0) } }
-        let s = Warp.shape(inputShape, outSize)
-        let (baseX, baseY) = Warp.baseCoordinates(T.self, s, alignCorners)
-        withOptionalBase(fills) { fill in
-            baseX.withBase { bx in
-                baseY.withBase { by in
-                    let geometry = WarpGeometry2D(kind: kind, matrices: matrices, baseX: bx, baseY: by)
-                    Threading.parallelFor(
-                        s.batch * s.outputPlane, grain: GridSample.positionGrain(channels: s.channels)
-                    ) { r in
-                        warp2DForward(
-                            s, input: input, geometry: geometry, output: output, mode: mode, padding: padding,
-                            alignCorners: alignCorners, positions: r, fill: fill)
-                    }
-                }
-            }
+        let (mode, padding, alignCorners) = (self.mode, self.padding, self.alignCorners)
+        forEachTask(matrices) { s, geometry, fill, r in
+            warp2DForward(
+                s, input: input, geometry: geometry, output: output, mode: mode, padding: padding,
+                alignCorners: alignCorners, positions: r, fill: fill)
         }
     }
 
@@ -137,11 +124,24 @@ public struct WarpPlan: Sendable {
     public func forwardPixels<E: PixelElement, O: PixelElement, T: STNFloat>(
         input: UnsafePointer<E>, matrices: UnsafePointer<T>, output: UnsafeMutablePointer<O>
     ) {
-        if outputShape.contains(0) { return }
-        let (kind, mode, padding, alignCorners) = (self.kind, self.mode, self.padding, self.alignCorners)
-        let s = Warp.shape(logicalInputShape, outSize)
+        let (mode, padding, alignCorners) = (self.mode, self.padding, self.alignCorners)
         let inL = layout.pixelLayout(logicalInputShape)
-        let outL = layout.pixelLayout([s.batch, s.channels, s.outputHeight, s.outputWidth])
+        let outL = layout.pixelLayout([logicalInputShape[0], logicalInputShape[1]] + outSize)
+        forEachTask(matrices) { s, geometry, fill, r in
+            warpPixels2D(
+                s, input: input, inputLayout: inL, geometry: geometry, output: output, outputLayout: outL,
+                mode: mode, padding: padding, alignCorners: alignCorners, positions: r, fill: fill)
+        }
+    }
+
+    /// The forward passes' threading: `body(shape, geometry, fill, positions)` for every task's
+    /// range of output positions.
+    private func forEachTask<T: STNFloat>(
+        _ matrices: UnsafePointer<T>,
+        _ body: (SamplingShape2D, WarpGeometry2D<T>, UnsafePointer<T>?, Range<Int>) -> Void
+    ) {
+        if outputShape.contains(0) { return }
+        let s = Warp.shape(logicalInputShape, outSize)
         let (baseX, baseY) = Warp.baseCoordinates(T.self, s, alignCorners)
         withFill(fill, as: T.self) { fill in
             baseX.withBase { bx in
@@ -149,12 +149,7 @@ public struct WarpPlan: Sendable {
                     let geometry = WarpGeometry2D(kind: kind, matrices: matrices, baseX: bx, baseY: by)
                     Threading.parallelFor(
                         s.batch * s.outputPlane, grain: GridSample.positionGrain(channels: s.channels)
-                    ) { r in
-                        warpPixels2D(
-                            s, input: input, inputLayout: inL, geometry: geometry, output: output,
-                            outputLayout: outL, mode: mode, padding: padding, alignCorners: alignCorners,
-                            positions: r, fill: fill)
-                    }
+                    ) { r in body(s, geometry, fill, r) }
                 }
             }
         }
@@ -274,13 +269,7 @@ private func warp<T: STNFloat>(
     let plan = try Warp.plan(
         kind: kind, inputShape: input.shape, matrixShape: matrices.shape, outSize: outSize, mode: mode,
         padding: padding, alignCorners: alignCorners)
-    var output = Tensor<T>(uncheckedShape: plan.outputShape, count: try elementCount(plan.outputShape, name: "output"))
-    input.scalars.withBase { i in
-        matrices.scalars.withBase { m in
-            output.scalars.withMutableBase { o in plan.forward(input: i, matrices: m, output: o) }
-        }
-    }
-    return output
+    return try forwardTensor(input, matrices, plan.outputShape) { plan.forward(input: $0, matrices: $1, output: $2) }
 }
 
 private func warpBackward<T: STNFloat>(
@@ -290,18 +279,7 @@ private func warpBackward<T: STNFloat>(
     let plan = try Warp.plan(
         kind: kind, inputShape: input.shape, matrixShape: matrices.shape, outSize: outSize, mode: mode,
         padding: padding, alignCorners: alignCorners, gradOutputShape: gradOutput.shape)
-    var gradMatrices = Tensor<T>(uncheckedShape: matrices.shape, count: matrices.count)
-    var gradInput: Tensor<T>? = inputRequiresGrad ? Tensor<T>(uncheckedShape: input.shape, count: input.count) : nil
-    gradOutput.scalars.withBase { go in
-        input.scalars.withBase { i in
-            matrices.scalars.withBase { m in
-                gradMatrices.scalars.withMutableBase { gm in
-                    withOptionalMutableBase(&gradInput) { gi in
-                        plan.backward(gradOutput: go, input: i, matrices: m, gradInput: gi, gradMatrices: gm)
-                    }
-                }
-            }
-        }
+    return backwardTensors(gradOutput, input, matrices, inputRequiresGrad) { go, i, m, gi, gm in
+        plan.backward(gradOutput: go, input: i, matrices: m, gradInput: gi, gradMatrices: gm)
     }
-    return (gradInput, gradMatrices)
 }

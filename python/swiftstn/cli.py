@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,24 +33,21 @@ class UsageError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
-def _positive_int(v: str) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v!r}") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v!r}")
-    return n
+def _int_at_least(minimum: int, word: str) -> Callable[[str], int]:
+    """An argparse type: an int ≥ `minimum`, called `word` ("positive") in its message."""
+    def parse(v: str) -> int:
+        try:
+            n = int(v)
+        except ValueError:
+            n = minimum - 1
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected a {word} integer, got {v!r}")
+        return n
+    return parse
 
 
-def _non_negative_int(v: str) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v!r}")
-    return n
+_positive_int = _int_at_least(1, "positive")
+_non_negative_int = _int_at_least(0, "non-negative")
 
 
 def _non_negative_float(v: str) -> float:

@@ -112,38 +112,45 @@ func samplePixels2D<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource
 ) where G.Scalar == T {
     // Mode, padding and align_corners become constants of the loops (no per-pixel switch).
     let k = PixelKernel2D(
-        s: s, input: input, inL: inL, source: source, output: output, outL: outL,
+        s: s, input: input, inL: inL, source: source, output: output, outL: outL, mode: mode,
         positions: positions, fill: fill)
-    switch mode {
-    case .bilinear: dispatchPolicy(PixelBilinear(k), padding, alignCorners)
-    case .nearest: dispatchPolicy(PixelNearest(k), padding, alignCorners)
-    case .bicubic: dispatchPolicy(PixelBicubic(k), padding, alignCorners)
-    }
+    dispatchPolicy(k, padding, alignCorners)
 }
 
-/// One pixel-sampling call: the tap loops below walk its positions.
+/// One pixel-sampling call: a tap loop per mode, specialised for the padding policy `P`.
 @usableFromInline
-struct PixelKernel2D<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource2D> where G.Scalar == T {
+struct PixelKernel2D<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource2D>: PolicyKernel
+where G.Scalar == T {
     @usableFromInline let s: SamplingShape2D
     @usableFromInline let input: UnsafePointer<E>
     @usableFromInline let inL: PixelLayout2D
     @usableFromInline let source: G
     @usableFromInline let output: UnsafeMutablePointer<O>
     @usableFromInline let outL: PixelLayout2D
+    @usableFromInline let mode: InterpolationMode
     @usableFromInline let positions: Range<Int>
     @usableFromInline let fill: UnsafePointer<T>?
 
     @inlinable
     init(
         s: SamplingShape2D, input: UnsafePointer<E>, inL: PixelLayout2D, source: G, output: UnsafeMutablePointer<O>,
-        outL: PixelLayout2D, positions: Range<Int>, fill: UnsafePointer<T>?
+        outL: PixelLayout2D, mode: InterpolationMode, positions: Range<Int>, fill: UnsafePointer<T>?
     ) {
         self.s = s; self.input = input; self.inL = inL; self.source = source; self.output = output
-        self.outL = outL; self.positions = positions; self.fill = fill
+        self.outL = outL; self.mode = mode; self.positions = positions; self.fill = fill
     }
 
-    /// `body(src, out, point)` for every position: the batch element's input, the position's
-    /// output pixel, its grid point (x, y).
+    @inlinable
+    func run<P: SamplingPolicy>(_: P.Type) {
+        switch mode {
+        case .bilinear: bilinear(P.self)
+        case .nearest: nearest(P.self)
+        case .bicubic: bicubic(P.self)
+        }
+    }
+
+    /// `body(src, out, gx, gy)` for every position: the batch element's input, the position's
+    /// output pixel, its grid point.
     @inlinable @inline(__always)
     func forEachPosition(_ body: (UnsafePointer<E>, UnsafeMutablePointer<O>, T, T) -> Void) {
         let plane = s.outputPlane
@@ -154,64 +161,53 @@ struct PixelKernel2D<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSourc
         }
     }
 
+    /// `body(src, out, x, y)` for every position, (x, y) its source coordinate after padding
+    /// (what the bilinear and nearest taps start from).
+    @inlinable @inline(__always)
+    func forEachSourcePoint<P: SamplingPolicy>(
+        _: P.Type, _ body: (UnsafePointer<E>, UnsafeMutablePointer<O>, T, T) -> Void
+    ) {
+        let (W, H) = (s.inputWidth, s.inputHeight)
+        forEachPosition { src, out, gx, gy in
+            body(
+                src, out, sourceIndexVector(gx, size: W, padding: P.padding, alignCorners: P.alignCorners),
+                sourceIndexVector(gy, size: H, padding: P.padding, alignCorners: P.alignCorners))
+        }
+    }
+
     /// The value of tap `o` (an offset into the H×W plane, −1 outside) of channel c.
     @inlinable @inline(__always)
     func tap(_ src: UnsafePointer<E>, _ c: Int, _ o: Int) -> T {
         o >= 0 ? src[c * inL.channel + o * inL.pixel].value(as: T.self) : (fill?[c] ?? 0)
     }
-}
-
-@usableFromInline
-struct PixelBilinear<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource2D>: PolicyKernel
-where G.Scalar == T {
-    @usableFromInline let k: PixelKernel2D<E, O, T, G>
-    @inlinable init(_ k: PixelKernel2D<E, O, T, G>) { self.k = k }
 
     @inlinable
-    func run<P: SamplingPolicy>(_: P.Type) {
-        let (W, H, C, ch) = (k.s.inputWidth, k.s.inputHeight, k.s.channels, k.outL.channel)
-        k.forEachPosition { src, out, gx, gy in
-            let x = sourceIndexVector(gx, size: W, padding: P.padding, alignCorners: P.alignCorners)
-            let y = sourceIndexVector(gy, size: H, padding: P.padding, alignCorners: P.alignCorners)
+    func bilinear<P: SamplingPolicy>(_: P.Type) {
+        let (W, H, C, ch) = (s.inputWidth, s.inputHeight, s.channels, outL.channel)
+        forEachSourcePoint(P.self) { src, out, x, y in
             let t = BilinearTaps2D(x: x, y: y, width: W, height: H)
             for c in 0..<C {
                 // BilinearTaps2D.sample's expression, on converted pixels.
-                let v = (k.tap(src, c, t.o00) * t.w00).addingProduct(k.tap(src, c, t.o01), t.w01)
-                    .addingProduct(k.tap(src, c, t.o10), t.w10).addingProduct(k.tap(src, c, t.o11), t.w11)
+                let v = (tap(src, c, t.o00) * t.w00).addingProduct(tap(src, c, t.o01), t.w01)
+                    .addingProduct(tap(src, c, t.o10), t.w10).addingProduct(tap(src, c, t.o11), t.w11)
                 out[c * ch] = O.pixel(from: v)
             }
         }
     }
-}
-
-@usableFromInline
-struct PixelNearest<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource2D>: PolicyKernel
-where G.Scalar == T {
-    @usableFromInline let k: PixelKernel2D<E, O, T, G>
-    @inlinable init(_ k: PixelKernel2D<E, O, T, G>) { self.k = k }
 
     @inlinable
-    func run<P: SamplingPolicy>(_: P.Type) {
-        let (W, H, C, ch) = (k.s.inputWidth, k.s.inputHeight, k.s.channels, k.outL.channel)
-        k.forEachPosition { src, out, gx, gy in
-            let x = sourceIndexVector(gx, size: W, padding: P.padding, alignCorners: P.alignCorners)
-            let y = sourceIndexVector(gy, size: H, padding: P.padding, alignCorners: P.alignCorners)
+    func nearest<P: SamplingPolicy>(_: P.Type) {
+        let (W, H, C, ch) = (s.inputWidth, s.inputHeight, s.channels, outL.channel)
+        forEachSourcePoint(P.self) { src, out, x, y in
             let o = nearestOffset2D(x: x, y: y, width: W, height: H)
-            for c in 0..<C { out[c * ch] = O.pixel(from: k.tap(src, c, o)) }
+            for c in 0..<C { out[c * ch] = O.pixel(from: tap(src, c, o)) }
         }
     }
-}
-
-@usableFromInline
-struct PixelBicubic<E: PixelElement, O: PixelElement, T: STNFloat, G: GridSource2D>: PolicyKernel
-where G.Scalar == T {
-    @usableFromInline let k: PixelKernel2D<E, O, T, G>
-    @inlinable init(_ k: PixelKernel2D<E, O, T, G>) { self.k = k }
 
     @inlinable
-    func run<P: SamplingPolicy>(_: P.Type) {
-        let (W, H, C, ch) = (k.s.inputWidth, k.s.inputHeight, k.s.channels, k.outL.channel)
-        k.forEachPosition { src, out, gx, gy in
+    func bicubic<P: SamplingPolicy>(_: P.Type) {
+        let (W, H, C, ch) = (s.inputWidth, s.inputHeight, s.channels, outL.channel)
+        forEachPosition { src, out, gx, gy in
             let t = BicubicTaps2D(
                 ix: unnormalizeVector(gx, size: W, alignCorners: P.alignCorners),
                 iy: unnormalizeVector(gy, size: H, alignCorners: P.alignCorners),
@@ -222,7 +218,7 @@ where G.Scalar == T {
                     let y = t.ys[j]
                     @inline(__always) func at(_ i: Int) -> T {
                         let x = t.xs[i]
-                        return k.tap(src, c, x >= 0 && y >= 0 ? y * W + x : -1)
+                        return tap(src, c, x >= 0 && y >= 0 ? y * W + x : -1)
                     }
                     return (t.cx.v0 * at(0)).addingProduct(t.cx.v1, at(1)).addingProduct(t.cx.v2, at(2))
                         .addingProduct(t.cx.v3, at(3))
